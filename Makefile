@@ -1,0 +1,20 @@
+# The two commands of the README, plus the benchmarks. Everything else lives in scripts/.
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: dev test bench stop-db
+
+## dev: run Fenxiao locally with its own PostgreSQL (unless DATABASE_URL is set)
+dev:
+	scripts/dev.sh
+
+## test: gofmt, go vet and every test (race detector on) against a private PostgreSQL
+test:
+	scripts/test.sh
+
+## bench: the benchmarks, with their baselines measured in the same run
+bench:
+	scripts/pg.sh run go test -run '^$$' -bench . -benchmem -count 1 ./...
+
+## stop-db: stop the dev PostgreSQL that make dev started
+stop-db:
+	scripts/pg.sh stop-dev

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is everything the server needs to know, read once from flags and the environment and
+// validated before anything starts. A flag wins over its environment variable.
+type Config struct {
+	DatabaseURL string
+	HTTPAddr    string
+	BaseURL     string
+	SecretKey   []byte // 32 bytes: signs share tokens and sessions, encrypts WeChat secrets
+	TimeZone    *time.Location
+	LogLevel    slog.Level
+	Migrate     bool // serve: apply pending migrations before starting
+}
+
+// setting is one configuration value: its flag, its environment variable and its check.
+type setting struct {
+	flag, env, def, help string
+	value                *string
+}
+
+// configFlags declares the settings a command uses on fs and returns a function that validates
+// them into a Config once fs has parsed the command line.
+func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
+	all := map[string]*setting{
+		"db":       {flag: "db", env: "DATABASE_URL", help: "PostgreSQL URL, postgres://user@host:port/db"},
+		"addr":     {flag: "addr", env: "HTTP_ADDR", def: "127.0.0.1:8080", help: "address the HTTP server listens on"},
+		"base-url": {flag: "base-url", env: "BASE_URL", help: "public URL of the server, used in links, QR codes and WeChat callbacks (default http://HTTP_ADDR)"},
+		"secret":   {flag: "secret", env: "SECRET_KEY", help: "64 hex characters (32 bytes); generate with: openssl rand -hex 32"},
+		"tz":       {flag: "tz", env: "TIME_ZONE", def: "Asia/Shanghai", help: "time zone of campaign times, statements and cron jobs"},
+		"log":      {flag: "log-level", env: "LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
+	}
+	var used []*setting
+	for _, n := range names {
+		s := all[n]
+		v := ""
+		s.value = &v
+		fs.StringVar(s.value, s.flag, "", fmt.Sprintf("%s (env %s)", s.help, s.env))
+		used = append(used, s)
+	}
+	return func() (*Config, error) {
+		get := func(n string) (string, string, bool) {
+			s, ok := all[n]
+			if !ok || s.value == nil {
+				return "", "", false
+			}
+			v := *s.value
+			if v == "" {
+				v = os.Getenv(s.env)
+			}
+			if v == "" {
+				v = s.def
+			}
+			return strings.TrimSpace(v), s.env, true
+		}
+		c := &Config{}
+		if v, env, ok := get("db"); ok {
+			if err := checkDatabaseURL(v); err != nil {
+				return nil, fmt.Errorf("%s: %w", env, err)
+			}
+			c.DatabaseURL = v
+		}
+		if v, env, ok := get("addr"); ok {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return nil, fmt.Errorf("%s: must be host:port such as 127.0.0.1:8080, got %q", env, v)
+			}
+			c.HTTPAddr = v
+		}
+		if v, env, ok := get("base-url"); ok {
+			if v == "" {
+				v = "http://" + c.HTTPAddr
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, fmt.Errorf("%s: must be an http:// or https:// URL, got %q", env, v)
+			}
+			c.BaseURL = strings.TrimRight(v, "/")
+		}
+		if v, env, ok := get("secret"); ok {
+			if v == "" {
+				return nil, fmt.Errorf("%s: is not set; generate one with: openssl rand -hex 32", env)
+			}
+			key, err := hex.DecodeString(v)
+			if err != nil || len(key) != 32 {
+				return nil, fmt.Errorf("%s: must be 64 hex characters (32 bytes); generate one with: openssl rand -hex 32", env)
+			}
+			c.SecretKey = key
+		}
+		if v, env, ok := get("tz"); ok {
+			loc, err := time.LoadLocation(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: unknown time zone %q (use a name such as Asia/Shanghai)", env, v)
+			}
+			c.TimeZone = loc
+		}
+		if v, env, ok := get("log"); ok {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return nil, fmt.Errorf("%s: must be debug, info, warn or error, got %q", env, v)
+			}
+		}
+		return c, nil
+	}
+}
+
+func checkDatabaseURL(v string) error {
+	if v == "" {
+		return errors.New("is not set; give a PostgreSQL URL such as postgres://user@127.0.0.1:5432/fenxiao")
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return fmt.Errorf("must be a postgres:// URL such as postgres://user@127.0.0.1:5432/fenxiao, got %q", v)
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return fmt.Errorf("names no database: add /DBNAME to %q", v)
+	}
+	return nil
+}
+
+// parseConfig parses args with the given settings. On failure it prints one line to stderr
+// and returns the exit code to use.
+func parseConfig(fs *flag.FlagSet, args []string, stderr io.Writer, names ...string) (*Config, int) {
+	fs.SetOutput(stderr)
+	validate := configFlags(fs, names...)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK
+		}
+		return nil, exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fenxiao %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return nil, exitUsage
+	}
+	cfg, err := validate()
+	if err != nil {
+		fmt.Fprintf(stderr, "fenxiao %s: %v\n", fs.Name(), err)
+		return nil, exitUsage
+	}
+	return cfg, -1
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // the PostgreSQL driver
+	"github.com/robfig/cron/v3"
+
+	"fenxiao/migrations"
+)
+
+// shutdownGrace bounds how long in-flight requests may take once a stop signal arrives.
+const shutdownGrace = 10 * time.Second
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, h *hooks) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	migrate := fs.Bool("migrate", false, "apply pending migrations before starting")
+	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log")
+	if cfg == nil {
+		return code
+	}
+	cfg.Migrate = *migrate
+	return serve(ctx, cfg, stdout, stderr, h, nil)
+}
+
+// serve runs the server until ctx ends. onListen, when set, is told the listening address.
+func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks, onListen func(addr string)) int {
+	log := newLogger(stderr, cfg.LogLevel)
+	db, err := openDB(ctx, cfg.DatabaseURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "fenxiao serve: %v\n", err)
+		return exitFailed
+	}
+	defer db.Close()
+
+	if cfg.Migrate {
+		if err := migrateUp(ctx, db, log); err != nil {
+			fmt.Fprintf(stderr, "fenxiao serve: %v\n", err)
+			return exitFailed
+		}
+	} else {
+		pending, err := migrations.Pending(ctx, db.DB)
+		if err != nil {
+			fmt.Fprintf(stderr, "fenxiao serve: %v\n", err)
+			return exitFailed
+		}
+		if len(pending) > 0 {
+			fmt.Fprintf(stderr, "fenxiao serve: %d migration(s) pending, first %04d_%s: run \"fenxiao migrate\" or start with -migrate\n",
+				len(pending), pending[0].Version, pending[0].Name)
+			return exitFailed
+		}
+	}
+
+	srv := &server{cfg: cfg, db: db, log: log}
+	app := srv.app(h)
+
+	jobs := cron.New(cron.WithLocation(cfg.TimeZone), cron.WithChain(
+		cron.Recover(cronLogger{log}),
+		cron.SkipIfStillRunning(cronLogger{log}),
+	))
+	jobs.Start()
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fenxiao serve: HTTP_ADDR: cannot listen on %s: %v\n", cfg.HTTPAddr, err)
+		<-jobs.Stop().Done()
+		return exitFailed
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
+	if onListen != nil {
+		onListen(ln.Addr().String())
+	} else {
+		fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+
+	select {
+	case err := <-served:
+		<-jobs.Stop().Done()
+		if err != nil {
+			log.Error("server stopped", "err", err)
+			return exitFailed
+		}
+		return exitOK
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down: finishing in-flight requests", "grace", shutdownGrace)
+	code := exitOK
+	if err := app.ShutdownWithTimeout(shutdownGrace); err != nil {
+		log.Error("shutdown", "err", err)
+		code = exitFailed
+	}
+	<-jobs.Stop().Done() // waits for running jobs
+	<-served
+	log.Info("stopped")
+	return code
+}
+
+// openDB connects and checks that the database answers within a few seconds.
+func openDB(ctx context.Context, url string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db.SetMaxOpenConns(30)
+	db.SetMaxIdleConns(10)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("DATABASE_URL: cannot reach the database: %w", err)
+	}
+	return db, nil
+}
+
+func migrateUp(ctx context.Context, db *sqlx.DB, log *slog.Logger) error {
+	done, err := migrations.Up(ctx, db.DB)
+	for _, m := range done {
+		log.Info("migration applied", "version", m.Version, "name", m.Name)
+	}
+	return err
+}
+
+// cronLogger adapts slog to cron's logger interface.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}

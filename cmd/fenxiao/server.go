@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/jmoiron/sqlx"
+
+	"fenxiao/templates"
+)
+
+type router = fiber.Router
+
+// server holds what the handlers share. Handlers stay thin: parse, one service call, render.
+type server struct {
+	cfg *Config
+	db  *sqlx.DB
+	log *slog.Logger
+}
+
+func (s *server) app(h *hooks) *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "fenxiao",
+		DisableStartupMessage: true,
+		Views:                 templates.Engine(nil),
+		ErrorHandler:          s.handleError,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		BodyLimit:             8 << 20,
+	})
+	app.Use(requestid.New())
+	app.Use(s.accessLog)
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
+
+	app.Use("/static", filesystem.New(filesystem.Config{
+		Root:   http.FS(templates.Static()),
+		MaxAge: 365 * 24 * 3600, // assets are cache-busted by content hash
+	}))
+	app.Get("/healthz", s.healthz)
+	app.Get("/", func(c *fiber.Ctx) error {
+		return c.Render("pages/home", fiber.Map{"Title": "首页"}, "layouts/plain")
+	})
+	if h != nil && h.routes != nil {
+		h.routes(app)
+	}
+	return app
+}
+
+// healthz answers ok when the database answers.
+func (s *server) healthz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.db.PingContext(ctx); err != nil {
+		s.log.Warn("health check: database unreachable", "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).SendString("database unreachable")
+	}
+	return c.SendString("ok")
+}
+
+func (s *server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		// The error handler has not run yet; report the status it will choose.
+		status = statusOf(err)
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(c.UserContext(), level, "http",
+		"method", c.Method(),
+		"path", c.Path(),
+		"status", status,
+		"ms", time.Since(start).Milliseconds(),
+		"ip", c.IP(),
+		"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
+	return err
+}
+
+func (s *server) logPanic(c *fiber.Ctx, e any) {
+	s.log.Error("panic in handler", "panic", e, "path", c.Path(), "request_id", c.GetRespHeader(fiber.HeaderXRequestID))
+}
+
+// statusOf maps an error to its HTTP status. Services return sentinel errors; the mapping to
+// HTTP lives here and only here.
+func statusOf(err error) int {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return fe.Code
+	}
+	return fiber.StatusInternalServerError
+}
+
+// handleError renders every error: JSON under /api, the error page elsewhere. Details of
+// internal errors stay in the log, keyed by the request id the page shows.
+func (s *server) handleError(c *fiber.Ctx, err error) error {
+	status := statusOf(err)
+	msg := http.StatusText(status)
+	var fe *fiber.Error
+	if errors.As(err, &fe) && status < 500 {
+		msg = fe.Message
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "err", err, "path", c.Path(), "request_id", c.GetRespHeader(fiber.HeaderXRequestID))
+		msg = "服务器出错了，请稍后再试"
+	}
+	if strings.HasPrefix(c.Path(), "/api/") {
+		return c.Status(status).JSON(fiber.Map{"error": msg})
+	}
+	c.Status(status)
+	if rerr := c.Render("pages/error", fiber.Map{
+		"Title":     msg,
+		"Status":    status,
+		"Message":   msg,
+		"RequestID": c.GetRespHeader(fiber.HeaderXRequestID),
+	}, "layouts/plain"); rerr != nil {
+		return c.SendString(msg)
+	}
+	return nil
+}
