@@ -2,6 +2,7 @@
 //
 //	fenxiao serve [-migrate]   run the HTTP server and the jobs
 //	fenxiao migrate            apply pending database migrations
+//	fenxiao audit              check the ledger's invariants
 //	fenxiao dev                migrate and serve for development (make dev)
 //
 // Configuration comes from flags and the environment; see config.go.
@@ -50,6 +51,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h *ho
 		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "dev":
 		return cmdDev(ctx, rest, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return exitOK
@@ -66,6 +69,7 @@ func usage(w io.Writer) {
 commands:
   serve     run the HTTP server and the background jobs (-migrate applies pending migrations first)
   migrate   apply pending database migrations
+  audit     check every ledger invariant; exit 1 and name the rows when one is broken
   dev       migrate and serve for local development, printing the entry points (make dev)
 
 Run "fenxiao COMMAND -h" for the flags of a command. Every flag can also be set through the

@@ -143,3 +143,21 @@ func withDatabase(base, name string) (string, error) {
 	u.Path = "/" + name
 	return u.String(), nil
 }
+
+// Fresh creates another database, migrates it and returns a connection that closes (and a
+// database that is dropped) when the test ends: for tests that must see an otherwise empty
+// ledger, such as audits.
+func Fresh(t testing.TB, suffix string) *sqlx.DB {
+	t.Helper()
+	u := NewDatabase(t, suffix)
+	fresh, err := sqlx.Open("postgres", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.SetMaxOpenConns(20)
+	t.Cleanup(func() { fresh.Close() })
+	if _, err := migrations.Up(context.Background(), fresh.DB); err != nil {
+		t.Fatal(err)
+	}
+	return fresh
+}

@@ -1,0 +1,96 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Violation is one broken invariant, with the ids of the rows involved.
+type Violation struct {
+	Check   string
+	Message string
+	IDs     []int64
+}
+
+func (v Violation) String() string {
+	ids := make([]string, len(v.IDs))
+	for i, id := range v.IDs {
+		ids[i] = fmt.Sprint(id)
+	}
+	return fmt.Sprintf("%s: %s [ids %s]", v.Check, v.Message, strings.Join(ids, ", "))
+}
+
+// Check is one invariant: a query returning (bigint[] ids, text message) for every
+// violation of it.
+type Check struct {
+	Name, Query string
+}
+
+var ledgerChecks = []Check{
+	{"transfer balanced", `
+SELECT ARRAY[t.id] || array_agg(e.id) FILTER (WHERE e.id IS NOT NULL),
+       format('transfer %s (%s, %s) has %s entries summing to %s', t.id, t.kind, t.amount, count(e.id), COALESCE(sum(e.amount), 0))
+FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id
+GROUP BY t.id
+HAVING count(e.id) <> 2
+    OR COALESCE(sum(e.amount), 0) <> 0
+    OR COALESCE(sum(e.amount) FILTER (WHERE e.account_id = t.from_account), 0) <> -t.amount
+    OR COALESCE(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) <> t.amount
+ORDER BY t.id`},
+	{"merchant ledger sums to zero", `
+SELECT ARRAY[merchant_id], format('entries of merchant %s sum to %s', merchant_id, sum(amount))
+FROM entries GROUP BY merchant_id HAVING sum(amount) <> 0 ORDER BY merchant_id`},
+	{"one merchant per transfer", `
+SELECT ARRAY[e.id, e.transfer_id, e.account_id], format('entry %s of merchant %s touches account %s of merchant %s', e.id, e.merchant_id, a.id, a.merchant_id)
+FROM entries e JOIN accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id
+WHERE e.merchant_id <> a.merchant_id OR e.merchant_id <> t.merchant_id ORDER BY e.id`},
+	{"cached balance equals entries", `
+SELECT ARRAY[a.id], format('%s account %s caches %s but its entries sum to %s', a.kind, a.id, a.balance, COALESCE(sum(e.amount), 0))
+FROM accounts a LEFT JOIN entries e ON e.account_id = a.id
+GROUP BY a.id HAVING a.balance <> COALESCE(sum(e.amount), 0) ORDER BY a.id`},
+	{"balance after each entry", `
+SELECT ARRAY[id, account_id], format('entry %s says account %s held %s after it, but the running sum is %s', id, account_id, balance_after, running)
+FROM (SELECT id, account_id, balance_after, sum(amount) OVER (PARTITION BY account_id ORDER BY id) AS running FROM entries) x
+WHERE balance_after <> running ORDER BY id`},
+	{"no forbidden negative balance", `
+SELECT ARRAY[id], format('%s account %s is negative: %s', kind, id, balance)
+FROM accounts WHERE kind <> 'world' AND balance < 0 ORDER BY id`},
+	{"idempotency keys unique", `
+SELECT array_agg(id ORDER BY id), format('merchant %s used key %L for %s transfers', merchant_id, idem_key, count(*))
+FROM transfers GROUP BY merchant_id, idem_key HAVING count(*) > 1`},
+}
+
+// Audit checks every ledger invariant of DESIGN.md and returns the violations found.
+func Audit(ctx context.Context, q sqlx.QueryerContext) ([]Violation, error) {
+	return RunChecks(ctx, q, ledgerChecks)
+}
+
+// RunChecks runs invariant queries. Other packages extend the audit with checks of their own
+// through it.
+func RunChecks(ctx context.Context, q sqlx.QueryerContext, checks []Check) ([]Violation, error) {
+	var out []Violation
+	for _, c := range checks {
+		rows, err := q.QueryxContext(ctx, c.Query)
+		if err != nil {
+			return nil, fmt.Errorf("wallet: audit %q: %w", c.Name, err)
+		}
+		for rows.Next() {
+			var ids pq.Int64Array
+			var msg string
+			if err := rows.Scan(&ids, &msg); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("wallet: audit %q: %w", c.Name, err)
+			}
+			out = append(out, Violation{Check: c.Name, Message: msg, IDs: ids})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("wallet: audit %q: %w", c.Name, err)
+		}
+	}
+	return out, nil
+}
