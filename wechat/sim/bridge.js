@@ -1,0 +1,164 @@
+/* WeChat simulator bridge: WeixinJSBridge and a small wx for an ordinary browser (dev only).
+   Inside WeChat the real bridge exists and this script does nothing. */
+(function () {
+  "use strict";
+  if (window.WeixinJSBridge && !window.WeixinJSBridge.__wxsim) return;
+  var script = document.currentScript;
+  var SIM = (window.WXSIM_BASE || (script && script.dataset.sim) ||
+    (script && script.src ? new URL(script.src).origin : "")).replace(/\/$/, "");
+  var state = { shares: [], share: {}, invokes: [], appId: "" };
+  window.WXSIM = state;
+
+  function el(tag, css, text) {
+    var e = document.createElement(tag);
+    if (css) e.style.cssText = css;
+    if (text) e.textContent = text;
+    return e;
+  }
+  function toast(text) {
+    var t = el("div", "position:fixed;left:50%;top:40%;transform:translate(-50%,-50%);z-index:2147483647;" +
+      "background:rgba(17,17,17,.8);color:#fff;padding:14px 20px;border-radius:8px;font:15px/1.4 sans-serif;max-width:70%;text-align:center", text);
+    document.body.appendChild(t);
+    setTimeout(function () { t.remove(); }, 1600);
+  }
+  function done(cb, res) { if (typeof cb === "function") cb(res); }
+
+  /* Payment: the simulator's cashier in a bottom sheet; it posts the result back. */
+  function pay(args, cb) {
+    var q = new URLSearchParams({ embed: "1" });
+    ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"].forEach(function (k) {
+      q.set(k, args[k] == null ? "" : String(args[k]));
+    });
+    var mask = el("div", "position:fixed;inset:0;z-index:2147483646;background:rgba(0,0,0,.5);display:flex;align-items:flex-end;justify-content:center");
+    var frame = el("iframe", "width:100%;max-width:480px;height:78vh;border:0;border-radius:12px 12px 0 0;background:#ededed");
+    frame.src = SIM + "/pay/cashier?" + q.toString();
+    frame.title = "微信支付";
+    mask.appendChild(frame);
+    document.body.appendChild(mask);
+    function onMessage(ev) {
+      if (ev.source !== frame.contentWindow || !ev.data || ev.data.wxsim !== "pay") return;
+      window.removeEventListener("message", onMessage);
+      mask.remove();
+      done(cb, { err_msg: "get_brand_wcpay_request:" + ev.data.result, err_desc: ev.data.error || "" });
+    }
+    window.addEventListener("message", onMessage);
+  }
+
+  /* Shares: remembered per kind; the 分享 menu triggers them like WeChat's top-right menu. */
+  function setShare(kind, o) { state.share[kind] = o || {}; done(o && o.success, { errMsg: "ok" }); }
+  function doShare(kind) {
+    var o = state.share[kind] || {};
+    var rec = { kind: kind, title: o.title || document.title, desc: o.desc || "", link: o.link || location.href,
+      imgUrl: o.imgUrl || "", page: location.href };
+    state.shares.push(rec);
+    fetch(SIM + "/sim/shares", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(rec) })
+      .catch(function () {});
+    if (o.trigger) o.trigger();
+    if (o.success) o.success({ errMsg: "ok" });
+    sheet(kind === "timeline" ? "已分享到朋友圈" : "已发送给朋友", rec.link);
+  }
+  function sheet(title, link) {
+    var mask = el("div", "position:fixed;inset:0;z-index:2147483646;background:rgba(0,0,0,.5);display:flex;align-items:flex-end;justify-content:center");
+    var box = el("div", "width:100%;max-width:480px;background:#f7f7f7;border-radius:12px 12px 0 0;font:15px/1.5 -apple-system,sans-serif;color:#111;padding-bottom:8px");
+    mask.appendChild(box);
+    function close() { mask.remove(); }
+    mask.addEventListener("click", function (e) { if (e.target === mask) close(); });
+    if (link) {
+      box.appendChild(el("div", "padding:16px 16px 4px;font-weight:600", title));
+      box.appendChild(el("div", "padding:0 16px 12px;color:#576b95;word-break:break-all;font-size:13px", link));
+      var open = el("a", "display:block;margin:0 16px 12px;padding:10px;text-align:center;background:#07c160;color:#fff;border-radius:6px;text-decoration:none", "在新标签页打开分享链接（换个用户试试）");
+      open.href = link; open.target = "_blank"; open.rel = "noopener";
+      box.appendChild(open);
+    } else {
+      box.appendChild(el("div", "padding:12px 16px;color:#888;font-size:13px;text-align:center", "微信模拟器 · 分享"));
+      [["发送给朋友", "appmessage"], ["分享到朋友圈", "timeline"]].forEach(function (it) {
+        var b = el("button", "display:block;width:100%;padding:14px;border:0;border-top:1px solid #eee;background:#fff;font-size:16px", it[0]);
+        b.addEventListener("click", function () { close(); doShare(it[1]); });
+        box.appendChild(b);
+      });
+      var copy = el("button", "display:block;width:100%;padding:14px;border:0;border-top:1px solid #eee;background:#fff;font-size:16px", "复制链接");
+      copy.addEventListener("click", function () {
+        close();
+        var o = state.share.appmessage || {};
+        if (navigator.clipboard) navigator.clipboard.writeText(o.link || location.href).catch(function () {});
+        toast("已复制");
+      });
+      box.appendChild(copy);
+    }
+    var cancel = el("button", "display:block;width:100%;margin-top:8px;padding:14px;border:0;background:#fff;font-size:16px", link ? "关闭" : "取消");
+    cancel.addEventListener("click", close);
+    box.appendChild(cancel);
+    document.body.appendChild(mask);
+  }
+  function menuButton() {
+    var b = el("button", "position:fixed;top:8px;right:8px;z-index:2147483645;width:44px;height:30px;border-radius:15px;" +
+      "border:1px solid rgba(0,0,0,.1);background:rgba(255,255,255,.9);font:16px/1 sans-serif;letter-spacing:1px;color:#111", "···");
+    b.title = "分享（微信模拟器）";
+    b.setAttribute("aria-label", "分享");
+    b.addEventListener("click", function () { sheet(); });
+    document.body.appendChild(b);
+  }
+
+  var handlers = {};
+  window.WeixinJSBridge = {
+    __wxsim: true,
+    invoke: function (name, args, cb) {
+      args = args || {};
+      state.invokes.push({ name: name, args: args });
+      if (name === "getBrandWCPayRequest") return pay(args, cb);
+      if (name === "sendAppMessage" || name === "shareTimeline") {
+        setShare(name === "shareTimeline" ? "timeline" : "appmessage", { title: args.title, desc: args.desc, link: args.link, imgUrl: args.img_url });
+      }
+      done(cb, { err_msg: name + ":ok" });
+    },
+    call: function (name) { state.invokes.push({ name: name }); },
+    on: function (event, fn) {
+      handlers[event] = fn;
+      /* Legacy share: the page asks to be told when the user picks a share target. */
+      if (event === "menu:share:appmessage") state.share.appmessage = { trigger: fn };
+      if (event === "menu:share:timeline") state.share.timeline = { trigger: fn };
+    }
+  };
+
+  if (!window.wx) {
+    var ready = [], errors = [], configured = null;
+    function settle() {
+      if (configured === true) ready.splice(0).forEach(function (f) { f(); });
+      if (configured && configured !== true) errors.splice(0).forEach(function (f) { f(configured); });
+    }
+    window.wx = {
+      config: function (c) {
+        state.appId = c.appId;
+        var q = new URLSearchParams({ appid: c.appId || "", url: location.href.split("#")[0],
+          timestamp: String(c.timestamp), nonceStr: c.nonceStr || "", signature: c.signature || "" });
+        fetch(SIM + "/sim/jsapi/verify?" + q.toString()).then(function (r) { return r.json(); }).then(function (r) {
+          configured = r.ok ? true : { errMsg: r.errMsg };
+          if (!r.ok && c.debug !== false) toast(r.errMsg);
+          settle();
+        }).catch(function () { configured = { errMsg: "config:fail" }; settle(); });
+      },
+      ready: function (f) { ready.push(f); settle(); },
+      error: function (f) { errors.push(f); settle(); },
+      checkJsApi: function (o) { done(o && o.success, { errMsg: "checkJsApi:ok", checkResult: {} }); },
+      updateAppMessageShareData: function (o) { setShare("appmessage", o); },
+      updateTimelineShareData: function (o) { setShare("timeline", o); },
+      onMenuShareAppMessage: function (o) { setShare("appmessage", o); },
+      onMenuShareTimeline: function (o) { setShare("timeline", o); },
+      hideMenuItems: function () {}, showMenuItems: function () {}, closeWindow: function () { history.back(); },
+      chooseWXPay: function (o) {
+        pay({ appId: state.appId, timeStamp: o.timestamp, nonceStr: o.nonceStr, package: o.package, signType: o.signType, paySign: o.paySign },
+          function (r) {
+            var ok = /:ok$/.test(r.err_msg);
+            done(ok ? o.success : (/:cancel$/.test(r.err_msg) ? o.cancel : o.fail), { errMsg: r.err_msg.replace("get_brand_wcpay_request", "chooseWXPay") });
+          });
+      }
+    };
+  }
+
+  function start() {
+    menuButton();
+    document.dispatchEvent(new Event("WeixinJSBridgeReady"));
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,161 @@
+package sim
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+)
+
+type followPage struct {
+	Title, Merchant, AppID, Ticket, Scene, Error, Reply string
+	Users                                               []User
+	Regions                                             any
+	Followed                                            *User
+	Event                                               string
+}
+
+// pageFollow is what scanning a parametric QR code opens: pick who scans, then follow.
+func (s *Server) pageFollow(w http.ResponseWriter, r *http.Request) {
+	t := r.URL.Query().Get("ticket")
+	s.mu.Lock()
+	q := s.qrs[t]
+	var page followPage
+	if q != nil {
+		page = followPage{Title: "关注公众号", Merchant: s.merchants[q.appID].name, AppID: q.appID, Ticket: t, Scene: q.scene, Regions: regions}
+		for _, u := range s.usersOf(q.appID) {
+			page.Users = append(page.Users, u.User)
+		}
+		if !s.now().Before(q.expires) {
+			page.Error = "二维码已过期"
+		}
+	}
+	s.mu.Unlock()
+	if q == nil {
+		s.errorPage(w, http.StatusNotFound, "二维码无效")
+		return
+	}
+	s.render(w, "follow", page)
+}
+
+func (s *Server) postFollow(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, http.StatusBadRequest, "表单错误")
+		return
+	}
+	f := r.PostForm
+	openID := f.Get("user")
+	s.mu.Lock()
+	q := s.qrs[f.Get("ticket")]
+	s.mu.Unlock()
+	if q == nil {
+		s.errorPage(w, http.StatusNotFound, "二维码无效")
+		return
+	}
+	if openID == "" || openID == "new" {
+		u, err := s.AddUser(User{AppID: q.appID, Nickname: f.Get("nickname"), ClientIP: f.Get("client_ip")})
+		if err != nil {
+			s.errorPage(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		openID = u.OpenID
+	}
+	reply, err := s.Scan(f.Get("ticket"), openID)
+	page := followPage{Title: "公众号", Reply: reply}
+	if err != nil {
+		page.Error = err.Error()
+	}
+	s.mu.Lock()
+	page.Merchant, page.AppID, page.Scene = s.merchants[q.appID].name, q.appID, q.scene
+	if u := s.users[openID]; u != nil {
+		pu := u.User
+		page.Followed = &pu
+	}
+	s.mu.Unlock()
+	s.render(w, "followed", page)
+}
+
+// Scan is a user scanning a parametric QR code: Follow with the ticket's scene.
+func (s *Server) Scan(ticket, openID string) (string, error) {
+	s.mu.Lock()
+	q := s.qrs[ticket]
+	expired := q != nil && !s.now().Before(q.expires)
+	s.mu.Unlock()
+	if q == nil || expired {
+		return "", ErrNotFound
+	}
+	return s.Follow(q.appID, openID, q.scene)
+}
+
+type inboxPage struct {
+	Title, Merchant, AppID, OpenID, Opened string
+	User                                   *User
+	Users                                  []User
+	Packets                                []Packet
+}
+
+// pageInbox lists a user's red packets (or, without openid, the users to pick from).
+func (s *Server) pageInbox(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.mu.Lock()
+	m := s.merchants[q.Get("appid")]
+	page := inboxPage{Title: "微信红包", AppID: q.Get("appid"), OpenID: q.Get("openid"), Opened: q.Get("opened")}
+	if m != nil {
+		page.Merchant = m.name
+		if u := s.users[page.OpenID]; u != nil && u.AppID == m.appID {
+			pu := u.User
+			page.User = &pu
+			for _, p := range s.packets {
+				if p.OpenID == u.OpenID {
+					s.settle(p)
+					page.Packets = append(page.Packets, p.Packet)
+				}
+			}
+			sort.Slice(page.Packets, func(i, j int) bool { return page.Packets[i].SendListID > page.Packets[j].SendListID })
+		} else {
+			for _, u := range s.usersOf(m.appID) {
+				page.Users = append(page.Users, u.User)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if m == nil {
+		s.errorPage(w, http.StatusNotFound, "公众号不存在")
+		return
+	}
+	s.render(w, "inbox", page)
+}
+
+// postOpen opens a packet from the inbox, then shows the inbox again (POST-redirect-GET).
+func (s *Server) postOpen(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, http.StatusBadRequest, "表单错误")
+		return
+	}
+	f := r.PostForm
+	if err := s.OpenPacket(f.Get("mch_id"), f.Get("mch_billno")); err != nil {
+		s.errorPage(w, http.StatusConflict, "红包无法领取："+err.Error())
+		return
+	}
+	back := url.Values{"appid": {f.Get("appid")}, "openid": {f.Get("openid")}, "opened": {f.Get("mch_billno")}}
+	http.Redirect(w, r, "/sim/inbox?"+back.Encode(), http.StatusSeeOther)
+}
+
+type indexPage struct {
+	Title     string
+	Merchants []indexMerchant
+	Ledger    Ledger
+}
+
+type indexMerchant struct {
+	MerchantInfo
+	Users []User
+}
+
+// pageIndex is the simulator's home: merchants, users with their inboxes, recent money.
+func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request) {
+	page := indexPage{Title: "微信模拟器", Ledger: s.Ledger()}
+	for _, m := range s.merchantList() {
+		page.Merchants = append(page.Merchants, indexMerchant{MerchantInfo: m, Users: s.Users(m.AppID)})
+	}
+	s.render(w, "index", page)
+}
