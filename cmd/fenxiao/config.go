@@ -24,6 +24,10 @@ type Config struct {
 	TimeZone    *time.Location
 	LogLevel    slog.Level
 	Migrate     bool // serve: apply pending migrations before starting
+	// WeChatAPIBase, when set, replaces api.weixin.qq.com and api.mch.weixin.qq.com for
+	// every SDK call, and the browser pages (OAuth, cashier) too: a simulator's URL.
+	WeChatAPIBase string
+	WeChatSimAddr string // dev: where the in-process WeChat simulator listens
 }
 
 // setting is one configuration value: its flag, its environment variable and its check.
@@ -42,6 +46,8 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 		"secret":   {flag: "secret", env: "SECRET_KEY", help: "64 hex characters (32 bytes); generate with: openssl rand -hex 32"},
 		"tz":       {flag: "tz", env: "TIME_ZONE", def: "Asia/Shanghai", help: "time zone of campaign times, statements and cron jobs"},
 		"log":      {flag: "log-level", env: "LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
+		"wxapi":    {flag: "wechat-api", env: "WECHAT_API_BASE", help: "base URL replacing WeChat's API and page hosts, such as a simulator's http://127.0.0.1:8090 (default: the real WeChat; dev: its own simulator)"},
+		"wxsim":    {flag: "wechat-sim", env: "WECHAT_SIM_ADDR", def: "127.0.0.1:8090", help: "dev: address the in-process WeChat simulator listens on"},
 	}
 	var used []*setting
 	for _, n := range names {
@@ -110,6 +116,19 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 				return nil, fmt.Errorf("%s: must be debug, info, warn or error, got %q", env, v)
 			}
+		}
+		if v, env, ok := get("wxapi"); ok && v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+				return nil, fmt.Errorf("%s: must be a base URL without a path, such as http://127.0.0.1:8090, got %q", env, v)
+			}
+			c.WeChatAPIBase = strings.TrimRight(v, "/")
+		}
+		if v, env, ok := get("wxsim"); ok {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return nil, fmt.Errorf("%s: must be host:port such as 127.0.0.1:8090, got %q", env, v)
+			}
+			c.WeChatSimAddr = v
 		}
 		return c, nil
 	}

@@ -9,19 +9,33 @@ import (
 )
 
 // cmdDev is what "make dev" runs: migrate, then serve, printing one line per entry point once
-// the server listens. Ctrl-C stops it like serve.
+// the server listens. Unless WECHAT_API_BASE points elsewhere, a WeChat simulator runs in the
+// same process on WECHAT_SIM_ADDR and the SDK talks to it. Ctrl-C stops it like serve.
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log")
+	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "wxsim")
 	if cfg == nil {
 		return code
 	}
 	cfg.Migrate = true
-	return serve(ctx, cfg, stdout, stderr, nil, func(addr string) {
+	var h *hooks
+	simURL := cfg.WeChatAPIBase
+	if cfg.WeChatAPIBase == "" {
+		ws, err := startSimulator(cfg.WeChatSimAddr, newLogger(stderr, cfg.LogLevel))
+		if err != nil {
+			fmt.Fprintf(stderr, "fenxiao dev: %v\n", err)
+			return exitFailed
+		}
+		defer ws.stop()
+		cfg.WeChatAPIBase, simURL = ws.url, ws.url+"/sim/"
+		h = &hooks{routes: ws.routes}
+	}
+	return serve(ctx, cfg, stdout, stderr, h, func(addr string) {
 		fmt.Fprintf(stdout, "\nFenxiao is running (Ctrl-C stops it):\n")
 		fmt.Fprintf(stdout, "home: %s/\n", cfg.BaseURL)
 		fmt.Fprintf(stdout, "health: %s/healthz\n", cfg.BaseURL)
 		fmt.Fprintf(stdout, "database: %s\n", redactURL(cfg.DatabaseURL))
+		fmt.Fprintf(stdout, "simulator: %s\n", simURL)
 	})
 }
 

@@ -75,6 +75,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{"BASE_URL", "ftp://example.com"},
 		{"TIME_ZONE", "Mars/Olympus"},
 		{"LOG_LEVEL", "loud"},
+		{"WECHAT_API_BASE", "ftp://127.0.0.1:8090"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {

@@ -79,7 +79,7 @@ func (s *Server) postCashier(w http.ResponseWriter, r *http.Request) {
 				s.errorPage(w, http.StatusNotFound, "订单不存在")
 				return
 			}
-			u, err := s.AddUser(User{AppID: o.AppID, Nickname: f.Get("nickname"), ClientIP: f.Get("client_ip")})
+			u, err := s.AddUser(User{AppID: o.AppID, Nickname: f.Get("nickname"), ClientIP: formIP(f)})
 			if err != nil {
 				s.errorPage(w, http.StatusBadRequest, err.Error())
 				return

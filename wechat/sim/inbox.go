@@ -52,7 +52,7 @@ func (s *Server) postFollow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if openID == "" || openID == "new" {
-		u, err := s.AddUser(User{AppID: q.appID, Nickname: f.Get("nickname"), ClientIP: f.Get("client_ip")})
+		u, err := s.AddUser(User{AppID: q.appID, Nickname: f.Get("nickname"), ClientIP: formIP(f)})
 		if err != nil {
 			s.errorPage(w, http.StatusBadRequest, err.Error())
 			return

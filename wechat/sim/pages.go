@@ -124,11 +124,7 @@ func (s *Server) postAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	openID := f.Get("user")
 	if openID == "" || openID == "new" {
-		ip := f.Get("client_ip")
-		if ip == "custom" {
-			ip = strings.TrimSpace(f.Get("custom_ip"))
-		}
-		u, err := s.AddUser(User{AppID: f.Get("appid"), Nickname: f.Get("nickname"), Subscribed: f.Get("subscribed") != "", ClientIP: ip})
+		u, err := s.AddUser(User{AppID: f.Get("appid"), Nickname: f.Get("nickname"), Subscribed: f.Get("subscribed") != "", ClientIP: formIP(f)})
 		if err != nil {
 			s.errorPage(w, http.StatusBadRequest, err.Error())
 			return
@@ -143,6 +139,14 @@ func (s *Server) postAuthorize(w http.ResponseWriter, r *http.Request) {
 	q.Set("code", code)
 	back.RawQuery = q.Encode()
 	http.Redirect(w, r, back.String(), http.StatusFound)
+}
+
+// formIP is the client IP chosen in the "region" block of a page's form.
+func formIP(f url.Values) string {
+	if ip := f.Get("client_ip"); ip != "custom" {
+		return ip
+	}
+	return strings.TrimSpace(f.Get("custom_ip"))
 }
 
 // handleAvatar draws a user's avatar: their first character on a colour of their own.

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fenxiao/wechat"
+	"fenxiao/wechat/sim"
+)
+
+// wechatOptions are the WeChat client options of this deployment: WECHAT_API_BASE, when set,
+// redirects the SDK's calls and the browser pages (OAuth, QR images) alike.
+func (c *Config) wechatOptions() wechat.Options {
+	return wechat.Options{APIBase: c.WeChatAPIBase, BrowserBase: c.WeChatAPIBase, Timeout: 10 * time.Second}
+}
+
+// devSimulator is the WeChat simulator make dev runs inside the server process.
+type devSimulator struct {
+	sim  *sim.Server
+	url  string
+	demo wechat.Credentials // the demo merchant, sim.DemoMerchant()
+	stop func()
+}
+
+// startSimulator serves a fresh simulator on addr with the demo merchant and two users, one
+// following the official account and one not. Notifications retry 60 times faster than
+// WeChat's schedule; unopened red packets still take a day (POST /sim/admin/clock to skip).
+func startSimulator(addr string, log *slog.Logger) (*devSimulator, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("WECHAT_SIM_ADDR: cannot listen on %s: %w", addr, err)
+	}
+	url := "http://" + ln.Addr().String()
+	s := sim.New(sim.Config{NotifyFactor: 60, BaseURL: url, Log: log.With("component", "wechatsim")})
+	demo, err := s.AddMerchant(sim.DemoMerchant())
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	for _, u := range []sim.User{
+		{AppID: demo.AppID, Nickname: "张三", Subscribed: true, ClientIP: "113.108.81.189"},
+		{AppID: demo.AppID, Nickname: "李四", ClientIP: "123.125.71.38"},
+	} {
+		if _, err := s.AddUser(u); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("wechat simulator stopped", "err", err)
+		}
+	}()
+	stop := func() {
+		s.Close() // ends notification retries and requests held by faults
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx) //nolint:errcheck // best effort at exit
+	}
+	return &devSimulator{sim: s, url: url, demo: demo, stop: stop}, nil
+}
+
+// routes serves the simulator's WeixinJSBridge from Fenxiao's own origin, so H5 pages in dev
+// can load /dev/wechatsim.js and pay and share in an ordinary browser.
+func (d *devSimulator) routes(r router) {
+	r.Get("/dev/wechatsim.js", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		return c.Send(append([]byte(fmt.Sprintf("window.WXSIM_BASE = %q;\n", d.url)), sim.BridgeJS...))
+	})
+}
