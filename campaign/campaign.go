@@ -1,4 +1,164 @@
 // Package campaign is the product's engine: campaigns and their lifecycle, stock-linked
 // reserves, gates, orders, attribution, refunds, jobs and stats. It moves money only through
 // package wallet and speaks to WeChat only through the small interfaces it declares.
+//
+// Stock is reserved by one conditional UPDATE of the campaign row, so no concurrency can
+// oversell. Every state change that moves money runs in one transaction with its ledger
+// transfer, under an idempotency key derived from the row it changes (the order, the stock
+// change, the campaign), so retries, duplicate notifications and a second replica running the
+// same job change nothing twice.
 package campaign
+
+import (
+	"errors"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+var (
+	// ErrNotFound means the row does not exist for this merchant.
+	ErrNotFound = errors.New("campaign: not found")
+	// ErrInvalid wraps a validation failure; see *ValidationError for the fields.
+	ErrInvalid = errors.New("campaign: invalid")
+	// ErrConflict means the request contradicts the current state (publishing twice, editing a
+	// frozen field, removing sold stock).
+	ErrConflict = errors.New("campaign: conflict")
+	// ErrSoldOut means not enough stock is left for the order.
+	ErrSoldOut = errors.New("campaign: sold out")
+	// ErrBuyerLimit means the campaign has as many buyers as it allows.
+	ErrBuyerLimit = errors.New("campaign: buyer limit reached")
+	// ErrNotOpen means the campaign is not accepting orders (not started, ended, draft).
+	ErrNotOpen = errors.New("campaign: not open")
+	// ErrTooManyTries means too many wrong passwords in the last minute.
+	ErrTooManyTries = errors.New("campaign: too many password attempts")
+	// ErrWrongPassword means the campaign password did not match.
+	ErrWrongPassword = errors.New("campaign: wrong password")
+	// ErrNoWeChat means the merchant has not configured its WeChat credentials.
+	ErrNoWeChat = errors.New("campaign: merchant has no WeChat settings")
+)
+
+// Status is a campaign's stored state. "Running" is not stored: a published campaign runs
+// between its start and end time.
+type Status string
+
+// Statuses.
+const (
+	Draft     Status = "draft"
+	Published Status = "published"
+	Ended     Status = "ended"
+)
+
+// Button is a custom link at the bottom of the landing page.
+type Button struct {
+	Label string `json:"label"`
+	Link  string `json:"link"`
+}
+
+// Campaign is one single-product share-to-earn campaign.
+type Campaign struct {
+	ID         int64  `db:"id"`
+	MerchantID int64  `db:"merchant_id"`
+	Status     Status `db:"status"`
+	Settings
+	Stock       int        `db:"stock"`
+	Held        int        `db:"held"`
+	Sold        int        `db:"sold"`
+	Earned      int        `db:"earned"`
+	Buyers      int        `db:"buyers"`
+	Version     int        `db:"version"`
+	PublishedAt *time.Time `db:"published_at"`
+	ReleasedAt  *time.Time `db:"released_at"`
+	CreatedAt   time.Time  `db:"created_at"`
+	UpdatedAt   time.Time  `db:"updated_at"`
+}
+
+// Left is the stock still for sale.
+func (c *Campaign) Left() int { return c.Stock - c.Sold - c.Held }
+
+// Phase is what a visitor experiences now: draft, upcoming, running or ended.
+func (c *Campaign) Phase(now time.Time) string {
+	switch {
+	case c.Status == Draft:
+		return "draft"
+	case c.Status == Ended || !now.Before(c.EndsAt):
+		return "ended"
+	case now.Before(c.StartsAt):
+		return "upcoming"
+	default:
+		return "running"
+	}
+}
+
+// Settings is everything a merchant configures (DESIGN.md, "Campaign rules").
+type Settings struct {
+	Title            string          `db:"title"`
+	StartsAt         time.Time       `db:"starts_at"`
+	EndsAt           time.Time       `db:"ends_at"`
+	ShowParticipants bool            `db:"show_participants"`
+	BuyerLimit       int             `db:"buyer_limit"`
+	FansOnly         bool            `db:"fans_only"`
+	SplashImage      string          `db:"splash_image"`
+	SplashLink       string          `db:"splash_link"`
+	OrderTicker      bool            `db:"order_ticker"`
+	Regions          StringList      `db:"regions"`
+	Password         string          `db:"password"`
+	Commission       decimal.Decimal `db:"commission"`
+	BuyBeforeShare   bool            `db:"buy_before_share"`
+	HoldDays         int             `db:"hold_days"`
+	ProductName      string          `db:"product_name"`
+	Price            decimal.Decimal `db:"price"`
+	ProductImages    StringList      `db:"product_images"`
+	Description      string          `db:"description"`
+	Logo             string          `db:"logo"`
+	Buttons          Buttons         `db:"buttons"`
+	PosterEnabled    bool            `db:"poster_enabled"`
+	MaxPerOrder      int             `db:"max_per_order"`
+}
+
+// User is a WeChat user of one merchant's official account.
+type User struct {
+	ID         int64     `db:"id"`
+	MerchantID int64     `db:"merchant_id"`
+	OpenID     string    `db:"openid"`
+	Nickname   string    `db:"nickname"`
+	AvatarURL  string    `db:"avatar_url"`
+	Subscribed bool      `db:"subscribed"`
+	Snapshot   bool      `db:"snapshot"`
+	CreatedAt  time.Time `db:"created_at"`
+}
+
+// OrderStatus is an order's state.
+type OrderStatus string
+
+// Order statuses.
+const (
+	Pending  OrderStatus = "pending"
+	Paid     OrderStatus = "paid"
+	Closed   OrderStatus = "closed"
+	Refunded OrderStatus = "refunded"
+)
+
+// Order is one purchase of a campaign's product.
+type Order struct {
+	ID               int64           `db:"id"`
+	MerchantID       int64           `db:"merchant_id"`
+	CampaignID       int64           `db:"campaign_id"`
+	BuyerID          int64           `db:"buyer_id"`
+	SharerID         *int64          `db:"sharer_id"`
+	OutTradeNo       string          `db:"out_trade_no"`
+	Qty              int             `db:"qty"`
+	Amount           decimal.Decimal `db:"amount"`
+	Status           OrderStatus     `db:"status"`
+	TransactionID    *string         `db:"transaction_id"`
+	Commission       decimal.Decimal `db:"commission"`
+	CommissionStatus string          `db:"commission_status"`
+	NoCommission     string          `db:"no_commission"`
+	ClientIP         string          `db:"client_ip"`
+	CreatedAt        time.Time       `db:"created_at"`
+	ExpiresAt        time.Time       `db:"expires_at"`
+	PaidAt           *time.Time      `db:"paid_at"`
+	ClosedAt         *time.Time      `db:"closed_at"`
+	RefundedAt       *time.Time      `db:"refunded_at"`
+	SettleAt         *time.Time      `db:"settle_at"`
+}

@@ -1,0 +1,234 @@
+package campaign
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"fenxiao/wallet"
+	"fenxiao/wechat"
+)
+
+// Reasons an order earned no commission (orders.no_commission).
+const (
+	NoSharer        = "no_sharer"         // the buyer came without a share link
+	SelfPurchase    = "self_purchase"     // the buyer's own link
+	SnapshotSharer  = "snapshot_sharer"   // the sharer is a WeChat snapshot-mode user
+	SharerNotBuyer  = "sharer_not_buyer"  // buy-before-sharing and the sharer has not bought
+	SharerNotViable = "sharer_not_viable" // the sharer no longer exists for this merchant
+)
+
+// ShareToken signs (campaign, sharer). It is what a share link carries.
+func (s *Service) ShareToken(campaignID, sharerID int64) string {
+	payload := strconv.FormatInt(campaignID, 36) + "." + strconv.FormatInt(sharerID, 36)
+	mac := macOf(s.keys.share, payload)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(mac[:12])
+}
+
+// ParseShareToken returns the sharer a token names for campaignID, or false when the token
+// is forged, damaged or for another campaign.
+func (s *Service) ParseShareToken(campaignID int64, token string) (int64, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	want := s.ShareToken(mustParse36(parts[0]), mustParse36(parts[1]))
+	if !hmacEqual(want, token) {
+		return 0, false
+	}
+	c, sharer := mustParse36(parts[0]), mustParse36(parts[1])
+	if c != campaignID || sharer <= 0 {
+		return 0, false
+	}
+	return sharer, true
+}
+
+func mustParse36(s string) int64 {
+	n, err := strconv.ParseInt(s, 36, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// ShareURL is the link a sharer shares.
+func (s *Service) ShareURL(campaignID, sharerID int64) string {
+	return fmt.Sprintf("%s/c/%d?s=%s", s.baseURL, campaignID, s.ShareToken(campaignID, sharerID))
+}
+
+// CampaignURL is the plain link to a campaign.
+func (s *Service) CampaignURL(campaignID int64) string {
+	return fmt.Sprintf("%s/c/%d", s.baseURL, campaignID)
+}
+
+// Bind attaches a visitor to the sharer of a valid share link: the latest valid link opened
+// wins. Invalid links, one's own link and snapshot-mode visitors bind nothing (and are not
+// errors: the page simply opens).
+func (s *Service) Bind(ctx context.Context, c *Campaign, visitor *User, token string) (bool, error) {
+	sharer, ok := s.ParseShareToken(c.ID, token)
+	if !ok || sharer == visitor.ID || visitor.Snapshot {
+		return false, nil
+	}
+	return s.bind(ctx, c, visitor.ID, sharer)
+}
+
+func (s *Service) bind(ctx context.Context, c *Campaign, visitorID, sharerID int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `
+INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at)
+SELECT $1, $2, $3, u.id, $5 FROM wechat_users u WHERE u.id = $4 AND u.merchant_id = $3 AND NOT u.snapshot
+ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET sharer_id = EXCLUDED.sharer_id, bound_at = EXCLUDED.bound_at`,
+		c.ID, visitorID, c.MerchantID, sharerID, s.now())
+	if err != nil {
+		return false, fmt.Errorf("campaign: bind visitor %d to sharer %d: %w", visitorID, sharerID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// credit is the outcome of attribution for one paid order.
+type credit struct {
+	sharerID *int64
+	amount   decimal.Decimal
+	status   string // none, earned, held
+	reason   string
+	settleAt *time.Time
+}
+
+// attribute decides who earns on a paid order and moves the commission, in the payment's
+// transaction. Units without an eligible sharer keep their commission frozen in the reserve.
+func (s *Service) attribute(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, paidAt time.Time) (credit, error) {
+	none := credit{amount: decimal.Zero, status: "none"}
+	var sharer struct {
+		ID       int64 `db:"id"`
+		Snapshot bool  `db:"snapshot"`
+		Bought   bool  `db:"bought"`
+	}
+	err := sqlx.GetContext(ctx, tx, &sharer, `
+SELECT u.id, u.snapshot,
+       EXISTS (SELECT 1 FROM orders p WHERE p.campaign_id = b.campaign_id AND p.buyer_id = u.id AND p.status IN ('paid', 'refunded')) AS bought
+FROM bindings b JOIN wechat_users u ON u.id = b.sharer_id
+WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, o.BuyerID)
+	switch {
+	case isNoRows(err):
+		none.reason = NoSharer
+		return none, nil
+	case err != nil:
+		return credit{}, err
+	}
+	none.sharerID = nil
+	switch {
+	case sharer.ID == o.BuyerID:
+		none.reason = SelfPurchase
+		return none, nil
+	case sharer.Snapshot:
+		none.reason = SnapshotSharer
+		return none, nil
+	case c.BuyBeforeShare && !sharer.Bought:
+		none.reason = SharerNotBuyer
+		return none, nil
+	}
+	cr := credit{sharerID: &sharer.ID, amount: c.Commission.Mul(decimalInt(o.Qty)), status: "earned"}
+	held := c.HoldDays > 0
+	if held {
+		at := paidAt.Add(time.Duration(c.HoldDays) * 24 * time.Hour)
+		cr.status, cr.settleAt = "held", &at
+	}
+	if _, err := s.wallet.EarnCommission(ctx, tx, wallet.Earning{
+		MerchantID: c.MerchantID, CampaignID: c.ID, SharerID: sharer.ID, Amount: cr.amount,
+		Key: fmt.Sprintf("order:%d:commission", o.ID), Ref: o.OutTradeNo, Held: held,
+	}); err != nil {
+		return credit{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET earned = earned + $2 WHERE id = $1`, c.ID, o.Qty); err != nil {
+		return credit{}, err
+	}
+	return cr, nil
+}
+
+// voidCommission returns a held commission to the campaign reserve (refund within the hold
+// period). If the campaign's reserve was already released, the voided amount is released too.
+func (s *Service) voidCommission(ctx context.Context, tx *sqlx.Tx, o *Order) error {
+	e := wallet.Earning{MerchantID: o.MerchantID, CampaignID: o.CampaignID, SharerID: *o.SharerID,
+		Amount: o.Commission, Key: fmt.Sprintf("order:%d:void", o.ID), Ref: o.OutTradeNo}
+	if _, err := s.wallet.VoidCommission(ctx, tx, e); err != nil {
+		return err
+	}
+	var released bool
+	if err := tx.QueryRowxContext(ctx, `UPDATE campaigns SET earned = earned - $2 WHERE id = $1 RETURNING released_at IS NOT NULL`,
+		o.CampaignID, o.Qty).Scan(&released); err != nil {
+		return err
+	}
+	if released {
+		_, err := s.wallet.ReleaseReserve(ctx, tx, o.MerchantID, o.CampaignID, o.Commission, fmt.Sprintf("order:%d:void-release", o.ID))
+		return err
+	}
+	return nil
+}
+
+// followScene is the parametric QR scene that brings a new follower back to a campaign and
+// its sharer: "fx<campaign>_<sharer>" (sharer 0: none).
+func followScene(campaignID, sharerID int64) string {
+	return fmt.Sprintf("fx%d_%d", campaignID, sharerID)
+}
+
+func parseScene(scene string) (campaignID, sharerID int64, ok bool) {
+	rest, found := strings.CutPrefix(scene, "fx")
+	if !found {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(rest, "_")
+	if !found {
+		return 0, 0, false
+	}
+	c, err1 := strconv.ParseInt(a, 10, 64)
+	s, err2 := strconv.ParseInt(b, 10, 64)
+	return c, s, err1 == nil && err2 == nil && c > 0 && s >= 0
+}
+
+// FollowQR returns the OA's temporary follow QR code for a campaign visitor: scanning it
+// follows the OA and brings them back to this campaign and sharer.
+func (s *Service) FollowQR(ctx context.Context, c *Campaign, sharerID int64) (wechat.QR, error) {
+	wx, err := s.WeChatFor(ctx, c.MerchantID)
+	if err != nil {
+		return wechat.QR{}, err
+	}
+	return wx.TempQR(ctx, followScene(c.ID, sharerID), 7*24*time.Hour)
+}
+
+// HandleOAEvent handles a follow, scan or unfollow pushed to the merchant's OA callback. A
+// follow or scan through a campaign QR binds the sharer, marks the user a fan and replies
+// with the campaign link.
+func (s *Service) HandleOAEvent(ctx context.Context, merchantID int64, e wechat.Event) string {
+	log := s.log.With("merchant_id", merchantID, "event", e.Type)
+	fan := e.Type == wechat.EventSubscribe || e.Type == wechat.EventScan
+	if !fan && e.Type != wechat.EventUnsubscribe {
+		return ""
+	}
+	u, err := s.upsertFan(ctx, merchantID, e.OpenID, fan)
+	if err != nil {
+		log.Error("OA event: save user", "err", err)
+		return ""
+	}
+	campaignID, sharerID, ok := parseScene(e.Scene)
+	if !fan || !ok {
+		return ""
+	}
+	c, err := s.Public(ctx, campaignID)
+	if err != nil || c.MerchantID != merchantID {
+		return ""
+	}
+	link := s.CampaignURL(c.ID)
+	if sharerID > 0 && sharerID != u.ID && !u.Snapshot {
+		if _, err := s.bind(ctx, c, u.ID, sharerID); err != nil {
+			log.Error("OA event: bind", "err", err)
+		}
+		link = s.ShareURL(c.ID, sharerID)
+	}
+	return fmt.Sprintf("感谢关注！点击继续参加活动「%s」：\n%s", c.Title, link)
+}

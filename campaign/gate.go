@@ -1,0 +1,153 @@
+package campaign
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"fenxiao/wechat"
+)
+
+// Reason is why a visitor cannot take part (or share) now; the page shows one per reason.
+type Reason string
+
+// Gate reasons. The empty reason lets the visitor in.
+const (
+	Open             Reason = ""
+	NeedPassword     Reason = "password"
+	RegionNotAllowed Reason = "region"
+	NotStarted       Reason = "not_started"
+	HasEnded         Reason = "ended"
+	NotFan           Reason = "not_fan"
+	SoldOut          Reason = "sold_out"
+	BuyersFull       Reason = "buyer_limit"
+	SnapshotUser     Reason = "snapshot"  // WeChat snapshot mode: open the page fully to buy or share
+	MustBuyFirst     Reason = "buy_first" // sharing only: buy-before-sharing
+)
+
+// Gate is the verdict for one visitor, with what the page needs to act on it.
+type Gate struct {
+	Reason   Reason
+	StartsAt time.Time  // NotStarted: when it opens
+	Region   Region     // RegionNotAllowed: the region detected from the visitor's IP
+	FollowQR *wechat.QR // NotFan: the OA's follow QR that brings them back here
+}
+
+// Enter decides whether a visitor may take part in a campaign now. Checks run in the order a
+// visitor meets them: password, region, time, fans only, stock, buyer limit.
+func (s *Service) Enter(ctx context.Context, c *Campaign, u *User, clientIP string, sharerID int64) (Gate, error) {
+	if c.Password != "" {
+		ok, err := s.hasAccess(ctx, c.ID, u.ID)
+		if err != nil {
+			return Gate{}, err
+		}
+		if !ok {
+			return Gate{Reason: NeedPassword}, nil
+		}
+	}
+	if len(c.Regions) > 0 {
+		reg, _ := s.regions.Lookup(clientIP) // an unreadable IP is simply not in an allowed region
+		if !RegionAllowed(c.Regions, reg) {
+			return Gate{Reason: RegionNotAllowed, Region: reg}, nil
+		}
+	}
+	switch c.Phase(s.now()) {
+	case "upcoming":
+		return Gate{Reason: NotStarted, StartsAt: c.StartsAt}, nil
+	case "ended", "draft":
+		return Gate{Reason: HasEnded}, nil
+	}
+	if u.Snapshot {
+		return Gate{Reason: SnapshotUser}, nil
+	}
+	if c.FansOnly {
+		if err := s.refreshFan(ctx, u); err != nil {
+			return Gate{}, fmt.Errorf("campaign: fan check of user %d: %w", u.ID, err)
+		}
+		if !u.Subscribed {
+			qr, err := s.FollowQR(ctx, c, sharerID)
+			if err != nil {
+				return Gate{}, fmt.Errorf("campaign: follow QR: %w", err)
+			}
+			return Gate{Reason: NotFan, FollowQR: &qr}, nil
+		}
+	}
+	if c.Left() <= 0 {
+		return Gate{Reason: SoldOut}, nil
+	}
+	if c.BuyerLimit > 0 && c.Buyers >= c.BuyerLimit {
+		var already bool
+		if err := s.db.GetContext(ctx, &already, `SELECT EXISTS (SELECT 1 FROM campaign_buyers WHERE campaign_id = $1 AND buyer_id = $2)`, c.ID, u.ID); err != nil {
+			return Gate{}, err
+		}
+		if !already {
+			return Gate{Reason: BuyersFull}, nil
+		}
+	}
+	return Gate{}, nil
+}
+
+// CanShare says whether a user's shares earn now: snapshot users never earn, and with
+// buy-before-sharing only users with a paid order do.
+func (s *Service) CanShare(ctx context.Context, c *Campaign, u *User) (Reason, error) {
+	if u.Snapshot {
+		return SnapshotUser, nil
+	}
+	if !c.BuyBeforeShare {
+		return Open, nil
+	}
+	var bought bool
+	err := s.db.GetContext(ctx, &bought, `SELECT EXISTS (SELECT 1 FROM orders WHERE campaign_id = $1 AND buyer_id = $2 AND status IN ('paid', 'refunded'))`, c.ID, u.ID)
+	if err != nil {
+		return Open, fmt.Errorf("campaign: share check: %w", err)
+	}
+	if !bought {
+		return MustBuyFirst, nil
+	}
+	return Open, nil
+}
+
+func (s *Service) hasAccess(ctx context.Context, campaignID, userID int64) (bool, error) {
+	var ok bool
+	err := s.db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM campaign_access WHERE campaign_id = $1 AND user_id = $2)`, campaignID, userID)
+	return ok, err
+}
+
+// maxTries is how many passwords a user may try per campaign in one minute.
+const maxTries = 5
+
+// TryPassword checks a campaign password. A right one lets the user in for good; at most five
+// tries a minute per user (ErrTooManyTries), counted under a per-user lock so parallel tries
+// cannot slip past the limit.
+func (s *Service) TryPassword(ctx context.Context, c *Campaign, u *User, password string) error {
+	wrong := false
+	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(c.ID), int32(u.ID)); err != nil {
+			return err
+		}
+		now := s.now()
+		var recent int
+		if err := sqlx.GetContext(ctx, tx, &recent, `SELECT count(*) FROM password_attempts WHERE campaign_id = $1 AND user_id = $2 AND at > $3`,
+			c.ID, u.ID, now.Add(-time.Minute)); err != nil {
+			return err
+		}
+		if recent >= maxTries {
+			return ErrTooManyTries
+		}
+		if subtle.ConstantTimeCompare([]byte(password), []byte(c.Password)) != 1 {
+			wrong = true // the attempt is recorded: commit it, then say so
+			_, err := tx.ExecContext(ctx, `INSERT INTO password_attempts (campaign_id, user_id, at) VALUES ($1, $2, $3)`, c.ID, u.ID, now)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO campaign_access (campaign_id, user_id, merchant_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			c.ID, u.ID, c.MerchantID)
+		return err
+	})
+	if err == nil && wrong {
+		return ErrWrongPassword
+	}
+	return err
+}

@@ -1,0 +1,146 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"fenxiao/wechat"
+)
+
+// WeChat is what the campaign engine needs from a merchant's WeChat (package wechat's Client).
+type WeChat interface {
+	AppID() string
+	AuthorizeURL(redirectURI, scope, state string) string
+	ExchangeCode(ctx context.Context, code string) (wechat.OAuthToken, error)
+	OAuthUserInfo(ctx context.Context, t wechat.OAuthToken) (wechat.User, error)
+	User(ctx context.Context, openid string) (wechat.User, error)
+	TempQR(ctx context.Context, scene string, ttl time.Duration) (wechat.QR, error)
+	PrepayJSAPI(ctx context.Context, p wechat.Prepay) (wechat.PayRequest, error)
+	ParsePayNotify(body []byte) (wechat.PayNotify, error)
+	ParseRefundNotify(body []byte) (wechat.RefundNotify, error)
+	QueryOrder(ctx context.Context, outTradeNo string) (wechat.OrderState, error)
+	CloseOrder(ctx context.Context, outTradeNo string) error
+	Refund(ctx context.Context, r wechat.Refund) (wechat.RefundResult, error)
+	CallbackHandler(h wechat.EventHandler) http.Handler
+}
+
+// CreateMerchant adds a merchant (tenant).
+func (s *Service) CreateMerchant(ctx context.Context, name string) (int64, error) {
+	var id int64
+	if err := s.db.GetContext(ctx, &id, `INSERT INTO merchants (name) VALUES ($1) RETURNING id`, name); err != nil {
+		return 0, fmt.Errorf("campaign: create merchant: %w", err)
+	}
+	return id, nil
+}
+
+// secrets is the sealed part of a merchant's WeChat credentials.
+type secrets struct {
+	AppSecret      string `json:"app_secret"`
+	Token          string `json:"token"`
+	EncodingAESKey string `json:"aes_key"`
+	APIKey         string `json:"api_key"`
+	CertP12        []byte `json:"cert_p12"`
+}
+
+// SetWeChat validates the credentials (a client is built, which checks the certificate) and
+// stores them with the secrets sealed under SECRET_KEY.
+func (s *Service) SetWeChat(ctx context.Context, merchantID int64, c wechat.Credentials) error {
+	cl, err := wechat.NewClient(c, s.wechatOpts)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	cl.Close() //nolint:errcheck
+	plain, err := json.Marshal(secrets{c.AppSecret, c.Token, c.EncodingAESKey, c.APIKey, c.CertP12})
+	if err != nil {
+		return err
+	}
+	sealed, err := sealBytes(s.keys.seal, plain, merchantAAD(merchantID))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `
+INSERT INTO merchant_wechat (merchant_id, app_id, mch_id, sealed, updated_at) VALUES ($1, $2, $3, $4, now())
+ON CONFLICT (merchant_id) DO UPDATE SET app_id = EXCLUDED.app_id, mch_id = EXCLUDED.mch_id,
+    sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at`, merchantID, c.AppID, c.MchID, sealed)
+	if isUnique(err) {
+		return fmt.Errorf("%w: 公众号 AppID %s 已被其他商家使用", ErrConflict, c.AppID)
+	}
+	if err != nil {
+		return fmt.Errorf("campaign: save WeChat settings of merchant %d: %w", merchantID, err)
+	}
+	return nil
+}
+
+func merchantAAD(id int64) []byte { return []byte("merchant:" + strconv.FormatInt(id, 10)) }
+
+// clientCache builds one WeChat client per merchant and rebuilds it when the merchant's
+// credentials change (any replica may have changed them: updated_at tells).
+type clientCache struct {
+	mu      sync.Mutex
+	clients map[int64]cachedClient
+}
+
+type cachedClient struct {
+	client  *wechat.Client
+	updated time.Time
+}
+
+// WeChatFor returns the merchant's WeChat client.
+func (s *Service) WeChatFor(ctx context.Context, merchantID int64) (WeChat, error) {
+	if s.clientsOverride != nil {
+		return s.clientsOverride(ctx, merchantID)
+	}
+	var row struct {
+		AppID   string    `db:"app_id"`
+		MchID   string    `db:"mch_id"`
+		Sealed  []byte    `db:"sealed"`
+		Updated time.Time `db:"updated_at"`
+	}
+	err := s.db.GetContext(ctx, &row, `SELECT app_id, mch_id, sealed, updated_at FROM merchant_wechat WHERE merchant_id = $1`, merchantID)
+	if isNoRows(err) {
+		return nil, ErrNoWeChat
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign: WeChat settings of merchant %d: %w", merchantID, err)
+	}
+	s.clients.mu.Lock()
+	defer s.clients.mu.Unlock()
+	if c, ok := s.clients.clients[merchantID]; ok && c.updated.Equal(row.Updated) {
+		return c.client, nil
+	}
+	plain, err := openBytes(s.keys.seal, row.Sealed, merchantAAD(merchantID))
+	if err != nil {
+		return nil, err
+	}
+	var sec secrets
+	if err := json.Unmarshal(plain, &sec); err != nil {
+		return nil, fmt.Errorf("campaign: WeChat secrets of merchant %d: %w", merchantID, err)
+	}
+	cl, err := wechat.NewClient(wechat.Credentials{
+		AppID: row.AppID, AppSecret: sec.AppSecret, Token: sec.Token, EncodingAESKey: sec.EncodingAESKey,
+		MchID: row.MchID, APIKey: sec.APIKey, CertP12: sec.CertP12,
+	}, s.wechatOpts)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: WeChat client of merchant %d: %w", merchantID, err)
+	}
+	if old, ok := s.clients.clients[merchantID]; ok {
+		old.client.Close() //nolint:errcheck
+	}
+	s.clients.clients[merchantID] = cachedClient{client: cl, updated: row.Updated}
+	return cl, nil
+}
+
+// MerchantByAppID finds the merchant whose official account has this appid.
+func (s *Service) MerchantByAppID(ctx context.Context, appID string) (int64, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `SELECT merchant_id FROM merchant_wechat WHERE app_id = $1`, appID)
+	if isNoRows(err) {
+		return 0, ErrNotFound
+	}
+	return id, err
+}

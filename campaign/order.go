@@ -1,0 +1,365 @@
+package campaign
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"fenxiao/wallet"
+	"fenxiao/wechat"
+)
+
+const orderCols = `id, merchant_id, campaign_id, buyer_id, sharer_id, out_trade_no, qty, amount, status,
+transaction_id, commission, commission_status, no_commission, client_ip, created_at, expires_at, paid_at,
+closed_at, refunded_at, settle_at`
+
+// Checkout is a created order and what the page needs to pay it.
+type Checkout struct {
+	Order *Order
+	Pay   wechat.PayRequest // the getBrandWCPayRequest parameters
+}
+
+// CreateOrder reserves qty units for the buyer and asks WeChat Pay for a JSAPI prepay. The
+// stock is taken by one conditional UPDATE, so no number of concurrent buyers can oversell;
+// the buyer limit is enforced in the same statement. The gates a page shows (fans, region,
+// password) are checked by the caller through Enter; the rules that protect stock and money
+// are checked here again.
+func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Checkout, error) {
+	c, err := s.Public(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	if c.MerchantID != buyer.MerchantID {
+		return nil, fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+	}
+	now := s.now()
+	if phase := c.Phase(now); phase != "running" {
+		return nil, fmt.Errorf("%w: %s", ErrNotOpen, phase)
+	}
+	if qty < 1 || qty > c.MaxPerOrder {
+		return nil, invalid("qty", fmt.Sprintf("每单可购买 1 到 %d 件", c.MaxPerOrder))
+	}
+	outTradeNo, err := newTradeNo(now)
+	if err != nil {
+		return nil, err
+	}
+	expires := now.Add(s.orderTimeout)
+	amount := c.Price.Mul(decimalInt(qty))
+	var o Order
+	err = s.transact(ctx, func(tx *sqlx.Tx) error {
+		// A buyer is counted once, on their first live order.
+		res, err := tx.ExecContext(ctx, `INSERT INTO campaign_buyers (campaign_id, buyer_id, merchant_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			c.ID, buyer.ID, c.MerchantID)
+		if err != nil {
+			return err
+		}
+		newBuyer, _ := res.RowsAffected()
+		var left int
+		err = tx.QueryRowxContext(ctx, `
+UPDATE campaigns SET held = held + $2, buyers = buyers + $3
+WHERE id = $1 AND status = 'published' AND stock - sold - held >= $2
+  AND ($3 = 0 OR buyer_limit = 0 OR buyers < buyer_limit)
+RETURNING stock - sold - held`, c.ID, qty, newBuyer).Scan(&left)
+		if isNoRows(err) {
+			return s.whyNotReserved(ctx, tx, c.ID, qty)
+		}
+		if err != nil {
+			return err
+		}
+		return sqlx.GetContext(ctx, tx, &o, `
+INSERT INTO orders (merchant_id, campaign_id, buyer_id, out_trade_no, qty, amount, client_ip, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING `+orderCols, c.MerchantID, c.ID, buyer.ID, outTradeNo, qty, amount, clientIP, now, expires)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: order in %d: %w", campaignID, err)
+	}
+
+	// The WeChat call happens after the commit: no lock is held while WeChat thinks.
+	pay, err := s.prepay(ctx, c, buyer, &o)
+	if err != nil {
+		if cerr := s.closeOrder(ctx, &o, "prepay failed"); cerr != nil {
+			s.log.Error("close order after failed prepay", "order_id", o.ID, "err", cerr)
+		}
+		return nil, fmt.Errorf("campaign: pay order %d: %w", o.ID, err)
+	}
+	return &Checkout{Order: &o, Pay: pay}, nil
+}
+
+func (s *Service) prepay(ctx context.Context, c *Campaign, buyer *User, o *Order) (wechat.PayRequest, error) {
+	wx, err := s.WeChatFor(ctx, c.MerchantID)
+	if err != nil {
+		return wechat.PayRequest{}, err
+	}
+	fen, err := wallet.ToFen(o.Amount)
+	if err != nil {
+		return wechat.PayRequest{}, err
+	}
+	return wx.PrepayJSAPI(ctx, wechat.Prepay{
+		OutTradeNo:  o.OutTradeNo,
+		Description: truncate(c.ProductName, 40),
+		TotalFen:    fen,
+		OpenID:      buyer.OpenID,
+		ClientIP:    o.ClientIP,
+		NotifyURL:   s.PayNotifyURL(c.MerchantID),
+		TimeExpire:  o.ExpiresAt,
+	})
+}
+
+// PayNotifyURL is where WeChat Pay sends a merchant's payment notifications.
+func (s *Service) PayNotifyURL(merchantID int64) string {
+	return fmt.Sprintf("%s/wechat/pay/%d/notify", s.baseURL, merchantID)
+}
+
+// RefundNotifyURL is where WeChat Pay sends a merchant's refund notifications.
+func (s *Service) RefundNotifyURL(merchantID int64) string {
+	return fmt.Sprintf("%s/wechat/pay/%d/refund", s.baseURL, merchantID)
+}
+
+// whyNotReserved explains a refused reservation, reading the row the UPDATE refused.
+func (s *Service) whyNotReserved(ctx context.Context, tx *sqlx.Tx, id int64, qty int) error {
+	var c struct {
+		Status     Status `db:"status"`
+		Left       int    `db:"left"`
+		BuyerLimit int    `db:"buyer_limit"`
+		Buyers     int    `db:"buyers"`
+	}
+	if err := sqlx.GetContext(ctx, tx, &c, `SELECT status, stock - sold - held AS left, buyer_limit, buyers FROM campaigns WHERE id = $1`, id); err != nil {
+		return err
+	}
+	switch {
+	case c.Status != Published:
+		return ErrNotOpen
+	case c.Left < qty && c.Left > 0:
+		return fmt.Errorf("%w: 仅剩 %d 件", ErrSoldOut, c.Left)
+	case c.Left < qty:
+		return ErrSoldOut
+	default:
+		return ErrBuyerLimit
+	}
+}
+
+// Order returns one of a merchant's orders.
+func (s *Service) Order(ctx context.Context, merchantID, id int64) (*Order, error) {
+	var o Order
+	err := s.db.GetContext(ctx, &o, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND id = $2`, merchantID, id)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("order %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign: order %d: %w", id, err)
+	}
+	return &o, nil
+}
+
+// BuyerOrders returns a buyer's orders in a campaign, newest first.
+func (s *Service) BuyerOrders(ctx context.Context, campaignID, buyerID int64) ([]Order, error) {
+	var os []Order
+	err := s.db.SelectContext(ctx, &os, `SELECT `+orderCols+` FROM orders WHERE campaign_id = $1 AND buyer_id = $2 ORDER BY id DESC`, campaignID, buyerID)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: orders of buyer %d: %w", buyerID, err)
+	}
+	return os, nil
+}
+
+// HandlePayNotify verifies a payment notification for a merchant and records the payment.
+// It returns nil for duplicates, which WeChat must be told SUCCESS for; an error means the
+// notification is forged, for another merchant or does not match the order.
+func (s *Service) HandlePayNotify(ctx context.Context, merchantID int64, body []byte) error {
+	wx, err := s.WeChatFor(ctx, merchantID)
+	if err != nil {
+		return err
+	}
+	n, err := wx.ParsePayNotify(body)
+	if err != nil {
+		return fmt.Errorf("campaign: payment notification for merchant %d: %w", merchantID, err)
+	}
+	return s.markPaid(ctx, merchantID, n.OutTradeNo, n.TransactionID, n.TotalFen, n.PaidAt)
+}
+
+// markPaid moves an order from pending to paid and, in the same transaction, credits the
+// bound sharer's commission. Exactly once: the order row is locked and the status checked,
+// transaction_id is unique and the commission's ledger key is the order.
+func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, transactionID string, paidFen int64, paidAt time.Time) error {
+	if paidAt.IsZero() {
+		paidAt = s.now()
+	}
+	return s.transact(ctx, func(tx *sqlx.Tx) error {
+		var o Order
+		err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND out_trade_no = $2 FOR UPDATE`, merchantID, outTradeNo)
+		if isNoRows(err) {
+			return fmt.Errorf("%w: no order %s", ErrNotFound, outTradeNo)
+		}
+		if err != nil {
+			return err
+		}
+		fen, err := wallet.ToFen(o.Amount)
+		if err != nil {
+			return err
+		}
+		if fen != paidFen {
+			return fmt.Errorf("%w: order %s costs %d fen, notification says %d", wechat.ErrAmountMismatch, outTradeNo, fen, paidFen)
+		}
+		switch o.Status {
+		case Paid, Refunded:
+			return nil // a duplicate: already recorded
+		case Closed:
+			// Paid after we closed it (WeChat's close raced the payment): take the stock again
+			// if it is still there; otherwise the merchant must refund it.
+			res, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held + $2 WHERE id = $1 AND stock - sold - held >= $2`, o.CampaignID, o.Qty)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				// Recording it would oversell. Answer WeChat SUCCESS and leave it to a person.
+				s.log.Error("order paid after it was closed and its stock sold: refund it in WeChat Pay",
+					"merchant_id", merchantID, "order_id", o.ID, "transaction_id", transactionID)
+				return nil
+			}
+		}
+		c, err := getCampaign(ctx, tx, merchantID, o.CampaignID, true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $2 WHERE id = $1`, c.ID, o.Qty); err != nil {
+			return err
+		}
+		credit, err := s.attribute(ctx, tx, c, &o, paidAt)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+UPDATE orders SET status = 'paid', transaction_id = $2, paid_at = $3, sharer_id = $4, commission = $5,
+    commission_status = $6, no_commission = $7, settle_at = $8
+WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, credit.status, credit.reason, credit.settleAt)
+		if isUnique(err) {
+			return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
+		}
+		return err
+	})
+}
+
+// closeOrder closes a pending order and returns its stock (and its buyer slot when the buyer
+// has no other live order). Closing twice changes nothing.
+func (s *Service) closeOrder(ctx context.Context, o *Order, why string) error {
+	return s.transact(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'closed', closed_at = $2 WHERE id = $1 AND status = 'pending'`, o.ID, s.now())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2 WHERE id = $1`, o.CampaignID, o.Qty); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `
+DELETE FROM campaign_buyers b WHERE b.campaign_id = $1 AND b.buyer_id = $2
+  AND NOT EXISTS (SELECT 1 FROM orders WHERE campaign_id = $1 AND buyer_id = $2 AND status <> 'closed')`, o.CampaignID, o.BuyerID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET buyers = buyers - 1 WHERE id = $1`, o.CampaignID); err != nil {
+				return err
+			}
+		}
+		s.log.Info("order closed", "merchant_id", o.MerchantID, "order_id", o.ID, "why", why)
+		return nil
+	})
+}
+
+// Refund refunds a paid order in full through WeChat Pay. Stock is not returned. A commission
+// still held is voided back to the reserve; one already credited is kept (DESIGN.md).
+func (s *Service) Refund(ctx context.Context, merchantID, orderID int64, reason string) (*Order, error) {
+	o, err := s.Order(ctx, merchantID, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Status == Refunded {
+		return o, nil
+	}
+	if o.Status != Paid {
+		return nil, fmt.Errorf("%w: 只有已支付的订单可以退款", ErrConflict)
+	}
+	wx, err := s.WeChatFor(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	fen, err := wallet.ToFen(o.Amount)
+	if err != nil {
+		return nil, err
+	}
+	// The refund number is derived from the order, so a retried refund is the same refund.
+	if _, err := wx.Refund(ctx, wechat.Refund{
+		OutTradeNo: o.OutTradeNo, OutRefundNo: "R" + o.OutTradeNo, TotalFen: fen, RefundFen: fen,
+		Reason: reason, NotifyURL: s.RefundNotifyURL(merchantID),
+	}); err != nil {
+		return nil, fmt.Errorf("campaign: refund order %d: %w", orderID, err)
+	}
+	if err := s.markRefunded(ctx, merchantID, o.OutTradeNo); err != nil {
+		return nil, err
+	}
+	return s.Order(ctx, merchantID, orderID)
+}
+
+// HandleRefundNotify records a refund WeChat confirms (idempotent; also covers refunds made
+// in WeChat's own merchant platform).
+func (s *Service) HandleRefundNotify(ctx context.Context, merchantID int64, body []byte) error {
+	wx, err := s.WeChatFor(ctx, merchantID)
+	if err != nil {
+		return err
+	}
+	n, err := wx.ParseRefundNotify(body)
+	if err != nil {
+		return fmt.Errorf("campaign: refund notification for merchant %d: %w", merchantID, err)
+	}
+	if n.Status != "SUCCESS" {
+		s.log.Warn("refund not successful", "merchant_id", merchantID, "out_trade_no", n.OutTradeNo, "status", n.Status)
+		return nil
+	}
+	return s.markRefunded(ctx, merchantID, n.OutTradeNo)
+}
+
+func (s *Service) markRefunded(ctx context.Context, merchantID int64, outTradeNo string) error {
+	return s.transact(ctx, func(tx *sqlx.Tx) error {
+		var o Order
+		err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND out_trade_no = $2 FOR UPDATE`, merchantID, outTradeNo)
+		if err != nil {
+			return err
+		}
+		if o.Status != Paid {
+			return nil
+		}
+		status := o.CommissionStatus
+		if o.CommissionStatus == "held" {
+			if err := s.voidCommission(ctx, tx, &o); err != nil {
+				return err
+			}
+			status = "voided"
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE orders SET status = 'refunded', refunded_at = $2, commission_status = $3 WHERE id = $1`, o.ID, s.now(), status)
+		return err
+	})
+}
+
+// newTradeNo makes an out_trade_no: time plus 10 random digits, 24 characters.
+func newTradeNo(now time.Time) (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1e10))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("FX%s%010d", now.UTC().Format("060102150405"), n.Int64()), nil
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}

@@ -1,0 +1,306 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"fenxiao/wallet"
+	"fenxiao/wechat"
+)
+
+// Config wires a Service.
+type Config struct {
+	DB      *sqlx.DB
+	Wallet  *wallet.Service
+	Regions *Regions
+	Secret  []byte // SECRET_KEY: share tokens and sealed WeChat secrets
+	BaseURL string // public URL of the server, for links in WeChat
+	WeChat  wechat.Options
+	Log     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OrderTimeout closes unpaid orders; 0 means 15 minutes.
+	OrderTimeout time.Duration
+	// Clients, when set, replaces the WeChat clients built from stored credentials (tests).
+	Clients func(ctx context.Context, merchantID int64) (WeChat, error)
+}
+
+// Service runs campaigns. It is safe for concurrent use, and several replicas may run it on
+// one database.
+type Service struct {
+	db              *sqlx.DB
+	wallet          *wallet.Service
+	regions         *Regions
+	keys            keys
+	baseURL         string
+	wechatOpts      wechat.Options
+	log             *slog.Logger
+	now             func() time.Time
+	orderTimeout    time.Duration
+	clients         clientCache
+	clientsOverride func(ctx context.Context, merchantID int64) (WeChat, error)
+}
+
+// NewService checks cfg and returns a Service.
+func NewService(cfg Config) (*Service, error) {
+	k, err := deriveKeys(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DB == nil || cfg.Wallet == nil || cfg.Regions == nil {
+		return nil, fmt.Errorf("campaign: NewService needs DB, Wallet and Regions")
+	}
+	s := &Service{
+		db: cfg.DB, wallet: cfg.Wallet, regions: cfg.Regions, keys: k, baseURL: cfg.BaseURL,
+		wechatOpts: cfg.WeChat, log: cfg.Log, now: cfg.Now, orderTimeout: cfg.OrderTimeout,
+		clients: clientCache{clients: map[int64]cachedClient{}}, clientsOverride: cfg.Clients,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.orderTimeout == 0 {
+		s.orderTimeout = 15 * time.Minute
+	}
+	return s, nil
+}
+
+// Regions is the IP-to-region database the service checks region gates with.
+func (s *Service) Regions() *Regions { return s.regions }
+
+// transact runs fn in a transaction.
+func (s *Service) transact(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return wallet.Transact(ctx, s.db, fn)
+}
+
+const campaignCols = `id, merchant_id, status, title, starts_at, ends_at, show_participants, buyer_limit,
+fans_only, splash_image, splash_link, order_ticker, regions, password, commission, buy_before_share,
+hold_days, product_name, price, product_images, description, logo, buttons, poster_enabled,
+max_per_order, stock, held, sold, earned, buyers, version, published_at, released_at, created_at, updated_at`
+
+// Get returns a merchant's campaign.
+func (s *Service) Get(ctx context.Context, merchantID, id int64) (*Campaign, error) {
+	return getCampaign(ctx, s.db, merchantID, id, false)
+}
+
+// Public returns a campaign by id alone, for the H5 pages; drafts are not found.
+func (s *Service) Public(ctx context.Context, id int64) (*Campaign, error) {
+	var c Campaign
+	err := s.db.GetContext(ctx, &c, `SELECT `+campaignCols+` FROM campaigns WHERE id = $1 AND status <> 'draft'`, id)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("campaign %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign: get %d: %w", id, err)
+	}
+	return &c, nil
+}
+
+func getCampaign(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock bool) (*Campaign, error) {
+	query := `SELECT ` + campaignCols + ` FROM campaigns WHERE merchant_id = $1 AND id = $2`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	var c Campaign
+	err := sqlx.GetContext(ctx, q, &c, query, merchantID, id)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("campaign %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign: get %d: %w", id, err)
+	}
+	return &c, nil
+}
+
+// List returns a merchant's campaigns, newest first.
+func (s *Service) List(ctx context.Context, merchantID int64) ([]Campaign, error) {
+	var cs []Campaign
+	err := s.db.SelectContext(ctx, &cs, `SELECT `+campaignCols+` FROM campaigns WHERE merchant_id = $1 ORDER BY id DESC`, merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: list of merchant %d: %w", merchantID, err)
+	}
+	return cs, nil
+}
+
+// Create adds a draft campaign with its initial stock. Drafts freeze nothing.
+func (s *Service) Create(ctx context.Context, merchantID int64, set Settings, stock int) (*Campaign, error) {
+	if err := s.validate(&set, nil, stock); err != nil {
+		return nil, err
+	}
+	var id int64
+	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		err := sqlx.GetContext(ctx, tx, &id, `
+INSERT INTO campaigns (merchant_id, title, starts_at, ends_at, show_participants, buyer_limit, fans_only,
+    splash_image, splash_link, order_ticker, regions, password, commission, buy_before_share, hold_days,
+    product_name, price, product_images, description, logo, buttons, poster_enabled, max_per_order, stock)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+RETURNING id`, merchantID, set.Title, set.StartsAt, set.EndsAt, set.ShowParticipants, set.BuyerLimit, set.FansOnly,
+			set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password, set.Commission, set.BuyBeforeShare,
+			set.HoldDays, set.ProductName, set.Price, set.ProductImages, set.Description, set.Logo, set.Buttons,
+			set.PosterEnabled, set.MaxPerOrder, stock)
+		if err != nil {
+			return err
+		}
+		if stock > 0 {
+			_, err = tx.ExecContext(ctx, `INSERT INTO stock_changes (merchant_id, campaign_id, delta) VALUES ($1, $2, $3)`, merchantID, id, stock)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: create: %w", err)
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+// Update changes a campaign's settings. Once published the start time and the commission are
+// frozen (the reserve was computed from it); once ended, the end time too.
+func (s *Service) Update(ctx context.Context, merchantID, id int64, set Settings) (*Campaign, error) {
+	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		c, err := getCampaign(ctx, tx, merchantID, id, true)
+		if err != nil {
+			return err
+		}
+		if err := s.validate(&set, c, c.Stock); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+UPDATE campaigns SET title = $3, starts_at = $4, ends_at = $5, show_participants = $6, buyer_limit = $7,
+    fans_only = $8, splash_image = $9, splash_link = $10, order_ticker = $11, regions = $12, password = $13,
+    commission = $14, buy_before_share = $15, hold_days = $16, product_name = $17, price = $18,
+    product_images = $19, description = $20, logo = $21, buttons = $22, poster_enabled = $23,
+    max_per_order = $24, version = version + 1, updated_at = now()
+WHERE merchant_id = $1 AND id = $2`, merchantID, id, set.Title, set.StartsAt, set.EndsAt, set.ShowParticipants,
+			set.BuyerLimit, set.FansOnly, set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password,
+			set.Commission, set.BuyBeforeShare, set.HoldDays, set.ProductName, set.Price, set.ProductImages,
+			set.Description, set.Logo, set.Buttons, set.PosterEnabled, set.MaxPerOrder)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: update %d: %w", id, err)
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+// ToFreeze is what publishing freezes: one commission per unit of stock.
+func (c *Campaign) ToFreeze() decimal.Decimal { return c.Commission.Mul(decimalInt(c.Stock)) }
+
+// Publish freezes stock × commission from the merchant's available assets and opens the
+// campaign (a countdown before its start). Not enough balance: nothing changes.
+func (s *Service) Publish(ctx context.Context, merchantID, id int64) (*Campaign, error) {
+	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		c, err := getCampaign(ctx, tx, merchantID, id, true)
+		if err != nil {
+			return err
+		}
+		if c.Status != Draft {
+			return fmt.Errorf("%w: 活动已发布", ErrConflict)
+		}
+		if !s.now().Before(c.EndsAt) {
+			return invalid("ends_at", "结束时间已过，请先修改结束时间")
+		}
+		if c.Stock > 0 {
+			amount := c.ToFreeze()
+			if _, err := s.wallet.FreezeReserve(ctx, tx, merchantID, id, amount, fmt.Sprintf("campaign:%d:publish", id)); err != nil {
+				return s.fundsError(ctx, merchantID, amount, err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET status = 'published', published_at = $3, version = version + 1, updated_at = now()
+WHERE merchant_id = $1 AND id = $2`, merchantID, id, s.now())
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: publish %d: %w", id, err)
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+// AdjustStock adds (delta > 0) or removes (delta < 0) units. On a published campaign adding
+// freezes delta commissions and removing releases them; stock never drops below what is sold
+// or held by unpaid orders.
+func (s *Service) AdjustStock(ctx context.Context, merchantID, id int64, delta int) (*Campaign, error) {
+	if delta == 0 {
+		return nil, invalid("stock", "库存变化不能为 0")
+	}
+	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		c, err := getCampaign(ctx, tx, merchantID, id, true)
+		if err != nil {
+			return err
+		}
+		if c.Status == Ended || c.ReleasedAt != nil {
+			return fmt.Errorf("%w: 活动已结束，不能调整库存", ErrConflict)
+		}
+		if c.Stock+delta < c.Sold+c.Held {
+			return invalid("stock", fmt.Sprintf("库存不能少于已售出和待支付的数量（%d 件）", c.Sold+c.Held))
+		}
+		var change int64
+		if err := sqlx.GetContext(ctx, tx, &change, `INSERT INTO stock_changes (merchant_id, campaign_id, delta) VALUES ($1, $2, $3) RETURNING id`,
+			merchantID, id, delta); err != nil {
+			return err
+		}
+		if c.Status == Published {
+			key := fmt.Sprintf("campaign:%d:stock:%d", id, change)
+			amount := c.Commission.Mul(decimalInt(abs(delta)))
+			if delta > 0 {
+				if _, err := s.wallet.FreezeReserve(ctx, tx, merchantID, id, amount, key); err != nil {
+					return s.fundsError(ctx, merchantID, amount, err)
+				}
+			} else if _, err := s.wallet.ReleaseReserve(ctx, tx, merchantID, id, amount, key); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET stock = stock + $3, version = version + 1, updated_at = now() WHERE merchant_id = $1 AND id = $2`,
+			merchantID, id, delta)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: stock of %d: %w", id, err)
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+// EndNow ends a running or upcoming campaign early: its end time becomes now. The release
+// job returns the reserve once no unpaid order remains.
+func (s *Service) EndNow(ctx context.Context, merchantID, id int64) (*Campaign, error) {
+	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		c, err := getCampaign(ctx, tx, merchantID, id, true)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if c.Status != Published || !now.Before(c.EndsAt) {
+			return fmt.Errorf("%w: 只有进行中或未开始的活动可以提前结束", ErrConflict)
+		}
+		starts := c.StartsAt
+		if now.Before(starts) {
+			starts = now.Add(-time.Second) // keep ends_at > starts_at
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET starts_at = $3, ends_at = $4, version = version + 1, updated_at = now() WHERE merchant_id = $1 AND id = $2`,
+			merchantID, id, starts, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: end %d: %w", id, err)
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+// fundsError turns the wallet's refusal into a message a merchant can act on.
+func (s *Service) fundsError(ctx context.Context, merchantID int64, need decimal.Decimal, err error) error {
+	if !isInsufficient(err) {
+		return err
+	}
+	a, aerr := s.wallet.Assets(ctx, merchantID)
+	if aerr != nil {
+		return err
+	}
+	return &ValidationError{Fields: map[string]string{
+		"stock": fmt.Sprintf("红包资产余额不足：需要冻结 %s 元，可用余额 %s 元，请先充值", need.StringFixed(2), a.Available.StringFixed(2)),
+	}, cause: wallet.ErrInsufficientFunds}
+}

@@ -1,0 +1,108 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+)
+
+const oneMinute = time.Minute
+
+// Stats are a campaign's key numbers, for the landing page and the console.
+type Stats struct {
+	Participants int             `db:"participants"` // distinct sharers who earned a commission
+	Buyers       int             `db:"buyers"`       // distinct buyers with a paid order
+	Views        int             `db:"views"`
+	Visitors     int             `db:"visitors"`
+	Shares       int             `db:"shares"`
+	PaidOrders   int             `db:"paid_orders"`
+	UnitsSold    int             `db:"units_sold"`
+	PaidAmount   decimal.Decimal `db:"paid_amount"`
+	Commissions  decimal.Decimal `db:"commissions"` // earned and held, voids excluded
+	Reserve      decimal.Decimal `db:"reserve"`
+}
+
+const statsSQL = `
+SELECT
+  (SELECT count(DISTINCT sharer_id) FROM orders WHERE campaign_id = $1 AND commission_status IN ('earned', 'held')) AS participants,
+  (SELECT count(DISTINCT buyer_id) FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')) AS buyers,
+  (SELECT COALESCE(sum(views), 0) FROM visits WHERE campaign_id = $1) AS views,
+  (SELECT count(*) FROM visits WHERE campaign_id = $1) AS visitors,
+  (SELECT count(*) FROM shares WHERE campaign_id = $1) AS shares,
+  (SELECT count(*) FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')) AS paid_orders,
+  (SELECT COALESCE(sum(qty), 0) FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')) AS units_sold,
+  (SELECT COALESCE(sum(amount), 0) FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')) AS paid_amount,
+  (SELECT COALESCE(sum(commission), 0) FROM orders WHERE campaign_id = $1 AND commission_status IN ('earned', 'held')) AS commissions,
+  (SELECT COALESCE(sum(balance), 0) FROM accounts WHERE merchant_id = $2 AND kind = 'reserve' AND ref_id = $1) AS reserve`
+
+// Stats returns a campaign's key numbers.
+func (s *Service) Stats(ctx context.Context, c *Campaign) (Stats, error) {
+	var st Stats
+	if err := s.db.GetContext(ctx, &st, statsSQL, c.ID, c.MerchantID); err != nil {
+		return Stats{}, fmt.Errorf("campaign: stats of %d: %w", c.ID, err)
+	}
+	return st, nil
+}
+
+// RecordView counts a page view by a signed-in visitor.
+func (s *Service) RecordView(ctx context.Context, c *Campaign, visitorID int64) error {
+	_, err := s.db.ExecContext(ctx, `
+INSERT INTO visits (campaign_id, visitor_id, merchant_id, first_at, last_at) VALUES ($1, $2, $3, $4, $4)
+ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET views = visits.views + 1, last_at = EXCLUDED.last_at`,
+		c.ID, visitorID, c.MerchantID, s.now())
+	if err != nil {
+		return fmt.Errorf("campaign: record view: %w", err)
+	}
+	return nil
+}
+
+// RecordShare counts a share (chat, moments, poster, link).
+func (s *Service) RecordShare(ctx context.Context, c *Campaign, sharerID int64, channel string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO shares (merchant_id, campaign_id, sharer_id, channel, at) VALUES ($1, $2, $3, $4, $5)`,
+		c.MerchantID, c.ID, sharerID, truncate(channel, 16), s.now())
+	if err != nil {
+		return fmt.Errorf("campaign: record share: %w", err)
+	}
+	return nil
+}
+
+// TickerItem is one recent purchase for the landing page, with the buyer's name masked.
+type TickerItem struct {
+	Name string
+	Qty  int
+	At   time.Time
+}
+
+// Ticker returns the latest purchases, newest first.
+func (s *Service) Ticker(ctx context.Context, c *Campaign, limit int) ([]TickerItem, error) {
+	rows, err := s.db.QueryxContext(ctx, `
+SELECT u.nickname, o.qty, o.paid_at FROM orders o JOIN wechat_users u ON u.id = o.buyer_id
+WHERE o.campaign_id = $1 AND o.status IN ('paid', 'refunded') ORDER BY o.paid_at DESC LIMIT $2`, c.ID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: ticker: %w", err)
+	}
+	defer rows.Close()
+	var items []TickerItem
+	for rows.Next() {
+		var name string
+		var it TickerItem
+		if err := rows.Scan(&name, &it.Qty, &it.At); err != nil {
+			return nil, err
+		}
+		it.Name = MaskName(name)
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+// MaskName keeps the first character of a nickname: "张三丰" → "张**".
+func MaskName(name string) string {
+	if name == "" {
+		return "微信用户"
+	}
+	r, _ := utf8.DecodeRuneInString(name)
+	return string(r) + "**"
+}
