@@ -269,3 +269,25 @@ func TestNotifyRetriesUntilSuccess(t *testing.T) {
 	default:
 	}
 }
+
+// A reply missing its fields makes the SDK's QueryOrder and CloseOrder dereference nil; the
+// adapter turns that into an error of unknown outcome instead of a crash.
+func TestMalformedAnswersNeverPanic(t *testing.T) {
+	c, creds := newClient(t)
+	for _, ep := range []string{"orderquery", "closeorder", "unifiedorder", "refund", "sendredpack", "gethbinfo"} {
+		if err := simulator.InjectFault(sim.Fault{Endpoint: ep, Fault: sim.FaultMalformed, Merchant: creds.MchID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.QueryOrder(ctx(t), "o1")
+	wantKind(t, err, wechat.KindUnknown)
+	wantKind(t, c.CloseOrder(ctx(t), "o1"), wechat.KindUnknown)
+	_, err = c.PrepayJSAPI(ctx(t), wechat.Prepay{OutTradeNo: "m1", Description: "x", TotalFen: 1, OpenID: "o", ClientIP: "1.2.3.4", NotifyURL: "http://x/"})
+	wantKind(t, err, wechat.KindUnknown)
+	_, err = c.Refund(ctx(t), wechat.Refund{OutTradeNo: "o1", OutRefundNo: "r", TotalFen: 1, RefundFen: 1})
+	wantKind(t, err, wechat.KindUnknown)
+	_, err = c.SendRedPacket(ctx(t), packet("m1", "o", 100))
+	wantKind(t, err, wechat.KindUnknown)
+	_, err = c.RedPacketInfo(ctx(t), "m1")
+	wantKind(t, err, wechat.KindUnknown)
+}

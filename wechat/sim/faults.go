@@ -27,6 +27,9 @@ const (
 	FaultTimeout = "timeout"
 	// FaultDrop does the work, then closes the connection without an answer.
 	FaultDrop = "drop"
+	// FaultMalformed answers without doing the work with a message that lacks its fields
+	// (XML with only return_code SUCCESS; for the official account, not JSON at all).
+	FaultMalformed = "malformed"
 )
 
 // Fault makes the next Count calls of Endpoint fail. Faults queue up in the order given.
@@ -62,8 +65,8 @@ func checkFault(endpoint, fault string) error {
 	if !endpoints[endpoint] {
 		return fmt.Errorf("sim: unknown endpoint %q", endpoint)
 	}
-	if fault != FaultTimeout && fault != FaultDrop && (fault == "" || strings.ToUpper(fault) != fault) {
-		return fmt.Errorf("sim: fault %q is neither timeout, drop nor an upper-case err_code", fault)
+	if fault != FaultTimeout && fault != FaultDrop && fault != FaultMalformed && (fault == "" || strings.ToUpper(fault) != fault) {
+		return fmt.Errorf("sim: fault %q is neither timeout, drop, malformed nor an upper-case err_code", fault)
 	}
 	return nil
 }
@@ -175,6 +178,8 @@ func (s *Server) oaFault(w http.ResponseWriter, r *http.Request, endpoint string
 		return false
 	case FaultTimeout, FaultDrop:
 		s.withhold(w, r, f)
+	case FaultMalformed:
+		w.Write([]byte("<html>502 Bad Gateway</html>")) //nolint:errcheck
 	case "FREQ_LIMIT":
 		oaError(w, 45009, "reach max api daily quota limit")
 	default:

@@ -70,42 +70,51 @@ func (s *Server) payHandler(endpoint, appField string, signed bool, fn payFunc) 
 			writeXML(w, encodeXML(map[string]string{"return_code": "FAIL", "return_msg": "XML格式错误"}, ""))
 			return
 		}
-		s.mu.Lock()
-		m := s.byMch[req["mch_id"]]
-		var ans map[string]string
-		var nested, fault string
-		switch {
-		case m == nil:
-			ans = map[string]string{"return_code": "FAIL", "return_msg": "mch_id参数错误", "err_code": "MCHID_NOT_EXIST"}
-		case req[appField] != m.appID:
-			ans = map[string]string{"return_code": "FAIL", "return_msg": "appid和mch_id不匹配", "err_code": "APPID_MCHID_NOT_MATCH"}
-		case !checkSign(req, m.apiKey):
-			ans = map[string]string{"return_code": "FAIL", "return_msg": "签名错误", "err_code": "SIGN_ERROR", "result_code": "FAIL"}
-		default:
-			fault = s.takeFault(endpoint, m.mchID)
-			if fault != "" && fault != FaultTimeout && fault != FaultDrop {
-				ans = fail(fault)
-			} else {
-				ans, nested = fn(m, req)
-			}
-			if ans["return_code"] == "" {
-				ans["return_code"], ans["return_msg"] = "SUCCESS", "OK"
-				if ans["result_code"] == "FAIL" && !signed {
-					ans["return_code"], ans["return_msg"] = "FAIL", ans["err_code_des"]
-				}
-			}
-			if signed && ans["return_code"] == "SUCCESS" {
-				ans["appid"], ans["mch_id"], ans["nonce_str"] = m.appID, m.mchID, randomString(16)
-				ans["sign"] = paySign(ans, m.apiKey, "MD5")
-			}
-		}
-		s.mu.Unlock()
-		if fault == FaultTimeout || fault == FaultDrop {
+		ans, nested, fault := s.payAnswer(endpoint, appField, signed, fn, req)
+		switch fault {
+		case FaultTimeout, FaultDrop:
 			s.withhold(w, r, fault)
+			return
+		case FaultMalformed:
+			writeXML(w, []byte("<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>"))
 			return
 		}
 		writeXML(w, encodeXML(ans, nested))
 	}
+}
+
+// payAnswer authenticates req, applies faults and runs fn, under s.mu.
+func (s *Server) payAnswer(endpoint, appField string, signed bool, fn payFunc, req map[string]string) (ans map[string]string, nested, fault string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.byMch[req["mch_id"]]
+	switch {
+	case m == nil:
+		return map[string]string{"return_code": "FAIL", "return_msg": "mch_id参数错误", "err_code": "MCHID_NOT_EXIST"}, "", ""
+	case req[appField] != m.appID:
+		return map[string]string{"return_code": "FAIL", "return_msg": "appid和mch_id不匹配", "err_code": "APPID_MCHID_NOT_MATCH"}, "", ""
+	case !checkSign(req, m.apiKey):
+		return map[string]string{"return_code": "FAIL", "return_msg": "签名错误", "err_code": "SIGN_ERROR", "result_code": "FAIL"}, "", ""
+	}
+	switch fault = s.takeFault(endpoint, m.mchID); fault {
+	case FaultMalformed:
+		return nil, "", fault
+	case "", FaultTimeout, FaultDrop:
+		ans, nested = fn(m, req)
+	default:
+		ans = fail(fault)
+	}
+	if ans["return_code"] == "" {
+		ans["return_code"], ans["return_msg"] = "SUCCESS", "OK"
+		if ans["result_code"] == "FAIL" && !signed {
+			ans["return_code"], ans["return_msg"] = "FAIL", ans["err_code_des"]
+		}
+	}
+	if signed && ans["return_code"] == "SUCCESS" {
+		ans["appid"], ans["mch_id"], ans["nonce_str"] = m.appID, m.mchID, randomString(16)
+		ans["sign"] = paySign(ans, m.apiKey, "MD5")
+	}
+	return ans, nested, fault
 }
 
 func (s *Server) handleUnifiedOrder(w http.ResponseWriter, r *http.Request) {
