@@ -44,10 +44,13 @@ func (s *Service) CloseExpired(ctx context.Context) (int, error) {
 				continue
 			}
 		}
-		if err := s.closeOrder(ctx, o, "unpaid after timeout"); err != nil {
+		ok, err := s.closeOrder(ctx, o, "unpaid after timeout")
+		if err != nil {
 			return closed, err
 		}
-		closed++
+		if ok {
+			closed++
+		}
 	}
 	return closed, nil
 }

@@ -281,3 +281,7 @@ func equal(t *testing.T, what string, got decimal.Decimal, want string) {
 		t.Errorf("%s = %s, want %s", what, got, want)
 	}
 }
+
+func wechatToken(openid string, snapshot bool) wechat.OAuthToken {
+	return wechat.OAuthToken{OpenID: openid, Snapshot: snapshot}
+}

@@ -43,6 +43,9 @@ func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User
 	if qty < 1 || qty > c.MaxPerOrder {
 		return nil, invalid("qty", fmt.Sprintf("每单可购买 1 到 %d 件", c.MaxPerOrder))
 	}
+	if clientIP == "" {
+		clientIP = "127.0.0.1" // WeChat requires an address; unknown ones are sent as loopback
+	}
 	outTradeNo, err := newTradeNo(now)
 	if err != nil {
 		return nil, err
@@ -82,7 +85,7 @@ RETURNING `+orderCols, c.MerchantID, c.ID, buyer.ID, outTradeNo, qty, amount, cl
 	// The WeChat call happens after the commit: no lock is held while WeChat thinks.
 	pay, err := s.prepay(ctx, c, buyer, &o)
 	if err != nil {
-		if cerr := s.closeOrder(ctx, &o, "prepay failed"); cerr != nil {
+		if _, cerr := s.closeOrder(ctx, &o, "prepay failed"); cerr != nil {
 			s.log.Error("close order after failed prepay", "order_id", o.ID, "err", cerr)
 		}
 		return nil, fmt.Errorf("campaign: pay order %d: %w", o.ID, err)
@@ -245,15 +248,16 @@ WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, cre
 
 // closeOrder closes a pending order and returns its stock (and its buyer slot when the buyer
 // has no other live order). Closing twice changes nothing.
-func (s *Service) closeOrder(ctx context.Context, o *Order, why string) error {
-	return s.transact(ctx, func(tx *sqlx.Tx) error {
+func (s *Service) closeOrder(ctx context.Context, o *Order, why string) (closed bool, err error) {
+	err = s.transact(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'closed', closed_at = $2 WHERE id = $1 AND status = 'pending'`, o.ID, s.now())
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
+			return nil // closed or paid meanwhile
 		}
+		closed = true
 		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2 WHERE id = $1`, o.CampaignID, o.Qty); err != nil {
 			return err
 		}
@@ -268,9 +272,12 @@ DELETE FROM campaign_buyers b WHERE b.campaign_id = $1 AND b.buyer_id = $2
 				return err
 			}
 		}
-		s.log.Info("order closed", "merchant_id", o.MerchantID, "order_id", o.ID, "why", why)
 		return nil
 	})
+	if closed {
+		s.log.Info("order closed", "merchant_id", o.MerchantID, "order_id", o.ID, "why", why)
+	}
+	return closed, err
 }
 
 // Refund refunds a paid order in full through WeChat Pay. Stock is not returned. A commission

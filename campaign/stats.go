@@ -80,7 +80,7 @@ type TickerItem struct {
 func (s *Service) Ticker(ctx context.Context, c *Campaign, limit int) ([]TickerItem, error) {
 	rows, err := s.db.QueryxContext(ctx, `
 SELECT u.nickname, o.qty, o.paid_at FROM orders o JOIN wechat_users u ON u.id = o.buyer_id
-WHERE o.campaign_id = $1 AND o.status IN ('paid', 'refunded') ORDER BY o.paid_at DESC LIMIT $2`, c.ID, limit)
+WHERE o.campaign_id = $1 AND o.status IN ('paid', 'refunded') ORDER BY o.paid_at DESC, o.id DESC LIMIT $2`, c.ID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("campaign: ticker: %w", err)
 	}

@@ -102,7 +102,13 @@ run)
   }
   trap cleanup EXIT
   trap 'exit 130' INT TERM
-  start_cluster "$tmp/data" "$port"
+  # A port found free can be taken before the server binds it: try a few.
+  for attempt in 1 2 3 4 5; do
+    if (start_cluster "$tmp/data" "$port"); then break; fi
+    [ "$attempt" = 5 ] && exit 1
+    port=$(free_port)
+    log "retrying on port $port"
+  done
   export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
   log "test cluster on port $port"
   "$@"

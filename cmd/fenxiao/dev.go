@@ -28,7 +28,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer ws.stop()
 		cfg.WeChatAPIBase, simURL = ws.url, ws.url+"/sim/"
-		h = &hooks{routes: ws.routes}
+		h = &hooks{routes: ws.routes, ready: func(ctx context.Context, srv *server) error {
+			_, _, err := seedDemo(ctx, srv, ws.demo, srv.log)
+			return err
+		}}
 	}
 	return serve(ctx, cfg, stdout, stderr, h, func(addr string) {
 		fmt.Fprintf(stdout, "\nFenxiao is running (Ctrl-C stops it):\n")

@@ -36,6 +36,8 @@ func run(args []string) int {
 // hooks lets tests add routes to the server they start; production passes nil.
 type hooks struct {
 	routes func(r router)
+	// ready runs once the services exist, before the server listens (dev: demo data).
+	ready func(ctx context.Context, srv *server) error
 }
 
 func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h *hooks) int {

@@ -58,13 +58,24 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks,
 		}
 	}
 
-	srv := &server{cfg: cfg, db: db, log: log}
+	srv, err := newServer(cfg, db, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "fenxiao serve: %v\n", err)
+		return exitFailed
+	}
 	app := srv.app(h)
+	if h != nil && h.ready != nil {
+		if err := h.ready(ctx, srv); err != nil {
+			fmt.Fprintf(stderr, "fenxiao serve: %v\n", err)
+			return exitFailed
+		}
+	}
 
 	jobs := cron.New(cron.WithLocation(cfg.TimeZone), cron.WithChain(
 		cron.Recover(cronLogger{log}),
 		cron.SkipIfStillRunning(cronLogger{log}),
 	))
+	srv.schedule(ctx, jobs)
 	jobs.Start()
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -14,16 +14,20 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/jmoiron/sqlx"
 
+	"fenxiao/campaign"
 	"fenxiao/templates"
+	"fenxiao/wallet"
 )
 
 type router = fiber.Router
 
 // server holds what the handlers share. Handlers stay thin: parse, one service call, render.
 type server struct {
-	cfg *Config
-	db  *sqlx.DB
-	log *slog.Logger
+	cfg      *Config
+	db       *sqlx.DB
+	log      *slog.Logger
+	wallet   *wallet.Service
+	campaign *campaign.Service
 }
 
 func (s *server) app(h *hooks) *fiber.App {
@@ -46,6 +50,9 @@ func (s *server) app(h *hooks) *fiber.App {
 		MaxAge: 365 * 24 * 3600, // assets are cache-busted by content hash
 	}))
 	app.Get("/healthz", s.healthz)
+	if s.campaign != nil {
+		s.wechatRoutes(app)
+	}
 	app.Get("/", func(c *fiber.Ctx) error {
 		return c.Render("pages/home", fiber.Map{"Title": "首页"}, "layouts/plain")
 	})

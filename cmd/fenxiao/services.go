@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/jmoiron/sqlx"
+	"github.com/robfig/cron/v3"
+
+	"fenxiao/campaign"
+	"fenxiao/wallet"
+	"fenxiao/wechat"
+)
+
+// newServer wires the services on one database.
+func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
+	regions, err := campaign.LoadRegions()
+	if err != nil {
+		return nil, err
+	}
+	w := wallet.NewService(db)
+	c, err := campaign.NewService(campaign.Config{
+		DB: db, Wallet: w, Regions: regions, Secret: cfg.SecretKey, BaseURL: cfg.BaseURL,
+		WeChat: cfg.wechatOptions(), Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &server{cfg: cfg, db: db, log: log, wallet: w, campaign: c}, nil
+}
+
+// wechatRoutes are the URLs WeChat calls: payment and refund notifications, and the official
+// account's message callback. Each carries the merchant id, since each merchant signs with its
+// own keys.
+func (s *server) wechatRoutes(r router) {
+	r.Post("/wechat/pay/:merchant<int>/notify", s.payNotify)
+	r.Post("/wechat/pay/:merchant<int>/refund", s.refundNotify)
+	r.All("/wechat/oa/:merchant<int>", s.oaCallback)
+}
+
+// payNotify answers WeChat Pay's notification: SUCCESS once recorded (duplicates included),
+// FAIL when it does not verify or the database is down, so WeChat retries only what might
+// succeed later.
+func (s *server) payNotify(c *fiber.Ctx) error {
+	m, _ := c.ParamsInt("merchant")
+	err := s.campaign.HandlePayNotify(c.UserContext(), int64(m), c.Body())
+	return s.notifyReply(c, int64(m), "payment", err)
+}
+
+func (s *server) refundNotify(c *fiber.Ctx) error {
+	m, _ := c.ParamsInt("merchant")
+	err := s.campaign.HandleRefundNotify(c.UserContext(), int64(m), c.Body())
+	return s.notifyReply(c, int64(m), "refund", err)
+}
+
+func (s *server) notifyReply(c *fiber.Ctx, merchantID int64, what string, err error) error {
+	c.Set(fiber.HeaderContentType, "text/xml; charset=utf-8")
+	if err != nil {
+		s.log.Warn(what+" notification refused", "merchant_id", merchantID, "err", err,
+			"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
+		return c.Send(wechat.NotifyReply(false, "refused"))
+	}
+	return c.Send(wechat.NotifyReply(true, "OK"))
+}
+
+// oaCallback hands the official account's callback to the adapter, which checks the
+// signature and passes follow and scan events to the campaign engine.
+func (s *server) oaCallback(c *fiber.Ctx) error {
+	m, _ := c.ParamsInt("merchant")
+	wx, err := s.campaign.WeChatFor(c.UserContext(), int64(m))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	h := wx.CallbackHandler(func(ctx context.Context, e wechat.Event) string {
+		return s.campaign.HandleOAEvent(ctx, int64(m), e)
+	})
+	return adaptor.HTTPHandler(h)(c)
+}
+
+// schedule registers the background jobs. Each is safe when several replicas run it at once.
+func (s *server) schedule(ctx context.Context, c *cron.Cron) {
+	job := func(name string, timeout time.Duration, fn func(context.Context) (int, error)) func() {
+		return func() {
+			jctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			n, err := fn(jctx)
+			if err != nil {
+				s.log.Error("job failed", "job", name, "err", err)
+				return
+			}
+			if n > 0 {
+				s.log.Info("job done", "job", name, "rows", n)
+			}
+		}
+	}
+	add := func(spec string, f func()) {
+		if _, err := c.AddFunc(spec, f); err != nil {
+			panic(err) // the specs are constants: a bad one is a programming error
+		}
+	}
+	add("@every 30s", job("close expired orders", time.Minute, s.campaign.CloseExpired))
+	add("@every 1m", job("query unpaid orders", time.Minute, s.campaign.QueryUnpaid))
+	add("@every 1m", job("release ended campaigns", 2*time.Minute, s.campaign.ReleaseEnded))
+	add("@every 10m", job("settle held commissions", 5*time.Minute, s.campaign.SettleHeld))
+}
