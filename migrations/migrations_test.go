@@ -22,9 +22,10 @@ func TestAllOrderedAndNamed(t *testing.T) {
 	if len(all) == 0 {
 		t.Fatal("no migrations embedded")
 	}
-	for i, m := range all {
-		if m.Version != i+1 {
-			t.Errorf("migration %d has version %d: versions must be 1, 2, 3 … without gaps", i, m.Version)
+	// Versions only have to increase: work landing in parallel may take numbers out of order.
+	for i := 1; i < len(all); i++ {
+		if all[i].Version <= all[i-1].Version {
+			t.Errorf("migrations %d and %d out of order", all[i-1].Version, all[i].Version)
 		}
 	}
 }

@@ -7,6 +7,7 @@ cd "$root"
 export PATH="/usr/local/go/bin:$PATH"
 
 mkdir -p .data/bin
+scripts/deps.sh || echo "dev: posters need the font fonts-wqy-microhei" >&2
 DATABASE_URL=$(scripts/pg.sh dev)
 export DATABASE_URL
 

@@ -12,5 +12,7 @@ if [ -n "$unformatted" ]; then
 fi
 echo "== go vet"
 go vet ./...
+echo "== system packages"
+scripts/deps.sh
 echo "== go test -race"
 scripts/pg.sh run go test -race -count=1 -timeout 5m ./...

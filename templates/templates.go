@@ -19,7 +19,7 @@ import (
 	"github.com/gofiber/template/html/v2"
 )
 
-//go:embed layouts pages
+//go:embed layouts pages h5 console
 var views embed.FS
 
 //go:embed static

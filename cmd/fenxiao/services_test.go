@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +10,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
-	"fenxiao/migrations/dbtest"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
@@ -23,26 +18,10 @@ import (
 // reaches /wechat/pay/{merchant}/notify; a forged one is answered FAIL; scanning a follow QR
 // pushes the event to /wechat/oa/{merchant}, which binds the sharer.
 func TestWeChatEndpoints(t *testing.T) {
-	db := dbtest.DB(t)
 	ctx := context.Background()
-	s := sim.New(sim.Config{NotifyFactor: 1000})
-	simSrv := httptest.NewServer(s)
-	defer simSrv.Close()
-	defer s.Close()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := hex.DecodeString(testSecret)
-	cfg := &Config{BaseURL: "http://" + ln.Addr().String(), SecretKey: key, WeChatAPIBase: simSrv.URL}
-	srv, err := newServer(cfg, db, newLogger(io.Discard, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := srv.app(nil)
-	go app.Listener(ln)  //nolint:errcheck
-	defer app.Shutdown() //nolint:errcheck
+	srv, _ := startStack(t, nil)
+	s, _ := testSim()
+	cfg := srv.cfg
 
 	svc := srv.campaign
 	m, err := svc.CreateMerchant(ctx, "端点测试")
