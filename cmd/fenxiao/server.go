@@ -52,6 +52,8 @@ func (s *server) app(h *hooks) *fiber.App {
 	app.Get("/healthz", s.healthz)
 	if s.campaign != nil {
 		s.wechatRoutes(app)
+		s.h5Routes(app)
+		s.consoleRoutes(app)
 	}
 	app.Get("/", func(c *fiber.Ctx) error {
 		return c.Render("pages/home", fiber.Map{"Title": "首页"}, "layouts/plain")

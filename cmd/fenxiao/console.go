@@ -1,0 +1,4 @@
+package main
+
+// consoleRoutes are the merchant console's pages (issue 8).
+func (s *server) consoleRoutes(r router) {}
