@@ -105,12 +105,13 @@ type credit struct {
 func (s *Service) attribute(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, paidAt time.Time) (credit, error) {
 	none := credit{amount: decimal.Zero, status: "none"}
 	var sharer struct {
-		ID       int64 `db:"id"`
-		Snapshot bool  `db:"snapshot"`
-		Bought   bool  `db:"bought"`
+		ID       int64  `db:"id"`
+		OpenID   string `db:"openid"`
+		Snapshot bool   `db:"snapshot"`
+		Bought   bool   `db:"bought"`
 	}
 	err := sqlx.GetContext(ctx, tx, &sharer, `
-SELECT u.id, u.snapshot,
+SELECT u.id, u.openid, u.snapshot,
        EXISTS (SELECT 1 FROM orders p WHERE p.campaign_id = b.campaign_id AND p.buyer_id = u.id AND p.status IN ('paid', 'refunded')) AS bought
 FROM bindings b JOIN wechat_users u ON u.id = b.sharer_id
 WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, o.BuyerID)
@@ -146,6 +147,13 @@ WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, o.BuyerID)
 		return credit{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET earned = earned + $2 WHERE id = $1`, c.ID, o.Qty); err != nil {
+		return credit{}, err
+	}
+	// Tell the sharer, through the outbox: sent after this commits, at most once.
+	note := wallet.Notification{MerchantID: c.MerchantID, Key: fmt.Sprintf("commission:order:%d", o.ID), Kind: wallet.NoteCommission,
+		OpenID: sharer.OpenID, Link: s.CampaignURL(c.ID) + "/commissions",
+		Data: map[string]string{"amount": cr.amount.StringFixed(2), "campaign": c.Title, "qty": fmt.Sprint(o.Qty)}}
+	if err := wallet.Enqueue(ctx, tx, note); err != nil {
 		return credit{}, err
 	}
 	return cr, nil

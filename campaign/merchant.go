@@ -27,6 +27,10 @@ type WeChat interface {
 	CloseOrder(ctx context.Context, outTradeNo string) error
 	Refund(ctx context.Context, r wechat.Refund) (wechat.RefundResult, error)
 	CallbackHandler(h wechat.EventHandler) http.Handler
+	JSConfig(ctx context.Context, pageURL string) (wechat.JSConfig, error)
+	SendRedPacket(ctx context.Context, p wechat.RedPacket) (wechat.SendResult, error)
+	RedPacketInfo(ctx context.Context, billNo string) (wechat.PacketInfo, error)
+	SendTemplate(ctx context.Context, m wechat.TemplateMessage) (int64, error)
 }
 
 // CreateMerchant adds a merchant (tenant).

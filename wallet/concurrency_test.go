@@ -81,7 +81,7 @@ func TestConcurrentMovements(t *testing.T) {
 	if n := countTransfers(t, db, m); n < 200 {
 		t.Fatalf("only %d of 1600 movements happened: the test exercised too little", n)
 	}
-	violations, err := wallet.Audit(ctx, db)
+	violations, err := wallet.AuditLedger(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ type server struct {
 	log      *slog.Logger
 	wallet   *wallet.Service
 	campaign *campaign.Service
+	payouts  *wallet.Payouts
 }
 
 func (s *server) app(h *hooks) *fiber.App {

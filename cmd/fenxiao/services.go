@@ -29,7 +29,14 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{cfg: cfg, db: db, log: log, wallet: w, campaign: c}, nil
+	payouts := wallet.NewPayouts(db, w, wallet.PayoutConfig{
+		Clients: func(ctx context.Context, merchantID int64) (wallet.RedPackets, error) {
+			return c.WeChatFor(ctx, merchantID)
+		},
+		Location: cfg.TimeZone,
+		Log:      log,
+	})
+	return &server{cfg: cfg, db: db, log: log, wallet: w, campaign: c, payouts: payouts}, nil
 }
 
 // wechatRoutes are the URLs WeChat calls: payment and refund notifications, and the official
@@ -105,4 +112,7 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 1m", job("query unpaid orders", time.Minute, s.campaign.QueryUnpaid))
 	add("@every 1m", job("release ended campaigns", 2*time.Minute, s.campaign.ReleaseEnded))
 	add("@every 10m", job("settle held commissions", 5*time.Minute, s.campaign.SettleHeld))
+	add("@every 5s", job("send red packets", 10*time.Minute, s.payouts.SendDue))
+	add("@every 1m", job("sync red-packet statuses", 5*time.Minute, s.payouts.SyncSent))
+	add("@every 30s", job("send notifications", 2*time.Minute, s.payouts.SendNotifications))
 }

@@ -1,0 +1,101 @@
+package wallet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"fenxiao/wechat"
+)
+
+// Sharer notifications go through an outbox: written in the transaction of the event they
+// tell about, sent by a job, with the key as WeChat's ClientMsgID so a resend after a crash is
+// a no-op on WeChat's side.
+
+// NoteKind is what a notification tells.
+type NoteKind string
+
+// Notification kinds; each uses the template id the merchant chose for it.
+const (
+	NoteCommission NoteKind = "commission"
+	NoteSent       NoteKind = "packet_sent"
+	NoteRefunded   NoteKind = "packet_refunded"
+)
+
+// Notification is one template message to a sharer.
+type Notification struct {
+	MerchantID int64
+	Key        string // unique per merchant: the event ("commission:order:42", "sent:<bill>")
+	Kind       NoteKind
+	OpenID     string
+	Data       map[string]string
+	Link       string
+}
+
+// Enqueue records a notification in tx; a second one with the same key is ignored.
+func Enqueue(ctx context.Context, tx sqlx.ExecerContext, n Notification) error {
+	data, err := json.Marshal(n.Data)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO notifications (merchant_id, msg_key, kind, openid, data, link) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (merchant_id, msg_key) DO NOTHING`, n.MerchantID, n.Key, n.Kind, n.OpenID, string(data), n.Link)
+	return err
+}
+
+// SetTemplates stores the template ids a merchant chose for the three notifications; an
+// empty id turns that notification off.
+func (p *Payouts) SetTemplates(ctx context.Context, merchantID int64, commission, sent, refunded string) error {
+	_, err := p.db.ExecContext(ctx, `INSERT INTO merchant_templates (merchant_id, commission, packet_sent, packet_refunded) VALUES ($1, $2, $3, $4)
+ON CONFLICT (merchant_id) DO UPDATE SET commission = $2, packet_sent = $3, packet_refunded = $4`, merchantID, commission, sent, refunded)
+	return err
+}
+
+// SendNotifications sends due notifications. Ones whose kind the merchant has no template for
+// are marked done unsent.
+func (p *Payouts) SendNotifications(ctx context.Context) (int, error) {
+	now := p.cfg.Now()
+	var batch []struct {
+		ID         int64    `db:"id"`
+		MerchantID int64    `db:"merchant_id"`
+		Key        string   `db:"msg_key"`
+		Kind       NoteKind `db:"kind"`
+		OpenID     string   `db:"openid"`
+		Data       []byte   `db:"data"`
+		Link       string   `db:"link"`
+		Attempts   int      `db:"attempts"`
+		Template   string   `db:"template"`
+	}
+	if err := p.db.SelectContext(ctx, &batch, `
+WITH due AS (
+    UPDATE notifications SET next_at = $2, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM notifications WHERE sent_at IS NULL AND next_at <= $1 ORDER BY next_at LIMIT 200 FOR UPDATE SKIP LOCKED)
+    RETURNING id, merchant_id, msg_key, kind, openid, data, link, attempts)
+SELECT due.*, COALESCE(CASE due.kind WHEN 'commission' THEN t.commission WHEN 'packet_sent' THEN t.packet_sent ELSE t.packet_refunded END, '') AS template
+FROM due LEFT JOIN merchant_templates t ON t.merchant_id = due.merchant_id`, now, now.Add(p.cfg.Lease)); err != nil {
+		return 0, fmt.Errorf("wallet: due notifications: %w", err)
+	}
+	sent := 0
+	for _, n := range batch {
+		if n.Template != "" {
+			client, err := p.cfg.Clients(ctx, n.MerchantID)
+			if err == nil {
+				var data map[string]string
+				json.Unmarshal(n.Data, &data) //nolint:errcheck // written by Enqueue
+				_, err = client.SendTemplate(ctx, wechat.TemplateMessage{ToUser: n.OpenID, TemplateID: n.Template, URL: n.Link, Data: data, ClientMsgID: n.Key})
+			}
+			if err != nil {
+				p.cfg.Log.Warn("template message", "merchant_id", n.MerchantID, "key", n.Key, "err", err)
+				p.db.ExecContext(ctx, `UPDATE notifications SET next_at = $2 WHERE id = $1`, n.ID, now.Add(backoff(n.Attempts, false))) //nolint:errcheck
+				continue
+			}
+			sent++
+		}
+		if _, err := p.db.ExecContext(ctx, `UPDATE notifications SET sent_at = $2 WHERE id = $1`, n.ID, now); err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}

@@ -1,0 +1,331 @@
+package wallet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/time/rate"
+
+	"fenxiao/wechat"
+)
+
+// sendLock is the advisory-lock class under which one replica at a time sends a merchant's
+// packets, so the per-merchant rate limit holds across replicas ("pay" in ASCII).
+const sendLock = 0x706179
+
+// SendDue sends every due packet of every merchant whose sending is not paused, and returns
+// how many WeChat accepted. A merchant's packets are sent by one replica at a time (a
+// session advisory lock), at most Rate calls a second, Workers at once.
+func (p *Payouts) SendDue(ctx context.Context) (int, error) {
+	var merchants []int64
+	if err := p.db.SelectContext(ctx, &merchants, `
+SELECT DISTINCT merchant_id FROM packets
+WHERE status IN ('queued', 'sending') AND send_after <= $1 AND next_at <= $1
+  AND merchant_id NOT IN (SELECT merchant_id FROM payout_pauses)`, p.cfg.Now()); err != nil {
+		return 0, fmt.Errorf("wallet: merchants with due packets: %w", err)
+	}
+	total := 0
+	for _, m := range merchants {
+		n, err := p.sendMerchant(ctx, m)
+		total += n
+		if err != nil {
+			p.cfg.Log.Error("send red packets", "merchant_id", m, "err", err)
+		}
+	}
+	return total, nil
+}
+
+func (p *Payouts) sendMerchant(ctx context.Context, merchantID int64) (int, error) {
+	conn, err := p.db.Connx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var mine bool
+	if err := conn.GetContext(ctx, &mine, `SELECT pg_try_advisory_lock($1, $2)`, sendLock, int32(merchantID)); err != nil {
+		return 0, err
+	}
+	if !mine {
+		return 0, nil // another replica is sending this merchant's packets
+	}
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1, $2)`, sendLock, int32(merchantID)) //nolint:errcheck
+
+	client, err := p.cfg.Clients(ctx, merchantID)
+	if err != nil {
+		return 0, err
+	}
+	var sendName string
+	if err := p.db.GetContext(ctx, &sendName, `SELECT name FROM merchants WHERE id = $1`, merchantID); err != nil {
+		return 0, err
+	}
+	limiter := rate.NewLimiter(rate.Limit(p.cfg.Rate), 1)
+	sent := 0
+	for {
+		batch, err := p.lease(ctx, merchantID, p.cfg.Workers*8)
+		if err != nil || len(batch) == 0 {
+			return sent, err
+		}
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			stop    bool
+			workers = make(chan struct{}, p.cfg.Workers)
+		)
+		for i := range batch {
+			mu.Lock()
+			halted := stop
+			mu.Unlock()
+			if halted {
+				break
+			}
+			if err := limiter.Wait(ctx); err != nil {
+				wg.Wait()
+				return sent, err
+			}
+			workers <- struct{}{}
+			wg.Add(1)
+			go func(pk *Packet) {
+				defer func() { <-workers; wg.Done() }()
+				ok, pause := p.sendOne(ctx, client, truncateRunes(sendName, 32), pk)
+				mu.Lock()
+				defer mu.Unlock()
+				if ok {
+					sent++
+				}
+				if pause {
+					stop = true
+				}
+			}(&batch[i])
+		}
+		wg.Wait()
+		if stop {
+			return sent, nil
+		}
+	}
+}
+
+// lease hands due packets to this sender: they become "sending" and are left alone by other
+// runs until the lease ends. The bill number never changes.
+func (p *Payouts) lease(ctx context.Context, merchantID int64, n int) ([]Packet, error) {
+	now := p.cfg.Now()
+	var ps []Packet
+	err := p.db.SelectContext(ctx, &ps, `
+UPDATE packets SET status = 'sending', attempts = attempts + 1, next_at = $3
+WHERE id IN (
+    SELECT id FROM packets
+    WHERE merchant_id = $1 AND status IN ('queued', 'sending') AND send_after <= $2 AND next_at <= $2
+    ORDER BY next_at, id LIMIT $4
+    FOR UPDATE SKIP LOCKED)
+  AND merchant_id NOT IN (SELECT merchant_id FROM payout_pauses)
+RETURNING `+packetCols, merchantID, now, now.Add(p.cfg.Lease), n)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: lease packets of merchant %d: %w", merchantID, err)
+	}
+	return ps, nil
+}
+
+// sendOne sends one packet and records the answer. ok: WeChat accepted it; pause: the
+// merchant's sending must stop (empty WeChat balance, configuration).
+func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName string, pk *Packet) (ok, pause bool) {
+	log := p.cfg.Log.With("merchant_id", pk.MerchantID, "bill_no", pk.BillNo)
+	if p.cfg.crash != nil && p.cfg.crash("leased", pk.BillNo) {
+		return false, false
+	}
+	fen, err := ToFen(pk.Amount)
+	if err != nil {
+		log.Error("packet amount", "err", err)
+		return false, false
+	}
+	res, err := client.SendRedPacket(ctx, wechat.RedPacket{
+		BillNo: pk.BillNo, OpenID: pk.OpenID, AmountFen: fen, SendName: sendName,
+		Wishing: "感谢分享，佣金请收好", ActName: "分享赚佣金", Remark: "分享越多，赚得越多", ClientIP: p.cfg.ServerIP,
+	})
+	if p.cfg.crash != nil && p.cfg.crash("sent", pk.BillNo) {
+		return false, false
+	}
+	now := p.cfg.Now()
+	kind := wechat.KindOf(err)
+	var rerr error
+	switch kind {
+	case wechat.KindNone:
+		rerr = p.markSent(ctx, pk, res.SendListID, now)
+		ok = rerr == nil
+	case wechat.KindFailed:
+		rerr = p.finish(ctx, pk, PacketFailed, err.Error(), now)
+	case wechat.KindUserDailyLimit:
+		next := p.nextDay(now)
+		_, rerr = p.db.ExecContext(ctx, `UPDATE packets SET status = 'queued', send_after = $2, next_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'`,
+			pk.ID, next, errText(err))
+	case wechat.KindNotEnough, wechat.KindConfig:
+		pause = true
+		rerr = p.pause(ctx, pk, err, now)
+	default: // unknown outcome or rate limited: the same bill number again, later
+		_, rerr = p.db.ExecContext(ctx, `UPDATE packets SET next_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'`,
+			pk.ID, now.Add(backoff(pk.Attempts, kind == wechat.KindRateLimited)), errText(err))
+	}
+	if rerr != nil {
+		// The lease will expire and the packet be retried with the same bill number.
+		log.Error("record red-packet answer", "err", rerr, "answer", errText(err))
+	}
+	return ok, pause
+}
+
+func (p *Payouts) markSent(ctx context.Context, pk *Packet, sendListID string, now time.Time) error {
+	return Transact(ctx, p.db, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE packets SET status = 'sent', send_list_id = $2, sent_at = $3, next_at = $4, last_error = ''
+WHERE id = $1 AND status = 'sending'`, pk.ID, sendListID, now, now.Add(p.cfg.CheckEvery))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return Enqueue(ctx, tx, Notification{MerchantID: pk.MerchantID, Key: "sent:" + pk.BillNo, Kind: NoteSent, OpenID: pk.OpenID,
+			Data: map[string]string{"amount": pk.Amount.StringFixed(2)}})
+	})
+}
+
+// finish closes a packet for good. Failed and refunded packets return their money to the
+// vault; received ones send it to the world. Both happen once: the status change is
+// conditional and the ledger key is the bill number.
+func (p *Payouts) finish(ctx context.Context, pk *Packet, status PacketStatus, why string, now time.Time) error {
+	return Transact(ctx, p.db, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE packets SET status = $2, finished_at = $3, last_error = $4
+WHERE id = $1 AND status IN ('queued', 'sending', 'sent')`, pk.ID, status, now, why)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		switch status {
+		case PacketReceived:
+			_, err = p.ledger.PayoutReceived(ctx, tx, pk.MerchantID, pk.SharerID, pk.Amount, "packet:"+pk.BillNo+":received", pk.BillNo)
+		case PacketRefunded:
+			if _, err = p.ledger.PayoutReturned(ctx, tx, pk.MerchantID, pk.SharerID, pk.Amount, "packet:"+pk.BillNo+":returned", pk.BillNo); err == nil {
+				err = Enqueue(ctx, tx, Notification{MerchantID: pk.MerchantID, Key: "refunded:" + pk.BillNo, Kind: NoteRefunded, OpenID: pk.OpenID,
+					Data: map[string]string{"amount": pk.Amount.StringFixed(2)}})
+			}
+		default:
+			_, err = p.ledger.PayoutReturned(ctx, tx, pk.MerchantID, pk.SharerID, pk.Amount, "packet:"+pk.BillNo+":returned", pk.BillNo)
+		}
+		return err
+	})
+}
+
+// pause stops a merchant's sending until they fix the cause (Resume); the packet waits.
+func (p *Payouts) pause(ctx context.Context, pk *Packet, cause error, now time.Time) error {
+	code := "CONFIG"
+	var we *wechat.Error
+	if errors.As(cause, &we) && we.Code != "" {
+		code = we.Code
+	}
+	msg := "微信支付配置有误，红包暂停发放：请检查商户号、API 密钥和证书后恢复发放"
+	if wechat.KindOf(cause) == wechat.KindNotEnough {
+		msg = "微信支付商户余额不足，红包暂停发放：请为商户号充值后恢复发放"
+	}
+	return Transact(ctx, p.db, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO payout_pauses (merchant_id, code, message, since) VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_id) DO NOTHING`,
+			pk.MerchantID, code, msg, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE packets SET next_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'`, pk.ID, now, errText(cause))
+		return err
+	})
+}
+
+// SyncSent asks WeChat about sent packets whose check is due: opened ones are final (money to
+// the world), refunded and failed ones return their money to the vault.
+func (p *Payouts) SyncSent(ctx context.Context) (int, error) {
+	done := 0
+	for {
+		now := p.cfg.Now()
+		var batch []Packet
+		if err := p.db.SelectContext(ctx, &batch, `
+UPDATE packets SET next_at = $2
+WHERE id IN (SELECT id FROM packets WHERE status = 'sent' AND next_at <= $1 ORDER BY next_at, id LIMIT 200 FOR UPDATE SKIP LOCKED)
+RETURNING `+packetCols, now, now.Add(p.cfg.Lease)); err != nil {
+			return done, fmt.Errorf("wallet: lease sent packets: %w", err)
+		}
+		if len(batch) == 0 {
+			return done, nil
+		}
+		for i := range batch {
+			pk := &batch[i]
+			if p.check(ctx, pk) {
+				done++
+			}
+		}
+	}
+}
+
+func (p *Payouts) check(ctx context.Context, pk *Packet) (final bool) {
+	log := p.cfg.Log.With("merchant_id", pk.MerchantID, "bill_no", pk.BillNo)
+	client, err := p.cfg.Clients(ctx, pk.MerchantID)
+	if err != nil {
+		log.Error("red-packet status: client", "err", err)
+		return false
+	}
+	info, err := client.RedPacketInfo(ctx, pk.BillNo)
+	now := p.cfg.Now()
+	var status PacketStatus
+	switch {
+	case err != nil: // NOT_FOUND may mean "still processing"; anything else: ask again later
+		status = ""
+	case info.Status == wechat.PacketReceived:
+		status = PacketReceived
+	case info.Status == wechat.PacketRefunded:
+		status = PacketRefunded
+	case info.Status == wechat.PacketFailed:
+		status = PacketFailed
+	}
+	if status == "" {
+		next := now.Add(p.cfg.CheckEvery)
+		if _, err := p.db.ExecContext(ctx, `UPDATE packets SET next_at = $2 WHERE id = $1 AND status = 'sent'`, pk.ID, next); err != nil {
+			log.Error("red-packet status: reschedule", "err", err)
+		}
+		return false
+	}
+	if err := p.finish(ctx, pk, status, info.Reason, now); err != nil {
+		log.Error("red-packet status: record", "status", status, "err", err)
+		return false
+	}
+	return true
+}
+
+// nextDay is the start of WeChat's next day.
+func (p *Payouts) nextDay(now time.Time) time.Time {
+	y, m, d := now.In(p.cfg.Location).Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, p.cfg.Location)
+}
+
+// backoff grows with the attempts: 2 s, 4 s, … capped at 10 minutes; rate limits start at 5 s.
+func backoff(attempts int, rateLimited bool) time.Duration {
+	d := 2 * time.Second
+	if rateLimited {
+		d = 5 * time.Second
+	}
+	for i := 1; i < attempts && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Minute)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return truncateRunes(err.Error(), 300)
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
