@@ -131,6 +131,10 @@ func TestDuplicateForgedAndWrongNotifications(t *testing.T) {
 		t.Fatalf("%d commission transfers (%v), want 1", transfers, err)
 	}
 	equal(t, "A's vault", e.balance(wallet.VaultOf(e.merchant, a.ID)), "4")
+	var notes int
+	if err := e.db.Get(&notes, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND kind = 'commission' AND openid = $2`, e.merchant, a.OpenID); err != nil || notes != 1 {
+		t.Fatalf("%d commission notifications for A (%v), want 1", notes, err)
+	}
 	audit(t, e.db)
 }
 

@@ -53,6 +53,9 @@ ON CONFLICT (merchant_id) DO UPDATE SET commission = $2, packet_sent = $3, packe
 	return err
 }
 
+// maxNoteAttempts bounds the retries of one notification (about an hour of backoff).
+const maxNoteAttempts = 8
+
 // SendNotifications sends due notifications. Ones whose kind the merchant has no template for
 // are marked done unsent.
 func (p *Payouts) SendNotifications(ctx context.Context) (int, error) {
@@ -86,12 +89,16 @@ FROM due LEFT JOIN merchant_templates t ON t.merchant_id = due.merchant_id`, now
 				json.Unmarshal(n.Data, &data) //nolint:errcheck // written by Enqueue
 				_, err = client.SendTemplate(ctx, wechat.TemplateMessage{ToUser: n.OpenID, TemplateID: n.Template, URL: n.Link, Data: data, ClientMsgID: n.Key})
 			}
-			if err != nil {
-				p.cfg.Log.Warn("template message", "merchant_id", n.MerchantID, "key", n.Key, "err", err)
+			switch {
+			case err == nil:
+				sent++
+			case n.Attempts < maxNoteAttempts:
+				p.cfg.Log.Warn("template message, will retry", "merchant_id", n.MerchantID, "key", n.Key, "err", err)
 				p.db.ExecContext(ctx, `UPDATE notifications SET next_at = $2 WHERE id = $1`, n.ID, now.Add(backoff(n.Attempts, false))) //nolint:errcheck
 				continue
+			default: // a follower who left, a deleted template: a notification is not worth more
+				p.cfg.Log.Warn("template message given up", "merchant_id", n.MerchantID, "key", n.Key, "err", err)
 			}
-			sent++
 		}
 		if _, err := p.db.ExecContext(ctx, `UPDATE notifications SET sent_at = $2 WHERE id = $1`, n.ID, now); err != nil {
 			return sent, err

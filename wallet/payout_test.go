@@ -304,3 +304,47 @@ func TestPauseAndDefiniteFailure(t *testing.T) {
 	}
 	auditAll(t, e.db)
 }
+
+// Sharer notifications go out once, through the outbox, with the template the merchant chose;
+// a kind without a template is skipped, not retried forever.
+func TestNotificationsSentOnce(t *testing.T) {
+	e := newPayEnv(t)
+	p := e.payouts()
+	if err := p.SetTemplates(ctx, e.merchant, "", "TPL_SENT", "TPL_REFUND"); err != nil {
+		t.Fatal(err)
+	}
+	s, o := e.sharer(1, "12")
+	if _, err := e.sim.Follow(e.creds.AppID, o, ""); err != nil { // WeChat only messages followers
+		t.Fatal(err)
+	}
+	if _, err := p.Claim(ctx, e.merchant, s, o); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := p.SendDue(ctx); n != 1 {
+		t.Fatal("packet not sent")
+	}
+	// A commission notification without a template: skipped.
+	if err := wallet.Enqueue(ctx, e.db, wallet.Notification{MerchantID: e.merchant, Key: "commission:order:1", Kind: wallet.NoteCommission, OpenID: o}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := p.SendNotifications(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(3 * time.Second)
+	}
+	defer clock.Advance(-6 * time.Second)
+	var got []sim.TemplateMessage
+	for _, m := range e.sim.Templates(e.creds.AppID) {
+		if m.ToUser == o {
+			got = append(got, m)
+		}
+	}
+	if len(got) != 1 || got[0].TemplateID != "TPL_SENT" || got[0].Data["amount"] != "12.00" || got[0].ClientMsgID == "" {
+		t.Fatalf("template messages to the sharer: %+v", got)
+	}
+	var pending int
+	if err := e.db.Get(&pending, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND sent_at IS NULL`, e.merchant); err != nil || pending != 0 {
+		t.Fatalf("%d notifications still pending (%v)", pending, err)
+	}
+}
