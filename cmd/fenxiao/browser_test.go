@@ -53,8 +53,15 @@ func newBrowser(t *testing.T, width, height int) context.Context {
 	return ctx
 }
 
-// phone is the viewport of a common phone in WeChat.
-func phone(t *testing.T) context.Context { return newBrowser(t, 390, 844) }
+// phone is a common phone in WeChat: a 390 × 844 mobile viewport with touch. The headless
+// window cannot be narrower than 500 px, so the viewport is emulated.
+func phone(t *testing.T) context.Context {
+	ctx := newBrowser(t, 390, 844)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateTouch)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
 
 // desktop is a laptop-sized window for the console.
 func desktop(t *testing.T) context.Context { return newBrowser(t, 1366, 900) }

@@ -19,7 +19,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Migrate = true
 	var h *hooks
-	simURL := cfg.WeChatAPIBase
+	simURL, campaignURL := cfg.WeChatAPIBase, ""
 	if cfg.WeChatAPIBase == "" {
 		ws, err := startSimulator(cfg.WeChatSimAddr, newLogger(stderr, cfg.LogLevel))
 		if err != nil {
@@ -29,7 +29,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer ws.stop()
 		cfg.WeChatAPIBase, simURL = ws.url, ws.url+"/sim/"
 		h = &hooks{routes: ws.routes, ready: func(ctx context.Context, srv *server) error {
-			_, _, err := seedDemo(ctx, srv, ws.demo, srv.log)
+			srv.simIP = ws.sim.ClientIP // region gates use the IP chosen on the authorize page
+			_, demoCampaign, err := seedDemo(ctx, srv, ws.demo, srv.log)
+			campaignURL = srv.campaign.CampaignURL(demoCampaign)
 			return err
 		}}
 	}
@@ -39,6 +41,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "health: %s/healthz\n", cfg.BaseURL)
 		fmt.Fprintf(stdout, "database: %s\n", redactURL(cfg.DatabaseURL))
 		fmt.Fprintf(stdout, "simulator: %s\n", simURL)
+		if campaignURL != "" {
+			fmt.Fprintf(stdout, "campaign: %s\n", campaignURL)
+		}
 	})
 }
 

@@ -1,4 +1,189 @@
 package main
 
-// h5Routes are the follower's pages inside WeChat (issue 7).
-func (s *server) h5Routes(r router) {}
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fenxiao/campaign"
+	"fenxiao/wechat"
+)
+
+// h5Routes are the follower's pages inside WeChat (issue 7). Pages live under /c/{campaign};
+// the JSON calls their scripts make live under /api/h5/c/{campaign}, where errors answer JSON.
+func (s *server) h5Routes(r router) {
+	s.visits = newRecorder(s.campaign, s.log)
+	r.Get("/h5/oauth/:merchant<int>", s.h5OAuth)
+	r.Get("/c/:id<int>", s.h5Landing)
+	r.Post("/c/:id<int>/password", s.h5Password)
+	r.Get("/c/:id<int>/buy", s.h5Buy)
+	r.Get("/c/:id<int>/orders", s.h5Orders)
+	r.Get("/c/:id<int>/orders/:order<int>", s.h5OrderResult)
+	r.Get("/c/:id<int>/share", s.h5Share)
+	r.Get("/c/:id<int>/poster.png", s.h5Poster)
+	r.Get("/c/:id<int>/cover.png", s.h5Cover)
+	r.Get("/c/:id<int>/commissions", s.h5Earnings)
+	r.Post("/api/h5/c/:id<int>/orders", s.h5CreateOrder)
+	r.Get("/api/h5/c/:id<int>/orders/:order<int>", s.h5OrderStatus)
+	r.Post("/api/h5/c/:id<int>/jsconfig", s.h5JSConfig)
+	r.Post("/api/h5/c/:id<int>/shares", s.h5RecordShare)
+}
+
+// h5Cookie carries the follower's session token.
+const h5Cookie = "fx_h5"
+
+// h5Page is the data of every H5 page: the layout reads the common fields, the page its Data.
+type h5Page struct {
+	Title    string
+	Campaign *campaign.Campaign
+	User     *campaign.User
+	Sim      bool // load the WeChat simulator's bridge (dev and tests only)
+	Share    bool // set up JS-SDK sharing on this page
+	Now      time.Time
+	Data     any
+	tz       *time.Location
+}
+
+// Time formats t in the server's time zone for a page.
+func (p *h5Page) Time(t time.Time) string { return t.In(p.tz).Format("01-02 15:04") }
+
+// Date formats t with the year and weekday-free date a countdown names.
+func (p *h5Page) Date(t time.Time) string { return t.In(p.tz).Format("2006年1月2日 15:04") }
+
+// Millis is t in Unix milliseconds, for the countdown script.
+func (p *h5Page) Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// Ago says how long ago t was, as the order ticker does.
+func (p *h5Page) Ago(t time.Time) string {
+	switch d := p.Now.Sub(t); {
+	case d < time.Minute:
+		return "刚刚"
+	case d < time.Hour:
+		return fmt.Sprintf("%d 分钟前", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d 小时前", int(d.Hours()))
+	default:
+		return p.Time(t)
+	}
+}
+
+// First is the first character of s, for avatars drawn from a name.
+func (p *h5Page) First(s string) string {
+	r, _ := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return "微"
+	}
+	return string(r)
+}
+
+// render answers an H5 page inside the H5 layout.
+func (s *server) render(c *fiber.Ctx, page string, p *h5Page) error {
+	p.Sim = s.simIP != nil
+	p.Now = time.Now()
+	p.tz = s.cfg.TimeZone
+	if p.tz == nil {
+		p.tz = time.Local
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store") // personal pages: never from a shared cache
+	return c.Render("h5/"+page, p, "layouts/h5")
+}
+
+// errSignIn tells a handler that visitor has answered with a redirect to WeChat's sign-in.
+var errSignIn = errors.New("h5: signing in")
+
+// visitor loads campaign :id and the follower signed in with its merchant's official
+// account. Without one it redirects to OAuth (snsapi_base: silent) and returns errSignIn,
+// which the handler returns as is. profile asks for snsapi_userinfo when the nickname is not
+// known yet (the poster shows it); snapshot-mode users cannot grant it and are let through.
+func (s *server) visitor(c *fiber.Ctx, profile bool) (*campaign.Campaign, *campaign.User, error) {
+	id, _ := c.ParamsInt("id")
+	camp, err := s.campaign.Public(c.UserContext(), int64(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	token := c.Cookies(h5Cookie)
+	fs, err := s.campaign.Follower(c.UserContext(), token, camp.MerchantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	scope := ""
+	switch {
+	case fs.User == nil:
+		scope = wechat.ScopeBase
+	case profile && fs.User.Nickname == "" && !fs.User.Snapshot:
+		scope = wechat.ScopeUserInfo
+	default:
+		return camp, fs.User, nil
+	}
+	if strings.HasPrefix(c.Path(), "/api/") {
+		return nil, nil, fiber.NewError(fiber.StatusUnauthorized, "请先在微信中打开活动页面")
+	}
+	token, authURL, err := s.campaign.SignInURL(c.UserContext(), token, camp.MerchantID, scope, c.OriginalURL())
+	if err != nil {
+		return nil, nil, err
+	}
+	s.setSessionCookie(c, token)
+	if err := c.Redirect(authURL, fiber.StatusFound); err != nil {
+		return nil, nil, err
+	}
+	return nil, nil, errSignIn
+}
+
+func (s *server) setSessionCookie(c *fiber.Ctx, token string) {
+	c.Cookie(&fiber.Cookie{
+		Name: h5Cookie, Value: token, Path: "/", MaxAge: 60 * 24 * 3600, // the database decides expiry
+		HTTPOnly: true, Secure: strings.HasPrefix(s.cfg.BaseURL, "https://"), SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
+
+// h5OAuth is where WeChat's authorize page comes back: the state must be the one this
+// browser's session started.
+func (s *server) h5OAuth(c *fiber.Ctx) error {
+	m, _ := c.ParamsInt("merchant")
+	next, err := s.campaign.FinishSignIn(c.UserContext(), c.Cookies(h5Cookie), int64(m), c.Query("code"), c.Query("state"))
+	switch {
+	case errors.Is(err, campaign.ErrSignInDenied):
+		return s.render(c, "notice", &h5Page{Title: "需要授权", Data: notice{
+			Icon: "warn", Title: "需要你的授权", Text: "生成专属分享海报需要使用你的微信昵称和头像。",
+			Link: localPath(next), LinkText: "重新授权",
+		}})
+	case errors.Is(err, campaign.ErrSignInState):
+		c.Status(fiber.StatusBadRequest)
+		return s.render(c, "notice", &h5Page{Title: "登录已过期", Data: notice{
+			Icon: "warn", Title: "登录已过期", Text: "请回到微信，重新打开活动链接。",
+		}})
+	case err != nil:
+		return err
+	}
+	return c.Redirect(localPath(next), fiber.StatusFound)
+}
+
+// localPath keeps a redirect on this server: anything else becomes the home page.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		return "/"
+	}
+	return p
+}
+
+// notice is a page with one message and at most one action.
+type notice struct {
+	Icon, Title, Text, Link, LinkText string
+}
+
+// clientIP is the follower's address for region gates: the request's peer in production; with
+// the simulator, the IP its tester chose for this user (simIP).
+func (s *server) clientIP(c *fiber.Ctx, u *campaign.User) string {
+	if s.simIP != nil && u != nil {
+		if wx, err := s.campaign.WeChatFor(c.UserContext(), u.MerchantID); err == nil {
+			if ip, ok := s.simIP(wx.AppID(), u.OpenID); ok {
+				return ip
+			}
+		}
+	}
+	return c.IP()
+}

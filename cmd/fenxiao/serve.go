@@ -113,6 +113,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks,
 	}
 	<-jobs.Stop().Done() // waits for running jobs
 	<-served
+	srv.visits.close(2 * time.Second) // no request can queue a page view any more
 	log.Info("stopped")
 	return code
 }

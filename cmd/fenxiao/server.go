@@ -29,6 +29,12 @@ type server struct {
 	wallet   *wallet.Service
 	campaign *campaign.Service
 	payouts  *wallet.Payouts
+	// simIP, set when the server runs against the WeChat simulator (dev and tests), gives the
+	// client IP the tester chose for a user (sim.Server.ClientIP); production uses the
+	// request's address.
+	simIP func(appID, openID string) (ip string, ok bool)
+	// visits records page views and shares in the background (h5_stats.go).
+	visits *recorder
 }
 
 func (s *server) app(h *hooks) *fiber.App {
@@ -109,7 +115,23 @@ func statusOf(err error) int {
 	if errors.As(err, &fe) {
 		return fe.Code
 	}
+	switch {
+	case errors.Is(err, campaign.ErrNotFound):
+		return fiber.StatusNotFound
+	case errors.Is(err, campaign.ErrInvalid):
+		return fiber.StatusUnprocessableEntity
+	case errors.Is(err, campaign.ErrConflict), errors.Is(err, campaign.ErrSoldOut),
+		errors.Is(err, campaign.ErrBuyerLimit), errors.Is(err, campaign.ErrNotOpen):
+		return fiber.StatusConflict
+	}
 	return fiber.StatusInternalServerError
+}
+
+// statusWords are the messages of the error page for errors that carry none of their own.
+var statusWords = map[int]string{
+	fiber.StatusNotFound:            "页面不存在，或活动已下线",
+	fiber.StatusConflict:            "当前状态下无法进行该操作",
+	fiber.StatusUnprocessableEntity: "提交的内容有误，请检查后重试",
 }
 
 // handleError renders every error: JSON under /api, the error page elsewhere. Details of
@@ -117,6 +139,9 @@ func statusOf(err error) int {
 func (s *server) handleError(c *fiber.Ctx, err error) error {
 	status := statusOf(err)
 	msg := http.StatusText(status)
+	if w, ok := statusWords[status]; ok {
+		msg = w
+	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) && status < 500 {
 		msg = fe.Message

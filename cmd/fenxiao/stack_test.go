@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"io"
 	"net"
@@ -45,6 +46,11 @@ func startStack(t *testing.T, h *hooks) (*server, string) {
 		t.Fatal(err)
 	}
 	app := srv.app(h)
+	if h != nil && h.ready != nil {
+		if err := h.ready(context.Background(), srv); err != nil {
+			t.Fatal(err)
+		}
+	}
 	go app.Listener(ln)                                            //nolint:errcheck
 	t.Cleanup(func() { app.ShutdownWithTimeout(5 * time.Second) }) //nolint:errcheck
 	return srv, cfg.BaseURL

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
@@ -69,11 +72,31 @@ func startSimulator(addr string, log *slog.Logger) (*devSimulator, error) {
 }
 
 // routes serves the simulator's WeixinJSBridge from Fenxiao's own origin, so H5 pages in dev
-// can load /dev/wechatsim.js and pay and share in an ordinary browser.
+// can load /dev/wechatsim.js and pay and share in an ordinary browser. What the bridge itself
+// calls — the cashier sheet and its avatars, the wx.config check, the share log — stands in for
+// WeChat's native client, which a page never sees as requests; it is proxied through this
+// origin too, so a page in dev or in a test makes no request to another origin, as in WeChat.
 func (d *devSimulator) routes(r router) {
 	r.Get("/dev/wechatsim.js", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
-		return c.Send(append([]byte(fmt.Sprintf("window.WXSIM_BASE = %q;\n", d.url)), sim.BridgeJS...))
+		return c.Send(append([]byte("window.WXSIM_BASE = location.origin;\n"), sim.BridgeJS...))
 	})
+	target, err := url.Parse(d.url)
+	if err != nil {
+		panic(err) // d.url is the simulator's own listener address
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := adaptor.HTTPHandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The adaptor's request context is fasthttp's pooled RequestCtx, reused once this
+		// handler returns: the outgoing request must not hang off it.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		rp.ServeHTTP(w, r.WithContext(ctx))
+	})
+	r.Get("/pay/cashier", proxy)
+	r.Post("/pay/cashier", proxy)
+	r.Get("/sim/avatar", proxy)
+	r.Get("/sim/jsapi/verify", proxy)
+	r.Post("/sim/shares", proxy)
 }

@@ -1,0 +1,158 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"fenxiao/wallet"
+	"fenxiao/wechat"
+)
+
+// What the follower's H5 pages show, each assembled in one call so their handlers stay a
+// straight line.
+
+// Landing is what the landing page of a campaign needs for one visitor.
+type Landing struct {
+	Gate         Gate
+	Participants int          // distinct earners, when the campaign shows them
+	Ticker       []TickerItem // recent purchases, when the campaign shows them
+}
+
+// tickerSize is how many recent purchases the landing page rotates through.
+const tickerSize = 10
+
+// Landing binds the visitor to the sharer of shareToken (when valid), decides the gate and
+// reads the numbers the page shows.
+func (s *Service) Landing(ctx context.Context, c *Campaign, u *User, clientIP, shareToken string) (*Landing, error) {
+	sharerID := int64(0)
+	if shareToken != "" {
+		if _, err := s.Bind(ctx, c, u, shareToken); err != nil {
+			return nil, err
+		}
+		sharerID, _ = s.ParseShareToken(c.ID, shareToken)
+	}
+	g, err := s.Enter(ctx, c, u, clientIP, sharerID)
+	if err != nil {
+		return nil, err
+	}
+	l := &Landing{Gate: g}
+	if g.Reason != Open {
+		return l, nil
+	}
+	if c.ShowParticipants {
+		if err := s.db.GetContext(ctx, &l.Participants, `SELECT count(DISTINCT sharer_id) FROM orders WHERE campaign_id = $1 AND commission_status IN ('earned', 'held')`, c.ID); err != nil {
+			return nil, fmt.Errorf("campaign: participants of %d: %w", c.ID, err)
+		}
+	}
+	if c.OrderTicker {
+		if l.Ticker, err = s.Ticker(ctx, c, tickerSize); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// BuyerOrder returns one of the buyer's own orders; anyone else's is not found.
+func (s *Service) BuyerOrder(ctx context.Context, buyer *User, orderID int64) (*Order, error) {
+	o, err := s.Order(ctx, buyer.MerchantID, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if o.BuyerID != buyer.ID {
+		return nil, fmt.Errorf("order %d: %w", orderID, ErrNotFound)
+	}
+	return o, nil
+}
+
+// Earnings is a sharer's commissions with one merchant: the balances and the latest
+// movements of their vault (each commission names its order).
+type Earnings struct {
+	wallet.VaultBalances
+	Lines []wallet.Line
+}
+
+// Earnings reads a sharer's vault and its history, newest first.
+func (s *Service) Earnings(ctx context.Context, merchantID, sharerID int64, limit int) (*Earnings, error) {
+	v, err := s.wallet.Vault(ctx, merchantID, sharerID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.wallet.VaultHistory(ctx, merchantID, sharerID, wallet.Filter{Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	return &Earnings{VaultBalances: v, Lines: p.Lines}, nil
+}
+
+// GateError refuses an order because a gate is closed for the buyer.
+type GateError struct{ Gate Gate }
+
+func (e *GateError) Error() string { return "campaign: gate closed: " + string(e.Gate.Reason) }
+
+// Is makes a closed gate a conflict with the campaign's state.
+func (e *GateError) Is(target error) bool { return target == ErrConflict }
+
+// Buy checks every gate for the buyer, as the landing page did (a page can be skipped), and
+// creates the order with its WeChat Pay parameters.
+func (s *Service) Buy(ctx context.Context, c *Campaign, buyer *User, qty int, clientIP string) (*Checkout, error) {
+	g, err := s.Enter(ctx, c, buyer, clientIP, 0)
+	if err != nil {
+		return nil, err
+	}
+	if g.Reason != Open {
+		return nil, &GateError{Gate: g}
+	}
+	return s.CreateOrder(ctx, c.ID, buyer, qty, clientIP)
+}
+
+// ShareSetup is what a page needs to share a campaign through the JS-SDK.
+type ShareSetup struct {
+	Config      wechat.JSConfig
+	Title, Desc string
+	Link, Image string
+	Earns       Reason // Open when the sharer's shares earn now; else why not
+}
+
+// ShareSetup signs wx.config for pageURL (a page of this server) and says what the sharer
+// shares: their own link, so friends who buy through it are attributed to them. Snapshot
+// users share the plain campaign link: their virtual openid never earns.
+func (s *Service) ShareSetup(ctx context.Context, c *Campaign, sharer *User, pageURL string) (*ShareSetup, error) {
+	if !strings.HasPrefix(pageURL, s.baseURL+"/") {
+		return nil, invalid("url", "只能为本站页面签名")
+	}
+	wx, err := s.WeChatFor(ctx, c.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := wx.JSConfig(ctx, pageURL)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: wx.config for %s: %w", pageURL, err)
+	}
+	earns, err := s.CanShare(ctx, c, sharer)
+	if err != nil {
+		return nil, err
+	}
+	link := s.CampaignURL(c.ID)
+	if earns != SnapshotUser {
+		link = s.ShareURL(c.ID, sharer.ID)
+	}
+	return &ShareSetup{Config: cfg, Title: c.Title, Desc: shareDesc(c), Link: link, Image: s.ShareImage(c), Earns: earns}, nil
+}
+
+// ShareImage is the picture a shared link shows: the first product image, or the generated
+// cover, as an absolute URL (WeChat fetches it).
+func (s *Service) ShareImage(c *Campaign) string {
+	if len(c.ProductImages) > 0 {
+		img := c.ProductImages[0]
+		if strings.HasPrefix(img, "/") {
+			return s.baseURL + img
+		}
+		return img
+	}
+	return fmt.Sprintf("%s/c/%d/cover.png?v=%d", s.baseURL, c.ID, c.Version)
+}
+
+func shareDesc(c *Campaign) string {
+	return truncate(fmt.Sprintf("%s 仅 ¥%s，限时抢购中", c.ProductName, c.Price.StringFixed(2)), 60)
+}

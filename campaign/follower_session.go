@@ -1,0 +1,194 @@
+package campaign
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"fenxiao/wechat"
+)
+
+// Followers sign in through the official account's web OAuth; their sessions live in
+// PostgreSQL (h5_sessions) so any replica serves any request. The cookie carries a random
+// token and the table only its SHA-256. An OAuth round trip is bound to the browser that
+// started it: the state is random, stored in that browser's session, single-use and valid
+// for ten minutes, so a code cannot be replayed into someone else's session.
+
+var (
+	// ErrSignInState means an OAuth answer does not match a round trip this browser started
+	// (expired, used, or started elsewhere): start again from the campaign page.
+	ErrSignInState = errors.New("campaign: sign-in state does not match")
+	// ErrSignInDenied means the user declined the authorization (snsapi_userinfo).
+	ErrSignInDenied = errors.New("campaign: sign-in declined")
+)
+
+const (
+	followerIdle  = 30 * 24 * time.Hour // signed in: until 30 days after the last visit
+	followerAnon  = time.Hour           // anonymous: long enough for one OAuth round trip
+	followerTouch = time.Hour           // seen_at is written at most this often
+	oauthWindow   = 10 * time.Minute
+)
+
+// FollowerSession is a browser's sign-in. User is nil while it is anonymous.
+type FollowerSession struct {
+	MerchantID int64
+	User       *User
+	Scope      string // the OAuth scope of the last sign-in
+}
+
+// followerHash is what the database keeps of a follower's cookie token.
+func followerHash(token string) []byte {
+	sum := sha256.Sum256([]byte("h5:" + token))
+	return sum[:]
+}
+
+func randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// SignInURL starts an OAuth round trip for merchantID with scope, coming back to next (a path
+// on this server). token is the browser's session token; when it names no live session a
+// new one is made. It returns the session token to set and the authorize URL to redirect to.
+func (s *Service) SignInURL(ctx context.Context, token string, merchantID int64, scope, next string) (string, string, error) {
+	wx, err := s.WeChatFor(ctx, merchantID)
+	if err != nil {
+		return "", "", err
+	}
+	b, err := randomToken(18)
+	if err != nil {
+		return "", "", err
+	}
+	// The SDK does not escape state: keep it to [A-Za-z0-9].
+	state := strings.NewReplacer("-", "", "_", "").Replace(b)
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, `
+UPDATE h5_sessions SET oauth_state = $2, oauth_scope = $3, oauth_next = $4, oauth_expires = $5
+WHERE id = $1 AND expires_at > $6`, followerHash(token), state, scope, next, now.Add(oauthWindow), now)
+	if err != nil {
+		return "", "", fmt.Errorf("campaign: start sign-in: %w", err)
+	}
+	if n, _ := res.RowsAffected(); token == "" || n == 0 {
+		if token, err = randomToken(32); err != nil {
+			return "", "", err
+		}
+		_, err = s.db.ExecContext(ctx, `
+INSERT INTO h5_sessions (id, oauth_state, oauth_scope, oauth_next, oauth_expires, created_at, seen_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, followerHash(token), state, scope, next, now.Add(oauthWindow), now, now.Add(followerAnon))
+		if err != nil {
+			return "", "", fmt.Errorf("campaign: new session: %w", err)
+		}
+	}
+	redirect := fmt.Sprintf("%s/h5/oauth/%d", s.baseURL, merchantID)
+	return token, wx.AuthorizeURL(redirect, scope, state), nil
+}
+
+// FinishSignIn completes the round trip the browser's session started: the state must match
+// (once), the code is exchanged for the openid, a snsapi_userinfo grant also reads nickname
+// and avatar, and the session is signed in as that user. It returns the path to go back to.
+// Snapshot-mode users are signed in as such: the gates show them the guidance and they
+// never earn.
+func (s *Service) FinishSignIn(ctx context.Context, token string, merchantID int64, code, state string) (string, error) {
+	var pending struct {
+		Scope string `db:"oauth_scope"`
+		Next  string `db:"oauth_next"`
+	}
+	err := s.db.GetContext(ctx, &pending, `
+UPDATE h5_sessions SET oauth_state = '', oauth_expires = NULL
+WHERE id = $1 AND oauth_state <> '' AND oauth_state = $2 AND oauth_expires > $3 AND expires_at > $3
+RETURNING oauth_scope, oauth_next`, followerHash(token), state, s.now())
+	if isNoRows(err) || token == "" || state == "" {
+		return "", ErrSignInState
+	}
+	if err != nil {
+		return "", fmt.Errorf("campaign: finish sign-in: %w", err)
+	}
+	if code == "" {
+		return pending.Next, ErrSignInDenied
+	}
+	wx, err := s.WeChatFor(ctx, merchantID)
+	if err != nil {
+		return "", err
+	}
+	tok, err := wx.ExchangeCode(ctx, code)
+	if err != nil {
+		return "", fmt.Errorf("campaign: OAuth code of merchant %d: %w", merchantID, err)
+	}
+	var profile *wechat.User
+	if pending.Scope == wechat.ScopeUserInfo && !tok.Snapshot {
+		p, err := wx.OAuthUserInfo(ctx, tok)
+		if err != nil {
+			return "", fmt.Errorf("campaign: OAuth profile: %w", err)
+		}
+		profile = &p
+	}
+	u, err := s.SignIn(ctx, merchantID, tok, profile)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	_, err = s.db.ExecContext(ctx, `UPDATE h5_sessions SET merchant_id = $2, user_id = $3, scope = $4, seen_at = $5, expires_at = $6 WHERE id = $1`,
+		followerHash(token), merchantID, u.ID, pending.Scope, now, now.Add(followerIdle))
+	if err != nil {
+		return "", fmt.Errorf("campaign: sign in session: %w", err)
+	}
+	return pending.Next, nil
+}
+
+// Follower returns the session of a cookie token. Its User is nil when the session is
+// anonymous, expired, unknown or signed in with another merchant's official account (openids
+// are per account: that visitor must sign in again for this one). The session's expiry
+// slides forward, written at most once an hour.
+func (s *Service) Follower(ctx context.Context, token string, merchantID int64) (*FollowerSession, error) {
+	if token == "" {
+		return &FollowerSession{}, nil
+	}
+	var row struct {
+		MerchantID sql.NullInt64 `db:"merchant_id"`
+		Scope      string        `db:"scope"`
+		SeenAt     time.Time     `db:"seen_at"`
+		UserID     sql.NullInt64 `db:"user_id"`
+	}
+	now := s.now()
+	err := s.db.GetContext(ctx, &row, `SELECT merchant_id, scope, seen_at, user_id FROM h5_sessions WHERE id = $1 AND expires_at > $2`,
+		followerHash(token), now)
+	if isNoRows(err) {
+		return &FollowerSession{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign: session: %w", err)
+	}
+	fs := &FollowerSession{MerchantID: row.MerchantID.Int64, Scope: row.Scope}
+	if !row.UserID.Valid || row.MerchantID.Int64 != merchantID {
+		return fs, nil
+	}
+	if fs.User, err = s.User(ctx, merchantID, row.UserID.Int64); err != nil {
+		return nil, err
+	}
+	if now.Sub(row.SeenAt) > followerTouch {
+		if _, err := s.db.ExecContext(ctx, `UPDATE h5_sessions SET seen_at = $2, expires_at = $3 WHERE id = $1`,
+			followerHash(token), now, now.Add(followerIdle)); err != nil {
+			s.log.Warn("session touch", "err", err) // the visit goes on; the next one retries
+		}
+	}
+	return fs, nil
+}
+
+// DeleteExpiredSessions removes follower sessions past their expiry (a job).
+func (s *Service) DeleteExpiredSessions(ctx context.Context) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM h5_sessions WHERE expires_at < $1`, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("campaign: delete expired sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}

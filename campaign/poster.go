@@ -1,0 +1,264 @@
+package campaign
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"image"
+	"image/color"
+	"image/draw"
+	_ "image/gif" // avatars and product photos may be any of these
+	_ "image/jpeg"
+	"image/png"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+)
+
+// Poster sizes: a phone screen at 2× (750 × 1334), what WeChat users save and forward.
+const (
+	PosterWidth  = 750
+	PosterHeight = 1334
+	coverSize    = 750
+)
+
+// PosterInput is everything a poster shows. Nil images are replaced by drawn ones: the
+// generated cover for the product, the nickname's first character for the avatar.
+type PosterInput struct {
+	Title, ProductName, Nickname string
+	Price                        decimal.Decimal
+	Product, Avatar              image.Image
+	ShareURL                     string // the QR code's content
+	CampaignID                   int64  // picks the cover's colours
+}
+
+var (
+	inkDark  = color.RGBA{0x1f, 0x1f, 0x1f, 0xff}
+	inkGrey  = color.RGBA{0x88, 0x88, 0x88, 0xff}
+	priceRed = color.RGBA{0xf0, 0x3c, 0x2e, 0xff}
+)
+
+// RenderPoster draws a sharing poster as a PNG.
+func RenderPoster(in PosterInput) ([]byte, error) {
+	f, err := cjkFont()
+	if err != nil {
+		return nil, err
+	}
+	fs := newFaces(f)
+	img := image.NewRGBA(image.Rect(0, 0, PosterWidth, PosterHeight))
+	gradient(img, img.Bounds(), color.RGBA{0xff, 0x6a, 0x3d, 0xff}, color.RGBA{0xff, 0xb1, 0x6b, 0xff})
+	circle(img, 690, 40, 160, color.NRGBA{0xff, 0xff, 0xff, 0x22})
+	circle(img, 40, 1250, 200, color.NRGBA{0xff, 0xff, 0xff, 0x18})
+
+	// Header: the sharer.
+	avatar := in.Avatar
+	if avatar == nil {
+		avatar = initialAvatar(fs, in.Nickname, 96)
+	}
+	fillRound(img, image.Rect(42, 42, 150, 150), 54, color.White)
+	cover(img, image.Rect(48, 48, 144, 144), avatar, 48)
+	name := in.Nickname
+	if name == "" {
+		name = "微信用户"
+	}
+	if lines := wrap(fs.size(34), name, 520, 1); len(lines) > 0 {
+		text(img, fs.size(34), color.White, 172, 92, lines[0], true)
+	}
+	text(img, fs.size(26), color.RGBA{0xff, 0xf3, 0xe8, 0xff}, 172, 134, "向你推荐一个好物，一起来抢购吧", false)
+
+	// The card: product, title, price, QR code.
+	card := image.Rect(32, 186, PosterWidth-32, PosterHeight-40)
+	fillRound(img, card, 28, color.White)
+	photo := image.Rect(card.Min.X+24, card.Min.Y+24, card.Max.X-24, card.Min.Y+24+638)
+	product := in.Product
+	if product == nil {
+		product = coverImage(fs, in.CampaignID, in.ProductName)
+	}
+	cover(img, photo, product, 18)
+
+	// The product name leads; the campaign title follows in grey when it says more.
+	name, sub := in.ProductName, in.Title
+	if name == "" || name == sub {
+		name, sub = in.Title, ""
+	}
+	y := photo.Max.Y + 62
+	for _, line := range wrap(fs.size(36), name, photo.Dx(), 2) {
+		text(img, fs.size(36), inkDark, photo.Min.X, y, line, true)
+		y += 52
+	}
+	if sub != "" && y < card.Max.Y-250 {
+		if lines := wrap(fs.size(26), sub, photo.Dx(), 1); len(lines) > 0 {
+			text(img, fs.size(26), inkGrey, photo.Min.X, y-6, lines[0], false)
+		}
+	}
+
+	qrTop := card.Max.Y - 250
+	text(img, fs.size(30), priceRed, photo.Min.X, qrTop+60, "¥", true)
+	text(img, fs.size(64), priceRed, photo.Min.X+26, qrTop+60, in.Price.StringFixed(2), true)
+	fillRound(img, image.Rect(photo.Min.X, qrTop+98, photo.Min.X+196, qrTop+140), 21, color.RGBA{0xff, 0xee, 0xe8, 0xff})
+	text(img, fs.size(24), priceRed, photo.Min.X+22, qrTop+128, "分享赚佣金", false)
+	text(img, fs.size(26), inkGrey, photo.Min.X, qrTop+194, "长按识别二维码，立即参与", false)
+
+	if _, err := qrCode(img, card.Max.X-24-226, qrTop, 226, in.ShareURL); err != nil {
+		return nil, err
+	}
+	return encodePNG(img)
+}
+
+// RenderCover draws the product picture of a campaign without images: a gradient of the
+// campaign's own colours with the product name set large.
+func RenderCover(campaignID int64, productName string) ([]byte, error) {
+	f, err := cjkFont()
+	if err != nil {
+		return nil, err
+	}
+	return encodePNG(coverImage(newFaces(f), campaignID, productName))
+}
+
+// coverPalettes are pairs of gradient colours that suit white text.
+var coverPalettes = [][2]color.RGBA{
+	{{0x2a, 0x9d, 0x8f, 0xff}, {0x15, 0x5e, 0x63, 0xff}}, // tea green
+	{{0xe7, 0x6f, 0x51, 0xff}, {0xb2, 0x3a, 0x48, 0xff}}, // persimmon
+	{{0x5b, 0x6c, 0xd9, 0xff}, {0x35, 0x3b, 0x8c, 0xff}}, // indigo
+	{{0xd4, 0xa3, 0x73, 0xff}, {0x8c, 0x5a, 0x3c, 0xff}}, // oolong
+	{{0x3a, 0x86, 0xff, 0xff}, {0x1d, 0x4e, 0xb8, 0xff}}, // sky
+}
+
+func coverImage(fs *faces, campaignID int64, productName string) image.Image {
+	h := fnv.New32a()
+	fmt.Fprint(h, campaignID)
+	p := coverPalettes[h.Sum32()%uint32(len(coverPalettes))]
+	img := image.NewRGBA(image.Rect(0, 0, coverSize, coverSize))
+	gradient(img, img.Bounds(), p[0], p[1])
+	circle(img, 640, 120, 230, color.NRGBA{0xff, 0xff, 0xff, 0x1c})
+	circle(img, 90, 660, 260, color.NRGBA{0xff, 0xff, 0xff, 0x14})
+	circle(img, 600, 600, 90, color.NRGBA{0xff, 0xff, 0xff, 0x10})
+
+	name := strings.TrimSpace(productName)
+	if name == "" {
+		name = "好物推荐"
+	}
+	face := fs.size(72)
+	lines := wrap(face, name, coverSize-140, 3)
+	y := coverSize/2 - (len(lines)*100)/2 + 70
+	for _, l := range lines {
+		text(img, face, color.White, (coverSize-width(face, l))/2, y, l, true)
+		y += 100
+	}
+	tag := "精选好物 · 限时抢购"
+	tf := fs.size(28)
+	tw := width(tf, tag)
+	fillRound(img, image.Rect((coverSize-tw)/2-28, 90, (coverSize+tw)/2+28, 146), 28, color.NRGBA{0xff, 0xff, 0xff, 0x33})
+	text(img, tf, color.White, (coverSize-tw)/2, 128, tag, false)
+	return img
+}
+
+// initialAvatar is the nickname's first character on a colour of its own.
+func initialAvatar(fs *faces, nickname string, size int) image.Image {
+	first, _ := utf8.DecodeRuneInString(nickname)
+	if first == utf8.RuneError {
+		first = '微'
+	}
+	h := fnv.New32a()
+	h.Write([]byte(nickname))
+	colours := []color.RGBA{{0x07, 0xc1, 0x60, 0xff}, {0x10, 0xae, 0xff, 0xff}, {0xfa, 0x9d, 0x3b, 0xff}, {0x64, 0x67, 0xf0, 0xff}}
+	img := image.NewRGBA(image.Rect(0, 0, size, size))
+	draw.Draw(img, img.Bounds(), image.NewUniform(colours[h.Sum32()%uint32(len(colours))]), image.Point{}, draw.Src)
+	face := fs.size(float64(size) * 0.5)
+	s := string(first)
+	text(img, face, color.White, (size-width(face, s))/2, size*2/3, s, false)
+	return img
+}
+
+func encodePNG(img image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("campaign: encode PNG: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Poster returns the sharer's poster for a campaign, drawing it once per campaign settings
+// version and sharer profile: the fingerprint of everything drawn is the cache key, kept in
+// PostgreSQL so every replica serves the poster another one drew. The second result is the
+// fingerprint, usable as an ETag.
+func (s *Service) Poster(ctx context.Context, c *Campaign, sharer *User) ([]byte, string, error) {
+	link := s.ShareURL(c.ID, sharer.ID)
+	fp := posterFingerprint(c, sharer, link)
+	var cached []byte
+	err := s.db.GetContext(ctx, &cached, `SELECT png FROM posters WHERE merchant_id = $1 AND campaign_id = $2 AND sharer_id = $3 AND fingerprint = $4`,
+		c.MerchantID, c.ID, sharer.ID, fp)
+	if err == nil {
+		return cached, fp, nil
+	}
+	if !isNoRows(err) {
+		return nil, "", fmt.Errorf("campaign: poster cache: %w", err)
+	}
+	in := PosterInput{Title: c.Title, ProductName: c.ProductName, Nickname: sharer.Nickname, Price: c.Price,
+		ShareURL: link, CampaignID: c.ID}
+	if len(c.ProductImages) > 0 {
+		in.Product = s.fetchImage(ctx, c.ProductImages[0])
+	}
+	if sharer.AvatarURL != "" {
+		in.Avatar = s.fetchImage(ctx, sharer.AvatarURL)
+	}
+	b, err := RenderPoster(in)
+	if err != nil {
+		return nil, "", err
+	}
+	// One row per sharer and campaign: a new version replaces the old poster.
+	_, err = s.db.ExecContext(ctx, `
+INSERT INTO posters (merchant_id, campaign_id, sharer_id, fingerprint, png) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (merchant_id, campaign_id, sharer_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, png = EXCLUDED.png, created_at = now()`,
+		c.MerchantID, c.ID, sharer.ID, fp, b)
+	if err != nil {
+		s.log.Warn("poster cache write failed", "campaign_id", c.ID, "err", err) // the poster itself is fine
+	}
+	return b, fp, nil
+}
+
+// posterFingerprint covers every input of a poster; version 2 is the drawing code's own
+// version, so a new layout redraws every poster.
+func posterFingerprint(c *Campaign, u *User, link string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "poster v2\x00%d\x00%d\x00%s\x00%s\x00%s", c.ID, c.Version, u.Nickname, u.AvatarURL, link)
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// fetchImage downloads a picture for a poster (a WeChat avatar, a product photo), relative
+// paths from this server. Any failure yields nil and the poster draws a stand-in: a missing
+// avatar must not cost the sharer their poster.
+func (s *Service) fetchImage(ctx context.Context, src string) image.Image {
+	if strings.HasPrefix(src, "/") && !strings.HasPrefix(src, "//") {
+		src = s.baseURL + src
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
+		return nil
+	}
+	resp, err := imageClient.Do(req)
+	if err != nil {
+		s.log.Debug("poster image", "url", src, "err", err)
+		return nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	img, _, err := image.Decode(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil // SVG avatars (the simulator's) and anything else undecodable
+	}
+	return img
+}
+
+var imageClient = &http.Client{Timeout: 5 * time.Second}

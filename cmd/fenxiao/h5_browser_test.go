@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/makiuchi-d/gozxing"
+	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
+
+	"fenxiao/campaign"
+)
+
+// The whole journey of issue 7 on two phones, through the real server, the simulator's OAuth
+// page, its bridge and its cashier: A opens the campaign, buys and pays; A shares; B opens
+// A's link and buys; A sees the commission.
+func TestBrowserH5Journey(t *testing.T) {
+	st := newH5Stack(t)
+	m := st.merchant("龙井茶庄")
+	ctx0 := context.Background()
+	camp := st.campaign(m, 20, func(s *campaign.Settings) {
+		s.ShowParticipants, s.OrderTicker = true, true
+		s.Buttons = campaign.Buttons{{Label: "联系客服", Link: "https://example.com/kefu"}}
+	})
+	// A splash ad: the campaign's own cover, so the page stays on its origin.
+	set := camp.Settings
+	set.SplashImage = fmt.Sprintf("/c/%d/cover.png", camp.ID)
+	camp, err := st.srv.campaign.Update(ctx0, m.id, camp.ID, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	landing := fmt.Sprintf("%s/c/%d", st.base, camp.ID)
+
+	// A opens the campaign: WeChat's silent sign-in (the simulator asks who is opening it).
+	a := phone(t)
+	do(t, a, "open the campaign", chromedp.Navigate(landing))
+	screenshot(t, a, "01-authorize")
+	authorizeNew(t, a, newUser{nickname: "王小明", subscribed: true})
+	waitFor(t, a, "the splash ad", `document.querySelector('#splash img') && document.querySelector('#splash img').complete`)
+	viewShot(t, a, "02-splash")
+	tap(t, a, "skip the splash ad", `.splash-skip`)
+	waitFor(t, a, "the splash to go", `document.getElementById('splash').hidden`)
+	waitFor(t, a, "the countdown", `document.querySelector('.cd-time').textContent.includes(':')`)
+	viewShot(t, a, "03-landing")
+	screenshot(t, a, "03-landing-full")
+
+	// The landing page: under 60 KB and nothing from another origin, the bridge included.
+	reqs := recordRequests(t, a)
+	_, mark := reqs.since(0)
+	do(t, a, "reload the landing page", chromedp.Navigate(landing))
+	waitFor(t, a, "the page to settle", `document.readyState === 'complete' && window.WXSIM && WXSIM.share.appmessage`)
+	time.Sleep(500 * time.Millisecond)
+	tap(t, a, "skip the splash ad", `.splash-skip`)
+	urls, _ := reqs.since(mark)
+	if off := offOrigin(urls, st.base); len(off) > 0 || len(urls) < 4 {
+		t.Fatalf("the landing page requested %d URLs, off its origin: %v", len(urls), off)
+	}
+	size := eval[int](t, a, `fetch(location.href).then(r => r.text()).then(t => new Blob([t]).size)`)
+	if size > 60<<10 {
+		t.Fatalf("landing page HTML is %d bytes, over 60 KB", size)
+	}
+	t.Logf("landing page: %d bytes of HTML, %d requests, all on %s", size, len(urls), st.base)
+
+	// A buys two and pays in the simulator's cashier, opened by WeixinJSBridge.
+	tap(t, a, "go to buy", `#buy`)
+	waitFor(t, a, "the buy page", `document.getElementById('stepper')`)
+	tap(t, a, "take two", `[data-step="1"]`)
+	if total := eval[string](t, a, `document.getElementById('total').textContent`); total != "136.00" {
+		t.Fatalf("total for 2 is %s", total)
+	}
+	screenshot(t, a, "04-buy")
+	payInCashier(t, a, "05-cashier")
+	waitFor(t, a, "the payment result", `document.getElementById('result-title') && document.getElementById('result-title').textContent === '支付成功'`)
+	screenshot(t, a, "06-result")
+
+	// A shares: the share page asks for the profile (snsapi_userinfo) for the poster.
+	aUser := st.user(m, "王小明")
+	tap(t, a, "open the share page", `#go-share`)
+	waitFor(t, a, "the userinfo authorize page", `document.body.innerText.includes('申请获得你的公开信息')`)
+	screenshot(t, a, "07-authorize-userinfo")
+	authorizeAs(t, a, aUser.OpenID)
+	waitFor(t, a, "the poster", `document.getElementById('poster') && document.getElementById('poster').complete && document.getElementById('poster').naturalWidth === 750`)
+	waitFor(t, a, "wx.config and the share data", `window.WXSIM && WXSIM.share.appmessage && WXSIM.share.appmessage.link`)
+	screenshot(t, a, "08-share")
+
+	fa, err := st.srv.campaign.Follower(ctx0, "", m.id) // nobody: just to reach the user row below
+	if err != nil || fa.User != nil {
+		t.Fatalf("anonymous follower: %+v %v", fa, err)
+	}
+	sharer := signedInUser(t, st, m, aUser.OpenID)
+	shareLink := st.srv.campaign.ShareURL(camp.ID, sharer.ID)
+	if got := eval[string](t, a, `document.getElementById('share-link').value`); got != shareLink {
+		t.Fatalf("share page link %q, want %q", got, shareLink)
+	}
+	checkPoster(t, st, camp, sharer, shareLink)
+
+	// "Send to a friend" from WeChat's menu (the simulator's ··· button) shares A's link.
+	tap(t, a, "open the share menu", `button[aria-label="分享"]`)
+	do(t, a, "send to a friend", chromedp.Click(chromedp.Search(`//button[text()="发送给朋友"]`)))
+	waitFor(t, a, "the share sheet", `document.body.innerText.includes('已发送给朋友')`)
+	shares := st.sim.Shares()
+	if len(shares) == 0 || shares[len(shares)-1].Link != shareLink {
+		t.Fatalf("shared %+v, want the link %s", shares, shareLink)
+	}
+	screenshot(t, a, "09-shared")
+
+	// B opens A's link on another phone, signs in, buys one and pays.
+	b := phone(t)
+	do(t, b, "open A's link", chromedp.Navigate(shareLink))
+	authorizeNew(t, b, newUser{nickname: "李小红", subscribed: true, ip: "202.96.128.86"})
+	waitFor(t, b, "the landing page", `document.getElementById('buy')`)
+	tap(t, b, "skip the splash ad", `.splash-skip`)
+	waitFor(t, b, "the splash to go", `document.getElementById('splash').hidden`)
+	tap(t, b, "buy", `#buy`)
+	waitFor(t, b, "the buy page", `document.getElementById('stepper')`)
+	payInCashier(t, b, "")
+	waitFor(t, b, "B's payment result", `document.getElementById('result-title') && document.getElementById('result-title').textContent === '支付成功'`)
+
+	// A sees the commission: 1 unit × 5 yuan, from B's order.
+	do(t, a, "open my commissions", chromedp.Navigate(landing+"/commissions"))
+	waitFor(t, a, "the commission", `document.getElementById('available').textContent === '5.00'`)
+	if !strings.Contains(eval[string](t, a, `document.querySelector('.history').innerText`), "佣金到账") {
+		t.Fatal("the commission line is missing")
+	}
+	screenshot(t, a, "10-commissions")
+	do(t, a, "open my orders", chromedp.Navigate(landing+"/orders"))
+	waitFor(t, a, "the order list", `document.querySelectorAll('.order').length === 1`)
+	screenshot(t, a, "11-orders")
+	do(t, a, "back to the landing page", chromedp.Navigate(landing))
+	waitFor(t, a, "the ticker", `document.querySelectorAll('#ticker li').length === 2`)
+	tap(t, a, "skip the splash ad", `.splash-skip`)
+	waitFor(t, a, "the splash to go", `document.getElementById('splash').hidden`)
+	screenshot(t, a, "12-landing-after")
+
+	// The stats saw the visits and the share.
+	if !st.srv.visits.flush(5 * time.Second) {
+		t.Fatal("stats queue did not drain")
+	}
+	stats, err := st.srv.campaign.Stats(ctx0, camp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Visitors != 2 || stats.Views < 3 || stats.Shares < 1 || stats.Participants != 1 || stats.UnitsSold != 3 {
+		t.Fatalf("stats %+v", stats)
+	}
+}
+
+// payInCashier presses 微信支付 and confirms in the simulator's cashier sheet, which the
+// bridge opens in an iframe (same origin: dev serves it through the server).
+func payInCashier(t *testing.T, ctx context.Context, shot string) {
+	t.Helper()
+	tap(t, ctx, "press pay", `#pay`)
+	const button = `document.querySelector('iframe[title="微信支付"]') && document.querySelector('iframe[title="微信支付"]').contentDocument && document.querySelector('iframe[title="微信支付"]').contentDocument.querySelector('button[value=pay]')`
+	waitFor(t, ctx, "the cashier", button)
+	if shot != "" {
+		viewShot(t, ctx, shot)
+	}
+	eval[bool](t, ctx, `(`+button+`).click() || true`)
+}
+
+// signedInUser is the campaign user of a simulated openid.
+func signedInUser(t *testing.T, st *h5Stack, m *h5Merchant, openid string) *campaign.User {
+	t.Helper()
+	var id int64
+	if err := st.srv.db.Get(&id, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, openid); err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.srv.campaign.User(context.Background(), m.id, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Nickname == "" {
+		t.Fatalf("user %s has no nickname after the userinfo sign-in", openid)
+	}
+	return u
+}
+
+// checkPoster decodes the QR code of the sharer's poster: it must be the share link.
+func checkPoster(t *testing.T, st *h5Stack, c *campaign.Campaign, u *campaign.User, link string) {
+	t.Helper()
+	b, _, err := st.srv.campaign.Poster(context.Background(), c, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("..", "..", "artifacts", t.Name())
+	os.MkdirAll(dir, 0o755)                                  //nolint:errcheck
+	os.WriteFile(filepath.Join(dir, "poster.png"), b, 0o644) //nolint:errcheck
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		t.Fatalf("poster QR code: %v", err)
+	}
+	if res.GetText() != link {
+		t.Fatalf("poster QR code says %q, want %q", res.GetText(), link)
+	}
+}
+
+// viewShot saves what the phone's screen shows (overlays included) under artifacts/.
+func viewShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := filepath.Join("..", "..", "artifacts", filepath.Base(t.Name()))
+	os.MkdirAll(dir, 0o755)                                 //nolint:errcheck
+	os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644) //nolint:errcheck
+}

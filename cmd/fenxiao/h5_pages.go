@@ -1,0 +1,228 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fenxiao/campaign"
+)
+
+// The pages of buying: landing (or the gate that stands in its way), password, buy, the
+// payment result and my orders.
+
+// signedIn lets a handler return quietly after visitor redirected to WeChat's sign-in.
+func signedIn(err error) error {
+	if errors.Is(err, errSignIn) {
+		return nil
+	}
+	return err
+}
+
+func (s *server) h5Landing(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return signedIn(err)
+	}
+	l, err := s.campaign.Landing(c.UserContext(), camp, u, s.clientIP(c, u), c.Query("s"))
+	if err != nil {
+		return err
+	}
+	s.visits.view(camp, u)
+	if l.Gate.Reason != campaign.Open {
+		return s.gatePage(c, camp, u, l.Gate, "")
+	}
+	return s.render(c, "landing", &h5Page{Title: camp.Title, Campaign: camp, User: u, Share: true, Data: l})
+}
+
+// gateView is what a gate page shows.
+type gateView struct {
+	Gate    campaign.Gate
+	Error   string       // password: what went wrong with the last try
+	QR      template.URL // not a fan: the follow QR code, drawn here as a data: URL
+	QRLink  string       // not a fan: the QR code's content (the simulator's follow page in dev)
+	Allowed string       // region: where the campaign is open
+}
+
+// Where names the region detected for the visitor.
+func (v gateView) Where() string {
+	r := v.Gate.Region
+	where := r.Province
+	if where == "" {
+		where = r.Country
+	}
+	if r.City != "" && r.City != r.Province {
+		where += " " + r.City
+	}
+	if where == "" {
+		return "未知地区"
+	}
+	return where
+}
+
+// gatePage renders the page of a closed gate: one template per reason, each with the action
+// it needs.
+func (s *server) gatePage(c *fiber.Ctx, camp *campaign.Campaign, u *campaign.User, g campaign.Gate, msg string) error {
+	v := gateView{Gate: g, Error: msg, Allowed: strings.Join(camp.Regions, "、")}
+	titles := map[campaign.Reason]string{
+		campaign.NeedPassword: "输入活动密码", campaign.RegionNotAllowed: "不在活动地区", campaign.NotStarted: "活动未开始",
+		campaign.HasEnded: "活动已结束", campaign.NotFan: "关注公众号参与", campaign.SoldOut: "已售罄",
+		campaign.BuyersFull: "名额已满", campaign.SnapshotUser: "请使用完整服务",
+	}
+	if g.FollowQR != nil {
+		png, err := campaign.QRPNG(g.FollowQR.URL, 360)
+		if err != nil {
+			return err
+		}
+		v.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+		v.QRLink = g.FollowQR.URL
+	}
+	return s.render(c, "gate_"+string(g.Reason), &h5Page{Title: titles[g.Reason], Campaign: camp, User: u, Data: v})
+}
+
+func (s *server) h5Password(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return signedIn(err)
+	}
+	msg := ""
+	switch err := s.campaign.TryPassword(c.UserContext(), camp, u, c.FormValue("password")); {
+	case errors.Is(err, campaign.ErrWrongPassword):
+		msg = "密码不正确，请重新输入"
+	case errors.Is(err, campaign.ErrTooManyTries):
+		msg = "尝试次数过多，请 1 分钟后再试"
+	case err != nil:
+		return err
+	default:
+		return c.Redirect(fmt.Sprintf("/c/%d", camp.ID), fiber.StatusSeeOther)
+	}
+	return s.gatePage(c, camp, u, campaign.Gate{Reason: campaign.NeedPassword}, msg)
+}
+
+// buyView is the buy page's data.
+type buyView struct {
+	Max int // the most one order may take: the per-order limit or the stock left
+}
+
+func (s *server) h5Buy(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return signedIn(err)
+	}
+	g, err := s.campaign.Enter(c.UserContext(), camp, u, s.clientIP(c, u), 0)
+	if err != nil {
+		return err
+	}
+	if g.Reason != campaign.Open {
+		return c.Redirect(fmt.Sprintf("/c/%d", camp.ID), fiber.StatusSeeOther)
+	}
+	return s.render(c, "buy", &h5Page{Title: "确认订单", Campaign: camp, User: u, Data: buyView{Max: min(camp.MaxPerOrder, camp.Left())}})
+}
+
+// h5CreateOrder places an order and answers the getBrandWCPayRequest parameters the page
+// hands to WeixinJSBridge.
+func (s *server) h5CreateOrder(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Qty int `json:"qty"`
+	}
+	if err := c.BodyParser(&body); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "请求格式错误")
+	}
+	co, err := s.campaign.Buy(c.UserContext(), camp, u, body.Qty, s.clientIP(c, u))
+	if err != nil {
+		return orderError(err)
+	}
+	return c.JSON(fiber.Map{
+		"order_id": co.Order.ID,
+		"pay":      co.Pay,
+		"next":     fmt.Sprintf("/c/%d/orders/%d", camp.ID, co.Order.ID),
+	})
+}
+
+// orderError says in the buyer's words why an order was refused.
+func orderError(err error) error {
+	var ge *campaign.GateError
+	var ve *campaign.ValidationError
+	switch {
+	case errors.As(err, &ge):
+		return fiber.NewError(fiber.StatusConflict, "暂时无法购买，请返回活动页查看")
+	case errors.As(err, &ve):
+		return fiber.NewError(fiber.StatusUnprocessableEntity, ve.Fields["qty"])
+	case errors.Is(err, campaign.ErrSoldOut):
+		msg := "商品已售罄"
+		if _, left, ok := strings.Cut(err.Error(), "仅剩"); ok {
+			msg = "库存不足，仅剩" + left
+		}
+		return fiber.NewError(fiber.StatusConflict, msg)
+	case errors.Is(err, campaign.ErrBuyerLimit):
+		return fiber.NewError(fiber.StatusConflict, "参与人数已满")
+	case errors.Is(err, campaign.ErrNotOpen):
+		return fiber.NewError(fiber.StatusConflict, "活动不在进行中")
+	}
+	return err
+}
+
+// orderView is an order with the words the buyer sees for its state.
+type orderView struct {
+	*campaign.Order
+	Cancelled bool // the buyer closed WeChat's payment sheet
+}
+
+// StatusText is the order's state in Chinese.
+func (o orderView) StatusText() string {
+	return map[campaign.OrderStatus]string{
+		campaign.Pending: "待支付", campaign.Paid: "已支付", campaign.Closed: "已关闭", campaign.Refunded: "已退款",
+	}[o.Status]
+}
+
+func (s *server) h5OrderResult(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return signedIn(err)
+	}
+	id, _ := c.ParamsInt("order")
+	o, err := s.campaign.BuyerOrder(c.UserContext(), u, int64(id))
+	if err != nil {
+		return err
+	}
+	return s.render(c, "result", &h5Page{Title: "支付结果", Campaign: camp, User: u, Data: orderView{Order: o, Cancelled: c.Query("r") == "cancel"}})
+}
+
+// h5OrderStatus answers the result page's polling while WeChat's notification is on its way.
+func (s *server) h5OrderStatus(c *fiber.Ctx) error {
+	_, u, err := s.visitor(c, false)
+	if err != nil {
+		return err
+	}
+	id, _ := c.ParamsInt("order")
+	o, err := s.campaign.BuyerOrder(c.UserContext(), u, int64(id))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"status": o.Status})
+}
+
+func (s *server) h5Orders(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return signedIn(err)
+	}
+	os, err := s.campaign.BuyerOrders(c.UserContext(), camp.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	views := make([]orderView, len(os))
+	for i := range os {
+		views[i] = orderView{Order: &os[i]}
+	}
+	return s.render(c, "orders", &h5Page{Title: "我的订单", Campaign: camp, User: u, Data: views})
+}

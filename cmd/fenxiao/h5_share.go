@@ -1,0 +1,190 @@
+package main
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fenxiao/campaign"
+	"fenxiao/wallet"
+)
+
+// The pages of sharing and earning: the share page with its poster, the JS-SDK set-up every
+// sharing page calls, the share records, and my commissions.
+
+// shareView is the share page's data.
+type shareView struct {
+	Link   string
+	Earns  campaign.Reason // Open, MustBuyFirst or SnapshotUser
+	Poster string          // the poster's URL, empty when the campaign has posters off
+}
+
+func (s *server) h5Share(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, true) // the poster shows the sharer's nickname and avatar
+	if err != nil {
+		return signedIn(err)
+	}
+	earns, err := s.campaign.CanShare(c.UserContext(), camp, u)
+	if err != nil {
+		return err
+	}
+	v := shareView{Link: s.campaign.ShareURL(camp.ID, u.ID), Earns: earns}
+	if earns == campaign.SnapshotUser {
+		v.Link = s.campaign.CampaignURL(camp.ID)
+	} else if camp.PosterEnabled {
+		v.Poster = "/c/" + strconv.FormatInt(camp.ID, 10) + "/poster.png?v=" + strconv.Itoa(camp.Version)
+	}
+	return s.render(c, "share", &h5Page{Title: "分享赚佣金", Campaign: camp, User: u, Share: true, Data: v})
+}
+
+// h5Poster answers the sharer's poster: drawn once per campaign version and profile, then
+// from the cache; the fingerprint is its ETag, so a phone revalidates for free.
+func (s *server) h5Poster(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, true)
+	if err != nil {
+		return signedIn(err)
+	}
+	if !camp.PosterEnabled || u.Snapshot {
+		return fiber.NewError(fiber.StatusNotFound, "海报不可用")
+	}
+	png, etag, err := s.campaign.Poster(c.UserContext(), camp, u)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderETag, `"`+etag+`"`)
+	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	if c.Get(fiber.HeaderIfNoneMatch) == `"`+etag+`"` {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, "image/png")
+	return c.Send(png)
+}
+
+// covers keeps the latest generated cover of each campaign: drawing one takes tens of
+// milliseconds and every visitor of a campaign without pictures asks for it.
+var covers sync.Map // campaign id → coverEntry
+
+type coverEntry struct {
+	version int
+	png     []byte
+}
+
+// h5Cover answers the generated product picture of a campaign without images. It is public
+// (WeChat fetches it for link previews) and cached by browsers per settings version.
+func (s *server) h5Cover(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	camp, err := s.campaign.Public(c.UserContext(), int64(id))
+	if err != nil {
+		return err
+	}
+	e, ok := covers.Load(camp.ID)
+	if !ok || e.(coverEntry).version != camp.Version {
+		png, err := campaign.RenderCover(camp.ID, camp.ProductName)
+		if err != nil {
+			return err
+		}
+		e = coverEntry{version: camp.Version, png: png}
+		covers.Store(camp.ID, e)
+	}
+	c.Set(fiber.HeaderContentType, "image/png")
+	c.Set(fiber.HeaderCacheControl, "public, max-age=86400")
+	return c.Send(e.(coverEntry).png)
+}
+
+// h5JSConfig signs wx.config for the page that asks and says what it shares.
+func (s *server) h5JSConfig(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		URL string `json:"url"`
+	}
+	if err := c.BodyParser(&body); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "请求格式错误")
+	}
+	set, err := s.campaign.ShareSetup(c.UserContext(), camp, u, body.URL)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{
+		"config": set.Config,
+		"share":  fiber.Map{"title": set.Title, "desc": set.Desc, "link": set.Link, "imgUrl": set.Image},
+		"earns":  set.Earns == campaign.Open,
+	})
+}
+
+// shareChannels are the ways a page reports a share.
+var shareChannels = map[string]bool{"appmessage": true, "timeline": true, "link": true, "poster": true}
+
+// h5RecordShare counts a share the page saw succeed; it answers at once and writes later.
+func (s *server) h5RecordShare(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Channel string `json:"channel"`
+	}
+	if err := c.BodyParser(&body); err != nil || !shareChannels[body.Channel] {
+		return fiber.NewError(fiber.StatusBadRequest, "未知的分享方式")
+	}
+	if !u.Snapshot {
+		s.visits.share(camp, u, body.Channel)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// earningsView is the commissions page's data.
+type earningsView struct {
+	*campaign.Earnings
+}
+
+// lineLabels name each vault movement for the sharer.
+var lineLabels = map[wallet.TransferKind]string{
+	wallet.Commission:       "佣金到账",
+	wallet.CommissionHeld:   "佣金待结算",
+	wallet.CommissionSettle: "佣金结算，可提现",
+	wallet.CommissionVoid:   "订单退款，佣金取消",
+	wallet.Claim:            "提现",
+	wallet.PayoutReturned:   "红包未领取，已退回",
+}
+
+// Label is the Chinese name of a vault movement.
+func (earningsView) Label(l wallet.Line) string {
+	if s, ok := lineLabels[l.Kind]; ok {
+		return s
+	}
+	return string(l.Kind)
+}
+
+// Order is the masked number of the order a commission came from, or "".
+func (earningsView) Order(l wallet.Line) string {
+	if len(l.Ref) < 8 || (l.Kind != wallet.Commission && l.Kind != wallet.CommissionHeld && l.Kind != wallet.CommissionVoid) {
+		return ""
+	}
+	return "订单尾号 " + l.Ref[len(l.Ref)-6:]
+}
+
+func (s *server) h5Earnings(c *fiber.Ctx) error {
+	camp, u, err := s.visitor(c, false)
+	if err != nil {
+		return signedIn(err)
+	}
+	e, err := s.campaign.Earnings(c.UserContext(), camp.MerchantID, u.ID, 50)
+	if err != nil {
+		return err
+	}
+	// A settlement moves money from pending to available: show it once, as the sharer sees it.
+	lines := e.Lines[:0:0]
+	for _, l := range e.Lines {
+		if l.Kind == wallet.CommissionSettle && l.Account == wallet.VaultPending {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	e.Lines = lines
+	return s.render(c, "earnings", &h5Page{Title: "我的佣金", Campaign: camp, User: u, Data: earningsView{Earnings: e}})
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fenxiao/campaign"
+)
+
+// recorder writes page views and shares for the stats off the request path: a page only
+// puts an event on a bounded queue and never waits for the database. When the queue is full
+// (the database is slow or down) events are dropped and counted: stats may lose a view, a
+// page must not lose a visitor.
+type recorder struct {
+	svc     *campaign.Service
+	log     *slog.Logger
+	q       chan visitEvent
+	done    chan struct{}
+	once    sync.Once
+	dropped atomic.Int64
+}
+
+type visitEvent struct {
+	campaignID, merchantID, userID int64
+	channel                        string // "" for a page view, else the share's channel
+}
+
+// recorderQueue bounds the events waiting: at a few hundred writes a second it is seconds of
+// traffic, a few hundred KB of memory.
+const recorderQueue = 4096
+
+func newRecorder(svc *campaign.Service, log *slog.Logger) *recorder {
+	r := &recorder{svc: svc, log: log, q: make(chan visitEvent, recorderQueue), done: make(chan struct{})}
+	go r.run()
+	return r
+}
+
+// view records that u opened a page of c.
+func (r *recorder) view(c *campaign.Campaign, u *campaign.User) {
+	r.put(visitEvent{campaignID: c.ID, merchantID: c.MerchantID, userID: u.ID})
+}
+
+// share records that u shared c through channel (appmessage, timeline, link, poster).
+func (r *recorder) share(c *campaign.Campaign, u *campaign.User, channel string) {
+	r.put(visitEvent{campaignID: c.ID, merchantID: c.MerchantID, userID: u.ID, channel: channel})
+}
+
+func (r *recorder) put(e visitEvent) {
+	select {
+	case r.q <- e:
+	default:
+		if n := r.dropped.Add(1); n == 1 || n%1000 == 0 {
+			r.log.Warn("stats queue full: events dropped", "dropped", n)
+		}
+	}
+}
+
+func (r *recorder) run() {
+	defer close(r.done)
+	for e := range r.q {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c := &campaign.Campaign{ID: e.campaignID, MerchantID: e.merchantID}
+		var err error
+		if e.channel == "" {
+			err = r.svc.RecordView(ctx, c, e.userID)
+		} else {
+			err = r.svc.RecordShare(ctx, c, e.userID, e.channel)
+		}
+		cancel()
+		if err != nil {
+			r.log.Warn("record stats", "campaign_id", e.campaignID, "err", err)
+		}
+	}
+}
+
+// close stops taking events and waits up to timeout for the queue to drain. Call it once no
+// request can arrive any more.
+func (r *recorder) close(timeout time.Duration) {
+	if r == nil {
+		return
+	}
+	r.once.Do(func() { close(r.q) })
+	select {
+	case <-r.done:
+	case <-time.After(timeout):
+		r.log.Warn("stats queue not drained at shutdown", "left", len(r.q))
+	}
+}
+
+// flush waits until every event queued so far is written (tests and benchmarks).
+func (r *recorder) flush(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for len(r.q) > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // the event taken last may still be in its write
+	return true
+}

@@ -1,0 +1,176 @@
+/* Fenxiao H5: the little JavaScript the follower's pages need. No framework, no CDN.
+   Inside WeChat, WeixinJSBridge is injected natively; in dev and tests the simulator's bridge
+   (/dev/wechatsim.js) stands in for it and also provides a small wx. */
+(function () {
+  "use strict";
+  var $ = function (s, el) { return (el || document).querySelector(s); };
+  var $$ = function (s, el) { return Array.prototype.slice.call((el || document).querySelectorAll(s)); };
+  var campaign = document.body.dataset.campaign;
+
+  function toast(text) {
+    var t = $("#toast");
+    if (!t) { t = document.createElement("div"); t.className = "toast"; document.body.appendChild(t); }
+    t.textContent = text; t.hidden = false;
+    clearTimeout(t._h); t._h = setTimeout(function () { t.hidden = true; }, 1800);
+  }
+  function api(method, url, body) {
+    return fetch(url, {
+      method: method, credentials: "same-origin",
+      headers: body ? { "Content-Type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (!r.ok) throw new Error(j.error || "网络错误，请重试");
+        return j;
+      });
+    });
+  }
+  /* Runs f once WeixinJSBridge exists (it may be injected after the page loads). */
+  function onBridge(f) {
+    if (window.WeixinJSBridge) return f();
+    document.addEventListener("WeixinJSBridgeReady", f, { once: true });
+  }
+
+  /* Countdowns: [data-deadline] in Unix ms; the page reloads when one reaches zero. */
+  var countdowns = $$("[data-deadline]");
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  function tick() {
+    var now = Date.now();
+    countdowns.forEach(function (el) {
+      var left = Math.max(0, +el.dataset.deadline - now), s = Math.floor(left / 1000);
+      var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+      $(".cd-time", el).textContent = (d > 0 ? d + "天 " : "") + pad(h) + ":" + pad(m) + ":" + pad(s % 60);
+      if (left === 0 && !el._done) { el._done = true; setTimeout(function () { location.reload(); }, 1500); }
+    });
+  }
+  if (countdowns.length) { tick(); setInterval(tick, 1000); }
+
+  /* Order ticker: one recent purchase at a time. */
+  var items = $$("#ticker li"), cur = 0;
+  if (items.length > 1) setInterval(function () {
+    items[cur].classList.remove("on"); cur = (cur + 1) % items.length; items[cur].classList.add("on");
+  }, 3000);
+
+  /* Gallery dots follow the swipe. */
+  var slides = $("#slides"), dots = $$("#dots i");
+  if (slides && dots.length) slides.addEventListener("scroll", function () {
+    var i = Math.round(slides.scrollLeft / slides.clientWidth);
+    dots.forEach(function (d, j) { d.classList.toggle("on", i === j); });
+  }, { passive: true });
+
+  /* Splash ad: shown at every entry, skippable, gone by itself after a few seconds. */
+  var splash = $("#splash");
+  if (splash) {
+    var skip = $(".splash-skip", splash), n = +skip.dataset.skip;
+    var hide = function () { splash.classList.add("gone"); setTimeout(function () { splash.hidden = true; }, 300); };
+    skip.addEventListener("click", hide);
+    var timer = setInterval(function () {
+      n -= 1; $("span", skip).textContent = n;
+      if (n <= 0) { clearInterval(timer); hide(); }
+    }, 1000);
+  }
+
+  /* Buy: quantity within the limit, the total, then WeChat Pay through the bridge. */
+  var stepper = $("#stepper");
+  if (stepper) {
+    var qty = $("#qty"), max = +stepper.dataset.max, priceFen = Math.round(parseFloat(stepper.dataset.price) * 100);
+    var set = function (v) {
+      v = Math.max(1, Math.min(max, parseInt(v, 10) || 1));
+      qty.value = v;
+      var total = (v * priceFen / 100).toFixed(2);
+      $("#total").textContent = total; $("#total2").textContent = total;
+    };
+    $$("[data-step]", stepper).forEach(function (b) {
+      b.addEventListener("click", function () { set(+qty.value + +b.dataset.step); });
+    });
+    qty.addEventListener("change", function () { set(qty.value); });
+    var payBtn = $("#pay"), err = $("#buy-error");
+    payBtn.addEventListener("click", function () {
+      if (!window.WeixinJSBridge) { err.textContent = "请在微信中打开本页面完成支付"; err.hidden = false; return; }
+      payBtn.disabled = true; err.hidden = true;
+      api("POST", payBtn.dataset.url, { qty: +qty.value }).then(function (o) {
+        WeixinJSBridge.invoke("getBrandWCPayRequest", o.pay, function (res) {
+          var msg = (res && res.err_msg) || "";
+          if (/:ok$/.test(msg)) location.href = o.next;
+          else location.href = o.next + "?r=cancel";
+        });
+      }).catch(function (e) { payBtn.disabled = false; err.textContent = e.message; err.hidden = false; });
+    });
+  }
+
+  /* Payment result: WeChat's notification may arrive a moment after the cashier closes. */
+  var poll = $("[data-poll]");
+  if (poll) {
+    var tries = 0;
+    (function ask() {
+      tries += 1;
+      api("GET", poll.dataset.poll).then(function (o) {
+        if (o.status !== "pending") return location.reload();
+        if (tries === 30) $("#slow").hidden = false;
+        if (tries < 120) setTimeout(ask, tries < 10 ? 1000 : 3000);
+      }).catch(function () { setTimeout(ask, 3000); });
+    })();
+  }
+
+  /* Share: copy the link, show where WeChat's share menu is. */
+  function recordShare(channel) {
+    if (campaign) api("POST", "/api/h5/c/" + campaign + "/shares", { channel: channel }).catch(function () {});
+  }
+  var copy = $("#copy");
+  if (copy) copy.addEventListener("click", function () {
+    var input = document.getElementById(copy.dataset.copy), text = input.value;
+    var done = function () { toast("链接已复制，快去粘贴给好友吧"); recordShare("link"); };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+    else fallback();
+    function fallback() { input.select(); input.setSelectionRange(0, text.length); try { document.execCommand("copy"); } catch (e) {} done(); }
+  });
+  var guide = $("#guide");
+  if (guide) {
+    $("#share-friends").addEventListener("click", function () { guide.hidden = false; });
+    guide.addEventListener("click", function () { guide.hidden = true; });
+  }
+  var poster = $("#poster");
+  if (poster) poster.addEventListener("contextmenu", function () { recordShare("poster"); });
+
+  /* JS-SDK: the server signs wx.config for this page and says what to share (the sharer's
+     own link). The simulator's wx in dev; WeChat's native bridge otherwise, the way the
+     JS-SDK itself drives it. */
+  if (document.body.dataset.share && campaign) {
+    api("POST", "/api/h5/c/" + campaign + "/jsconfig", { url: location.href.split("#")[0] }).then(function (r) {
+      var c = r.config, sh = r.share;
+      /* The update* calls only set what a share shows (their success means "set"); a share
+         is counted when the legacy menu callbacks see the user pick a target (trigger) and
+         then succeed. */
+      var data = function (desc) { return { title: sh.title, desc: desc, link: sh.link, imgUrl: sh.imgUrl }; };
+      var counted = function (kind, o) {
+        var armed = false;
+        o.trigger = function () { armed = true; };
+        o.success = function () { if (armed) { armed = false; recordShare(kind); } };
+        return o;
+      };
+      var chat = counted("appmessage", data(sh.desc)), moments = counted("timeline", data(""));
+      var apis = ["updateAppMessageShareData", "updateTimelineShareData", "onMenuShareAppMessage", "onMenuShareTimeline"];
+      if (window.wx && wx.config) {
+        wx.config({ debug: false, appId: c.appId, timestamp: c.timestamp, nonceStr: c.nonceStr, signature: c.signature, jsApiList: apis });
+        wx.ready(function () {
+          wx.updateAppMessageShareData(data(sh.desc)); wx.updateTimelineShareData(data(""));
+          wx.onMenuShareAppMessage(chat); wx.onMenuShareTimeline(moments);
+        });
+        return;
+      }
+      onBridge(function () {
+        WeixinJSBridge.invoke("preVerifyJSAPI", { appId: c.appId, verifyAppId: c.appId, verifySignType: "sha1",
+          verifyTimestamp: String(c.timestamp), verifyNonceStr: c.nonceStr, verifySignature: c.signature,
+          verifyJsApiList: apis }, function () {});
+        WeixinJSBridge.on("menu:share:appmessage", function () {
+          WeixinJSBridge.invoke("sendAppMessage", { appid: c.appId, img_url: sh.imgUrl, link: sh.link, desc: sh.desc, title: sh.title },
+            function (res) { if (/:ok|:confirm/.test(res.err_msg || "")) recordShare("appmessage"); });
+        });
+        WeixinJSBridge.on("menu:share:timeline", function () {
+          WeixinJSBridge.invoke("shareTimeline", { img_url: sh.imgUrl, link: sh.link, desc: sh.desc, title: sh.title },
+            function (res) { if (/:ok|:confirm/.test(res.err_msg || "")) recordShare("timeline"); });
+        });
+      });
+    }).catch(function () { /* sharing still works through the copy button and the poster */ });
+  }
+})();
