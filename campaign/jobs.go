@@ -30,7 +30,7 @@ func (s *Service) CloseExpired(ctx context.Context) (int, error) {
 	closed := 0
 	for i := range orders {
 		o := &orders[i]
-		paid, err := s.checkWithWeChat(ctx, o)
+		paid, _, err := s.checkWithWeChat(ctx, o)
 		if err != nil {
 			s.log.Warn("close expired order: WeChat unsure, will retry", "merchant_id", o.MerchantID, "order_id", o.ID, "err", err)
 			continue
@@ -67,39 +67,43 @@ WHERE status = 'pending' AND created_at < $1 AND expires_at >= $2 ORDER BY creat
 	}
 	found := 0
 	for i := range orders {
-		paid, err := s.checkWithWeChat(ctx, &orders[i])
+		_, recorded, err := s.checkWithWeChat(ctx, &orders[i])
 		if err != nil {
 			s.log.Warn("query unpaid order", "order_id", orders[i].ID, "err", err)
 			continue
 		}
-		if paid {
+		if recorded {
 			found++
 		}
 	}
 	return found, nil
 }
 
-// checkWithWeChat queries an order and records it paid when WeChat says so.
-func (s *Service) checkWithWeChat(ctx context.Context, o *Order) (paid bool, err error) {
+// checkWithWeChat queries an order and records it paid when WeChat says so. recorded is
+// false when WeChat says paid but the payment was already recorded (a notification won).
+func (s *Service) checkWithWeChat(ctx context.Context, o *Order) (paid, recorded bool, err error) {
 	wx, err := s.WeChatFor(ctx, o.MerchantID)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	st, err := wx.QueryOrder(ctx, o.OutTradeNo)
 	if wechat.KindOf(err) == wechat.KindNotFound {
-		return false, nil // never reached WeChat (prepay failed): nothing was paid
+		return false, false, nil // never reached WeChat (prepay failed): nothing was paid
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if st.TradeState != "SUCCESS" {
-		return false, nil
+		return false, false, nil
 	}
-	if err := s.markPaid(ctx, o.MerchantID, o.OutTradeNo, st.TransactionID, st.TotalFen, st.PaidAt); err != nil {
-		return false, err
+	recorded, err = s.markPaid(ctx, o.MerchantID, o.OutTradeNo, st.TransactionID, st.TotalFen, st.PaidAt)
+	if err != nil {
+		return false, false, err
 	}
-	s.log.Info("order found paid by query", "merchant_id", o.MerchantID, "order_id", o.ID)
-	return true, nil
+	if recorded {
+		s.log.Info("order found paid by query", "merchant_id", o.MerchantID, "order_id", o.ID)
+	}
+	return true, recorded, nil
 }
 
 // SettleHeld makes held commissions claimable once their hold period has passed.

@@ -181,17 +181,19 @@ func (s *Service) HandlePayNotify(ctx context.Context, merchantID int64, body []
 	if err != nil {
 		return fmt.Errorf("campaign: payment notification for merchant %d: %w", merchantID, err)
 	}
-	return s.markPaid(ctx, merchantID, n.OutTradeNo, n.TransactionID, n.TotalFen, n.PaidAt)
+	_, err = s.markPaid(ctx, merchantID, n.OutTradeNo, n.TransactionID, n.TotalFen, n.PaidAt)
+	return err
 }
 
 // markPaid moves an order from pending to paid and, in the same transaction, credits the
 // bound sharer's commission. Exactly once: the order row is locked and the status checked,
-// transaction_id is unique and the commission's ledger key is the order.
-func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, transactionID string, paidFen int64, paidAt time.Time) error {
+// transaction_id is unique and the commission's ledger key is the order. recorded is false
+// for a duplicate.
+func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, transactionID string, paidFen int64, paidAt time.Time) (recorded bool, err error) {
 	if paidAt.IsZero() {
 		paidAt = s.now()
 	}
-	return s.transact(ctx, func(tx *sqlx.Tx) error {
+	err = s.transact(ctx, func(tx *sqlx.Tx) error {
 		var o Order
 		err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND out_trade_no = $2 FOR UPDATE`, merchantID, outTradeNo)
 		if isNoRows(err) {
@@ -242,8 +244,10 @@ WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, cre
 		if isUnique(err) {
 			return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
 		}
+		recorded = err == nil
 		return err
 	})
+	return recorded, err
 }
 
 // closeOrder closes a pending order and returns its stock (and its buyer slot when the buyer
