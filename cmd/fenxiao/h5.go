@@ -27,6 +27,7 @@ func (s *server) h5Routes(r router) {
 	r.Get("/c/:id<int>/poster.png", s.h5Poster)
 	r.Get("/c/:id<int>/cover.png", s.h5Cover)
 	r.Get("/c/:id<int>/commissions", s.h5Earnings)
+	r.Post("/c/:id<int>/withdraw", s.h5Withdraw)
 	r.Post("/api/h5/c/:id<int>/orders", s.h5CreateOrder)
 	r.Get("/api/h5/c/:id<int>/orders/:order<int>", s.h5OrderStatus)
 	r.Post("/api/h5/c/:id<int>/jsconfig", s.h5JSConfig)

@@ -20,7 +20,8 @@ import (
 
 // The whole journey of issue 7 on two phones, through the real server, the simulator's OAuth
 // page, its bridge and its cashier: A opens the campaign, buys and pays; A shares; B opens
-// A's link and buys; A sees the commission.
+// A's link and buys; A sees the commission, withdraws, opens the red packet in the
+// simulator's inbox, and the claim records show it received.
 func TestBrowserH5Journey(t *testing.T) {
 	st := newH5Stack(t)
 	m := st.merchant("龙井茶庄")
@@ -130,14 +131,44 @@ func TestBrowserH5Journey(t *testing.T) {
 		t.Fatal("the commission line is missing")
 	}
 	screenshot(t, a, "10-commissions")
+
+	// A withdraws: the vault becomes one red packet, which the sending job sends; A opens it in
+	// the simulator's WeChat inbox and the status job sees it received.
+	tap(t, a, "withdraw", `#withdraw`)
+	waitFor(t, a, "the claim message", `document.getElementById('claim-msg') && document.getElementById('claim-msg').textContent.includes('已申请提现 5.00 元')`)
+	waitFor(t, a, "the queued packet", `document.querySelector('.packet-status') && document.querySelector('.packet-status').textContent === '排队中'`)
+	screenshot(t, a, "11-withdrawn")
+	if n, err := st.srv.payouts.SendDue(ctx0); err != nil || n != 1 {
+		t.Fatalf("sent %d packets: %v", n, err)
+	}
+	do(t, a, "reload", chromedp.Reload())
+	waitFor(t, a, "the sent packet", `document.querySelector('.packet-status').textContent === '已发送待领取'`)
+	inbox := eval[string](t, a, `document.getElementById('sim-inbox').href`)
+	do(t, a, "open WeChat's inbox", chromedp.Navigate(inbox))
+	tap(t, a, "open the red packet", `form[action="/sim/inbox/open"] button`)
+	waitFor(t, a, "the opened packet", `document.body.innerText.includes('已存入零钱')`)
+	viewShot(t, a, "12-inbox")
+	// The status job asks WeChat about a sent packet a while after sending: skip the wait.
+	if _, err := st.srv.db.Exec(`UPDATE packets SET next_at = now() WHERE merchant_id = $1 AND status = 'sent'`, m.id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.srv.payouts.SyncSent(ctx0); err != nil || n != 1 {
+		t.Fatalf("synced %d packets: %v", n, err)
+	}
+	do(t, a, "back to my commissions", chromedp.Navigate(landing+"/commissions"))
+	waitFor(t, a, "the received packet", `document.querySelector('.packet-status').textContent === '已领取'`)
+	if got := eval[string](t, a, `document.getElementById('available').textContent`); got != "0.00" {
+		t.Fatalf("available after the claim: %s", got)
+	}
+	screenshot(t, a, "13-received")
 	do(t, a, "open my orders", chromedp.Navigate(landing+"/orders"))
 	waitFor(t, a, "the order list", `document.querySelectorAll('.order').length === 1`)
-	screenshot(t, a, "11-orders")
+	screenshot(t, a, "14-orders")
 	do(t, a, "back to the landing page", chromedp.Navigate(landing))
 	waitFor(t, a, "the ticker", `document.querySelectorAll('#ticker li').length === 2`)
 	tap(t, a, "skip the splash ad", `.splash-skip`)
 	waitFor(t, a, "the splash to go", `document.getElementById('splash').hidden`)
-	screenshot(t, a, "12-landing-after")
+	screenshot(t, a, "15-landing-after")
 
 	// The stats saw the visits and the share.
 	if !st.srv.visits.flush(5 * time.Second) {

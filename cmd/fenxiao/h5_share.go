@@ -7,11 +7,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fenxiao/campaign"
-	"fenxiao/wallet"
 )
 
-// The pages of sharing and earning: the share page with its poster, the JS-SDK set-up every
-// sharing page calls, the share records, and my commissions.
+// The pages of sharing: the share page with its poster, the JS-SDK set-up every sharing page
+// calls, and the share records.
 
 // shareView is the share page's data.
 type shareView struct {
@@ -135,56 +134,4 @@ func (s *server) h5RecordShare(c *fiber.Ctx) error {
 		s.visits.share(camp, u, body.Channel)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
-}
-
-// earningsView is the commissions page's data.
-type earningsView struct {
-	*campaign.Earnings
-}
-
-// lineLabels name each vault movement for the sharer.
-var lineLabels = map[wallet.TransferKind]string{
-	wallet.Commission:       "佣金到账",
-	wallet.CommissionHeld:   "佣金待结算",
-	wallet.CommissionSettle: "佣金结算，可提现",
-	wallet.CommissionVoid:   "订单退款，佣金取消",
-	wallet.Claim:            "提现",
-	wallet.PayoutReturned:   "红包未领取，已退回",
-}
-
-// Label is the Chinese name of a vault movement.
-func (earningsView) Label(l wallet.Line) string {
-	if s, ok := lineLabels[l.Kind]; ok {
-		return s
-	}
-	return string(l.Kind)
-}
-
-// Order is the masked number of the order a commission came from, or "".
-func (earningsView) Order(l wallet.Line) string {
-	if len(l.Ref) < 8 || (l.Kind != wallet.Commission && l.Kind != wallet.CommissionHeld && l.Kind != wallet.CommissionVoid) {
-		return ""
-	}
-	return "订单尾号 " + l.Ref[len(l.Ref)-6:]
-}
-
-func (s *server) h5Earnings(c *fiber.Ctx) error {
-	camp, u, err := s.visitor(c, false)
-	if err != nil {
-		return signedIn(err)
-	}
-	e, err := s.campaign.Earnings(c.UserContext(), camp.MerchantID, u.ID, 50)
-	if err != nil {
-		return err
-	}
-	// A settlement moves money from pending to available: show it once, as the sharer sees it.
-	lines := e.Lines[:0:0]
-	for _, l := range e.Lines {
-		if l.Kind == wallet.CommissionSettle && l.Account == wallet.VaultPending {
-			continue
-		}
-		lines = append(lines, l)
-	}
-	e.Lines = lines
-	return s.render(c, "earnings", &h5Page{Title: "我的佣金", Campaign: camp, User: u, Data: earningsView{Earnings: e}})
 }

@@ -115,4 +115,5 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 5s", job("send red packets", 10*time.Minute, s.payouts.SendDue))
 	add("@every 1m", job("sync red-packet statuses", 5*time.Minute, s.payouts.SyncSent))
 	add("@every 30s", job("send notifications", 2*time.Minute, s.payouts.SendNotifications))
+	add("@every 1h", job("delete expired follower sessions", 5*time.Minute, s.campaign.DeleteExpiredSessions))
 }

@@ -98,6 +98,10 @@
     });
   }
 
+  /* Withdraw: one tap is one claim. */
+  var wf = $("#withdraw-form");
+  if (wf) wf.addEventListener("submit", function () { var b = $("#withdraw"); setTimeout(function () { b.disabled = true; b.textContent = "提现中…"; }); });
+
   /* Payment result: WeChat's notification may arrive a moment after the cashier closes. */
   var poll = $("[data-poll]");
   if (poll) {
