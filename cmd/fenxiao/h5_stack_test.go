@@ -23,13 +23,13 @@ import (
 // through the server's own origin, and region gates using the IP chosen for each simulated
 // user on the authorize page.
 type h5Stack struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *server
 	base string
 	sim  *sim.Server
 }
 
-func newH5Stack(t *testing.T) *h5Stack {
+func newH5Stack(t testing.TB) *h5Stack {
 	t.Helper()
 	s, simURL := testSim()
 	dev := &devSimulator{sim: s, url: simURL}

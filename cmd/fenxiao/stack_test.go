@@ -31,7 +31,7 @@ func testSim() (*sim.Server, string) {
 
 // startStack runs the whole server (services, WeChat endpoints, pages) on a loopback port
 // against the package's test database and the simulator, and returns it with its base URL.
-func startStack(t *testing.T, h *hooks) (*server, string) {
+func startStack(t testing.TB, h *hooks) (*server, string) {
 	t.Helper()
 	db := dbtest.DB(t)
 	_, simURL := testSim()
