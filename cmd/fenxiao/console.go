@@ -1,4 +1,267 @@
 package main
 
+import (
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fenxiao/campaign"
+	"fenxiao/wallet"
+)
+
+// The merchant console (issue 8): server-rendered pages under /console for a desktop
+// browser. Every handler is parse → one service call → render, and every POST answers with a
+// redirect (POST-redirect-GET) or the same form again with its errors beside the fields.
+//
+// Security:
+//   - Sessions live in PostgreSQL (campaign.ConsoleSession); the cookie holds a random
+//     token whose SHA-256 is the row's key. Log-in always makes a new session and deletes the
+//     one the browser had, so a session fixed before log-in is worthless.
+//   - CSRF: every form carries a token that is an HMAC, under a key derived from SECRET_KEY, of
+//     a random per-browser cookie and the session cookie (a signed double-submit cookie bound
+//     to the session). Any non-GET request under /console without it is refused with 403.
+//     Both cookies are HttpOnly and SameSite=Strict, so other sites cannot send them either.
+//   - Every query filters by the signed-in merchant's id; a foreign id is a 404.
+type console struct {
+	*server
+	csrfKey []byte
+	secure  bool // cookies only over HTTPS (BASE_URL is https)
+}
+
+// Console cookies. Their path keeps them off the H5 pages.
+const (
+	conSessionCookie = "fx_console"
+	conCSRFCookie    = "fx_csrf"
+	conFlashCookie   = "fx_flash"
+	conCookiePath    = "/console"
+	conSessionMaxAge = 7 * 24 * 3600 // the database decides the real expiry
+)
+
 // consoleRoutes are the merchant console's pages (issue 8).
-func (s *server) consoleRoutes(r router) {}
+func (s *server) consoleRoutes(r router) {
+	key, err := hkdf.Key(sha256.New, s.cfg.SecretKey, nil, "fenxiao console csrf v1", 32)
+	if err != nil {
+		panic(err) // SECRET_KEY was validated at start: 32 bytes
+	}
+	con := &console{server: s, csrfKey: key, secure: strings.HasPrefix(s.cfg.BaseURL, "https://")}
+
+	r.Get("/media/:merchant<int>/:name", con.media)
+	r.Post("/wechat/pay/:merchant<int>/topup", con.topUpNotify)
+
+	g := r.Group("/console", con.csrf)
+	g.Get("/login", con.loginPage)
+	g.Post("/login", con.login)
+	g.Get("/signup", con.signupPage)
+	g.Post("/signup", con.signup)
+	g.Post("/logout", con.logout)
+
+	a := g.Group("", con.auth)
+	a.Get("/", con.home)
+	a.Get("/account", con.accountPage)
+	a.Post("/account/password", con.changePassword)
+
+	a.Get("/wechat", con.wechatPage)
+	a.Post("/wechat", con.saveWeChat)
+	a.Post("/wechat/test", con.testWeChat)
+	a.Post("/payouts/resume", con.resumePayouts)
+
+	a.Get("/assets", con.assetsPage)
+	a.Get("/assets/statement.csv", con.statementCSV)
+	a.Post("/assets/topups", con.startTopUp)
+	a.Get("/assets/topups/:id<int>", con.topUpPage)
+	a.Get("/assets/topups/:id<int>/status", con.topUpStatus)
+	a.Get("/assets/topups/:id<int>/qr.svg", con.topUpQR)
+
+	a.Post("/uploads", con.upload)
+	a.Get("/campaigns", con.campaignsPage)
+	a.Get("/campaigns/new", con.newCampaignPage)
+	a.Post("/campaigns", con.createCampaign)
+	a.Get("/campaigns/:id<int>", con.campaignPage)
+	a.Get("/campaigns/:id<int>/edit", con.editCampaignPage)
+	a.Post("/campaigns/:id<int>", con.updateCampaign)
+	a.Post("/campaigns/:id<int>/publish", con.publishCampaign)
+	a.Post("/campaigns/:id<int>/stock", con.adjustStock)
+	a.Post("/campaigns/:id<int>/end", con.endCampaign)
+	a.Get("/campaigns/:id<int>/preview", con.previewPage)
+	a.Get("/campaigns/:id<int>/results", con.resultsPage)
+
+	a.Get("/orders", con.ordersPage)
+	a.Get("/orders.csv", con.ordersCSV)
+	a.Get("/orders/:id<int>", con.orderPage)
+	a.Post("/orders/:id<int>/refund", con.refundOrder)
+}
+
+// csrf gives every browser a CSRF cookie and refuses any non-GET request whose token does
+// not match it and the session. It runs before auth, so the log-in form is protected too.
+func (con *console) csrf(c *fiber.Ctx) error {
+	seed := c.Cookies(conCSRFCookie)
+	if len(seed) < 32 {
+		seed = randomToken()
+		c.Cookie(con.cookie(conCSRFCookie, seed, conSessionMaxAge))
+	}
+	c.Locals("csrf-seed", seed)
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead:
+		return c.Next()
+	}
+	got := c.Get("X-CSRF-Token")
+	if got == "" {
+		got = c.FormValue("_csrf")
+	}
+	if !hmac.Equal([]byte(got), []byte(con.csrfToken(c))) {
+		return fiber.NewError(fiber.StatusForbidden, "页面已过期或来源无法确认，请刷新页面后重试")
+	}
+	return c.Next()
+}
+
+// csrfToken is the token this browser's forms must carry: bound to its CSRF cookie and to
+// its session cookie, so it changes at log-in and log-out.
+func (con *console) csrfToken(c *fiber.Ctx) string {
+	seed, _ := c.Locals("csrf-seed").(string)
+	m := hmac.New(sha256.New, con.csrfKey)
+	m.Write([]byte(seed + "|" + c.Cookies(conSessionCookie)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// auth loads the session or sends the browser to the log-in page.
+func (con *console) auth(c *fiber.Ctx) error {
+	ses, err := con.campaign.ConsoleSession(c.UserContext(), c.Cookies(conSessionCookie))
+	if errors.Is(err, campaign.ErrNotFound) {
+		if c.Method() != fiber.MethodGet {
+			return fiber.NewError(fiber.StatusUnauthorized, "登录已过期，请重新登录")
+		}
+		return c.Redirect("/console/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+	}
+	if err != nil {
+		return err
+	}
+	c.Locals("session", ses)
+	c.Set(fiber.HeaderCacheControl, "no-store") // merchant data: never from a shared cache
+	c.Set("X-Frame-Options", "SAMEORIGIN")
+	return c.Next()
+}
+
+// session is the signed-in merchant of a request behind auth.
+func session(c *fiber.Ctx) *campaign.ConsoleSession {
+	ses, _ := c.Locals("session").(*campaign.ConsoleSession)
+	return ses
+}
+
+// merchant is the signed-in merchant's id: every console query filters by it.
+func merchant(c *fiber.Ctx) int64 { return session(c).MerchantID }
+
+func (con *console) cookie(name, value string, maxAge int) *fiber.Cookie {
+	return &fiber.Cookie{Name: name, Value: value, Path: conCookiePath, MaxAge: maxAge,
+		HTTPOnly: true, Secure: con.secure, SameSite: fiber.CookieSameSiteStrictMode}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) //nolint:errcheck // crypto/rand never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// flash is a one-time message shown on the page a redirect leads to.
+type flash struct {
+	Kind string `json:"k"` // ok, error
+	Text string `json:"t"`
+}
+
+func (con *console) flash(c *fiber.Ctx, kind, text string) {
+	b, _ := json.Marshal(flash{kind, text})
+	c.Cookie(con.cookie(conFlashCookie, base64.RawURLEncoding.EncodeToString(b), 120))
+}
+
+// takeFlash reads and clears the flash message.
+func (con *console) takeFlash(c *fiber.Ctx) *flash {
+	v := c.Cookies(conFlashCookie)
+	if v == "" {
+		return nil
+	}
+	c.Cookie(con.cookie(conFlashCookie, "", -1))
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	var f flash
+	if err != nil || json.Unmarshal(b, &f) != nil || f.Text == "" {
+		return nil
+	}
+	return &f
+}
+
+// redirect answers a POST with a redirect and an optional flash message.
+func (con *console) redirect(c *fiber.Ctx, to, kind, text string) error {
+	if text != "" {
+		con.flash(c, kind, text)
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
+}
+
+// refuse answers a POST whose action the merchant can fix (a *ValidationError, a conflict,
+// missing WeChat settings) by going back with the explanation; other errors go to the error
+// handler.
+func (con *console) refuse(c *fiber.Ctx, back string, err error) error {
+	msg := campaign.Explain(err)
+	if msg == "" || errors.Is(err, campaign.ErrNotFound) || errors.Is(err, wallet.ErrNotFound) {
+		return err
+	}
+	return con.redirect(c, back, "error", msg)
+}
+
+// consolePage is the data of every console page: the layout reads the common fields, the
+// page its Data. Its methods format values for the templates.
+type consolePage struct {
+	Title   string
+	Nav     string // the sidebar entry to highlight
+	Session *campaign.ConsoleSession
+	CSRF    string
+	Flash   *flash
+	Problem *wallet.Problem // red packets paused: the banner
+	Assets  *wallet.Assets
+	Errors  map[string]string // form errors by field
+	Data    any
+	loc     *time.Location
+}
+
+// render answers a console page inside the console layout.
+func (con *console) render(c *fiber.Ctx, name string, p *consolePage) error {
+	p.Session = session(c)
+	p.CSRF = con.csrfToken(c)
+	p.Flash = con.takeFlash(c)
+	p.loc = con.cfg.TimeZone
+	if p.Errors == nil {
+		p.Errors = map[string]string{}
+	}
+	if p.Session != nil {
+		var err error
+		if p.Problem, err = con.payouts.Problem(c.UserContext(), p.Session.MerchantID); err != nil {
+			return err
+		}
+		a, err := con.wallet.Assets(c.UserContext(), p.Session.MerchantID)
+		if err != nil {
+			return err
+		}
+		p.Assets = &a
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Render("console/"+name, p, "layouts/console")
+}
+
+// form re-renders a form page with the field messages of err (a *ValidationError) and status
+// 422; any other error goes to the error handler.
+func (con *console) form(c *fiber.Ctx, name string, p *consolePage, err error) error {
+	var ve *campaign.ValidationError
+	if !errors.As(err, &ve) {
+		return con.refuse(c, c.OriginalURL(), err)
+	}
+	p.Errors = ve.Fields
+	c.Status(fiber.StatusUnprocessableEntity)
+	return con.render(c, name, p)
+}

@@ -1,0 +1,226 @@
+package campaign
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// OrderFilter narrows the console's order list. Zero values mean "any".
+type OrderFilter struct {
+	CampaignID int64
+	Status     OrderStatus
+	From, To   time.Time // created_at; From inclusive, To exclusive
+	Buyer      string    // part of the buyer's nickname, or their exact openid
+	Sharer     string    // the same for the credited sharer
+	Before     int64     // page cursor: orders with a smaller id
+	Limit      int       // default 50, at most 1000
+}
+
+// OrderRow is an order with the names the console shows beside it.
+type OrderRow struct {
+	Order
+	CampaignTitle string  `db:"campaign_title"`
+	ProductName   string  `db:"product_name"`
+	BuyerName     string  `db:"buyer_name"`
+	BuyerOpenID   string  `db:"buyer_openid"`
+	BuyerAvatar   string  `db:"buyer_avatar"`
+	SharerName    *string `db:"sharer_name"`
+	SharerOpenID  *string `db:"sharer_openid"`
+}
+
+// OrderPage is one page of orders, newest first; Next is the cursor of the next page, 0 at
+// the end.
+type OrderPage struct {
+	Rows []OrderRow
+	Next int64
+}
+
+var orderStatuses = map[OrderStatus]string{Pending: "待支付", Paid: "已支付", Closed: "已关闭", Refunded: "已退款"}
+
+// Label is the status in the console's words.
+func (s OrderStatus) Label() string { return orderStatuses[s] }
+
+// Valid reports whether s is a known status.
+func (s OrderStatus) Valid() bool { _, ok := orderStatuses[s]; return ok }
+
+// CommissionLabel says what happened to an order's commission.
+func (o *Order) CommissionLabel() string {
+	switch o.CommissionStatus {
+	case "earned":
+		return "已入账"
+	case "held":
+		return "冻结期中"
+	case "voided":
+		return "已作废（退款）"
+	}
+	switch o.NoCommission {
+	case NoSharer:
+		return "无分享人"
+	case SelfPurchase:
+		return "自购不计佣金"
+	case SnapshotSharer:
+		return "分享人为朋友圈快照用户"
+	case SharerNotBuyer:
+		return "分享人未先购买"
+	case SharerNotViable:
+		return "分享人无效"
+	}
+	return "—"
+}
+
+const orderRowSQL = `
+SELECT o.id, o.merchant_id, o.campaign_id, o.buyer_id, o.sharer_id, o.out_trade_no, o.qty, o.amount, o.status,
+       o.transaction_id, o.commission, o.commission_status, o.no_commission, o.client_ip, o.created_at, o.expires_at,
+       o.paid_at, o.closed_at, o.refunded_at, o.settle_at,
+       c.title AS campaign_title, c.product_name, b.nickname AS buyer_name, b.openid AS buyer_openid,
+       b.avatar_url AS buyer_avatar, sh.nickname AS sharer_name, sh.openid AS sharer_openid
+FROM orders o
+JOIN campaigns c ON c.id = o.campaign_id AND c.merchant_id = o.merchant_id
+JOIN wechat_users b ON b.id = o.buyer_id
+LEFT JOIN wechat_users sh ON sh.id = o.sharer_id`
+
+// Orders returns a page of a merchant's orders. A campaign filter naming another merchant's
+// campaign is ErrNotFound, like any other foreign id.
+func (s *Service) Orders(ctx context.Context, merchantID int64, f OrderFilter) (OrderPage, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 1000 {
+		f.Limit = 1000
+	}
+	if f.CampaignID != 0 {
+		if _, err := s.Get(ctx, merchantID, f.CampaignID); err != nil {
+			return OrderPage{}, err
+		}
+	}
+	q, args := orderQuery(merchantID, f)
+	args = append(args, f.Limit+1)
+	q += fmt.Sprintf(" ORDER BY o.id DESC LIMIT $%d", len(args))
+	var rows []OrderRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
+		return OrderPage{}, fmt.Errorf("campaign: orders of merchant %d: %w", merchantID, err)
+	}
+	p := OrderPage{Rows: rows}
+	if len(rows) > f.Limit {
+		p.Rows = rows[:f.Limit]
+		p.Next = p.Rows[f.Limit-1].ID
+	}
+	return p, nil
+}
+
+func orderQuery(merchantID int64, f OrderFilter) (string, []any) {
+	where := []string{"o.merchant_id = $1"}
+	args := []any{merchantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	}
+	if f.CampaignID != 0 {
+		add("o.campaign_id = ?", f.CampaignID)
+	}
+	if f.Status != "" {
+		add("o.status = ?", string(f.Status))
+	}
+	if !f.From.IsZero() {
+		add("o.created_at >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		add("o.created_at < ?", f.To)
+	}
+	person := func(alias, text string) {
+		args = append(args, text, "%"+escapeLike(text)+"%")
+		where = append(where, fmt.Sprintf(`(%[1]s.openid = $%[2]d OR %[1]s.nickname ILIKE $%[3]d)`, alias, len(args)-1, len(args)))
+	}
+	if b := strings.TrimSpace(f.Buyer); b != "" {
+		person("b", b)
+	}
+	if sh := strings.TrimSpace(f.Sharer); sh != "" {
+		person("sh", sh)
+	}
+	if f.Before > 0 {
+		add("o.id < ?", f.Before)
+	}
+	return orderRowSQL + "\nWHERE " + strings.Join(where, " AND "), args
+}
+
+// escapeLike makes a search text match itself literally inside ILIKE.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// OrderDetail returns one of a merchant's orders with its names.
+func (s *Service) OrderDetail(ctx context.Context, merchantID, id int64) (*OrderRow, error) {
+	var o OrderRow
+	err := s.db.GetContext(ctx, &o, orderRowSQL+"\nWHERE o.merchant_id = $1 AND o.id = $2", merchantID, id)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("order %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign: order %d: %w", id, err)
+	}
+	return &o, nil
+}
+
+// maxExport bounds a CSV export; a merchant with more narrows the dates.
+const maxExport = 100_000
+
+// ExportOrders writes the orders matching f (all pages, up to 100,000) as CSV for Excel: a
+// UTF-8 byte-order mark, Chinese headings, times in loc, and cells that a spreadsheet would
+// run as formulas defused.
+func (s *Service) ExportOrders(ctx context.Context, merchantID int64, f OrderFilter, loc *time.Location, w io.Writer) error {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"订单号", "活动", "商品", "数量", "金额（元）", "状态", "买家", "买家 openid", "分享人", //nolint:errcheck
+		"佣金（元）", "佣金", "下单时间", "支付时间", "退款时间", "微信支付单号"})
+	f.Limit, f.Before = 1000, 0
+	for n := 0; n < maxExport; {
+		p, err := s.Orders(ctx, merchantID, f)
+		if err != nil {
+			return err
+		}
+		for _, o := range p.Rows {
+			cw.Write([]string{o.OutTradeNo, CSVSafe(o.CampaignTitle), CSVSafe(o.ProductName), fmt.Sprint(o.Qty), //nolint:errcheck
+				o.Amount.StringFixed(2), o.Status.Label(), CSVSafe(o.BuyerName), o.BuyerOpenID, CSVSafe(deref(o.SharerName)),
+				o.Commission.StringFixed(2), o.CommissionLabel(), csvTime(&o.CreatedAt, loc), csvTime(o.PaidAt, loc),
+				csvTime(o.RefundedAt, loc), deref(o.TransactionID)})
+		}
+		n += len(p.Rows)
+		if p.Next == 0 {
+			break
+		}
+		f.Before = p.Next
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// CSVSafe defuses a cell that Excel or WPS would read as a formula (=, +, -, @, tab, CR):
+// nicknames and titles are typed by other people.
+func CSVSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func csvTime(t *time.Time, loc *time.Location) string {
+	if t == nil {
+		return ""
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05")
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

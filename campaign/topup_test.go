@@ -1,0 +1,216 @@
+package campaign_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"fenxiao/campaign"
+	"fenxiao/migrations/dbtest"
+	"fenxiao/wallet"
+	"fenxiao/wechat"
+	"fenxiao/wechat/sim"
+)
+
+// topUpEnv is a merchant whose top-up notifications reach a server of the test's own
+// (the package's hook server knows only the order endpoints). drop makes it answer FAIL
+// without recording anything, as when the database is down.
+type topUpEnv struct {
+	*env
+	drop    atomic.Bool
+	replies atomic.Int32
+}
+
+func newTopUpEnv(t *testing.T) *topUpEnv {
+	t.Helper()
+	db := dbtest.DB(t)
+	te := &topUpEnv{}
+	var svc *campaign.Service
+	var merchant int64
+	notify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if te.drop.Load() || !strings.HasSuffix(r.URL.Path, "/topup") {
+			w.Write(wechat.NotifyReply(false, "down")) //nolint:errcheck
+			return
+		}
+		te.replies.Add(1)
+		if err := svc.HandleTopUpNotify(r.Context(), merchant, body); err != nil {
+			w.Write(wechat.NotifyReply(false, err.Error())) //nolint:errcheck
+			return
+		}
+		w.Write(wechat.NotifyReply(true, "OK")) //nolint:errcheck
+	}))
+	t.Cleanup(notify.Close)
+	var err error
+	svc, err = campaign.NewService(campaign.Config{
+		DB: db, Wallet: wallet.NewService(db), Regions: regions, Secret: []byte("0123456789abcdef0123456789abcdef"),
+		BaseURL: notify.URL, WeChat: wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second}, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merchant, err = svc.CreateMerchant(ctx, "充值测试"); err != nil {
+		t.Fatal(err)
+	}
+	te.env = &env{t: t, db: db, svc: svc, wallet: wallet.NewService(db), merchant: merchant}
+	return te
+}
+
+func (te *topUpEnv) setUpWeChat() {
+	te.t.Helper()
+	creds, err := simulator.AddMerchant(sim.MerchantConfig{})
+	if err != nil {
+		te.t.Fatal(err)
+	}
+	if err := te.svc.SetWeChat(ctx, te.merchant, creds); err != nil {
+		te.t.Fatal(err)
+	}
+	te.creds = creds
+}
+
+// scanAndPay pays a top-up's QR code as a user of the merchant would in WeChat.
+func (te *topUpEnv) scanAndPay(tu *campaign.TopUp) {
+	te.t.Helper()
+	prepay, err := simulator.PrepayIDOfCodeURL(tu.CodeURL)
+	if err != nil {
+		te.t.Fatal(err)
+	}
+	payer, err := simulator.AddUser(sim.User{AppID: te.creds.AppID, Nickname: "店主"})
+	if err != nil {
+		te.t.Fatal(err)
+	}
+	if err := simulator.Pay(prepay, payer.OpenID); err != nil {
+		te.t.Fatal(err)
+	}
+}
+
+func (te *topUpEnv) waitTopUp(id int64, status string) *campaign.TopUp {
+	te.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tu, err := te.svc.TopUp(ctx, te.merchant, id)
+		if err != nil {
+			te.t.Fatal(err)
+		}
+		if tu.Status == status {
+			return tu
+		}
+		if time.Now().After(deadline) {
+			te.t.Fatalf("top-up %d is %s, want %s", id, tu.Status, status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestTopUpRules(t *testing.T) {
+	te := newTopUpEnv(t)
+	_, err := te.svc.StartTopUp(ctx, te.merchant, d("100"), "")
+	wantField(t, err, "amount", "请先在「微信设置」中填写")
+	te.setUpWeChat()
+	for amount, want := range map[string]string{"0.50": "1 元到 50,000 元", "50000.01": "1 元到 50,000 元", "10.001": "最多两位小数"} {
+		_, err := te.svc.StartTopUp(ctx, te.merchant, d(amount), "")
+		wantField(t, err, "amount", want)
+	}
+}
+
+// A top-up paid in the simulator is credited once, however many notifications arrive; a
+// forged or wrong-amount one is refused.
+func TestTopUpCreditsAssetsExactlyOnce(t *testing.T) {
+	te := newTopUpEnv(t)
+	te.setUpWeChat()
+	tu, err := te.svc.StartTopUp(ctx, te.merchant, d("300.50"), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tu.CodeURL, "weixin://wxpay/bizpayurl?pr=") || tu.Status != "pending" {
+		t.Fatalf("top-up %+v", tu)
+	}
+	te.scanAndPay(tu)
+	paid := te.waitTopUp(tu.ID, "paid")
+	if paid.TransactionID == nil || paid.PaidAt == nil {
+		t.Fatalf("paid top-up without transaction: %+v", paid)
+	}
+	replies, err := simulator.SendPayNotify(te.creds.MchID, tu.OutTradeNo, sim.NotifyOptions{Times: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replies {
+		if !strings.Contains(r, "SUCCESS") {
+			t.Errorf("duplicate answered %s, want SUCCESS", r)
+		}
+	}
+	for _, opt := range []sim.NotifyOptions{{Forged: true}, {TotalFen: 1}} {
+		replies, err := simulator.SendPayNotify(te.creds.MchID, tu.OutTradeNo, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(replies[0], "FAIL") {
+			t.Errorf("%+v answered %s, want FAIL", opt, replies[0])
+		}
+	}
+	assets, err := te.wallet.Assets(ctx, te.merchant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "available after a paid top-up and 5 more notifications", assets.Available, "300.50")
+	p, err := te.svc.Statement(ctx, te.merchant, wallet.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Lines) != 1 || p.Lines[0].Label() != "充值" || p.Lines[0].Ref != tu.OutTradeNo {
+		t.Fatalf("statement %+v", p.Lines)
+	}
+	list, err := te.svc.TopUps(ctx, te.merchant, 10)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("top-ups %v, %v", list, err)
+	}
+	audit(t, te.db)
+}
+
+// When the notification never gets through, the QR page's polling asks WeChat and credits
+// the payment, once.
+func TestTopUpStatusQueriesALostNotification(t *testing.T) {
+	te := newTopUpEnv(t)
+	te.setUpWeChat()
+	te.drop.Store(true)
+	tu, err := te.svc.StartTopUp(ctx, te.merchant, d("50"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	te.scanAndPay(tu)
+	if got, err := te.svc.TopUpStatus(ctx, te.merchant, tu.ID); err != nil || got.Status != "pending" {
+		t.Fatalf("fresh top-up: %+v, %v (it is too early to ask WeChat)", got, err)
+	}
+	clock.Advance(11 * time.Second)
+	for range 2 {
+		got, err := te.svc.TopUpStatus(ctx, te.merchant, tu.ID)
+		if err != nil || got.Status != "paid" {
+			t.Fatalf("after the query: %+v, %v", got, err)
+		}
+	}
+	te.drop.Store(false)
+	if _, err := simulator.SendPayNotify(te.creds.MchID, tu.OutTradeNo, sim.NotifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "available", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "50")
+
+	// An unpaid top-up past its expiry is closed.
+	unpaid, err := te.svc.StartTopUp(ctx, te.merchant, decimal.NewFromInt(20), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2*time.Hour + time.Minute)
+	if got, err := te.svc.TopUpStatus(ctx, te.merchant, unpaid.ID); err != nil || got.Status != "closed" {
+		t.Fatalf("expired top-up: %+v, %v", got, err)
+	}
+	if _, err := te.svc.TopUp(ctx, te.merchant+1000, unpaid.ID); err == nil {
+		t.Fatal("another merchant sees the top-up")
+	}
+	audit(t, te.db)
+}

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	qr "github.com/piglig/go-qr"
+
+	"fenxiao/campaign"
+	"fenxiao/wechat"
+	"fenxiao/wechat/sim"
+)
+
+// The merchant's whole journey in a desktop Chromium against the real server and the WeChat
+// simulator: sign up, WeChat settings (certificate upload, test connection), a top-up paid by
+// scanning the Native QR code in the simulator, a campaign with every setting (uploads,
+// regions, buttons) after a first try with mistakes, publish, purchases, orders, a refund,
+// results and CSV exports. Screenshots land in artifacts/TestConsoleJourney/.
+func TestConsoleJourney(t *testing.T) {
+	srv, base := startStack(t, nil)
+	s, simBase := testSim()
+	ctx := desktop(t)
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if bad, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.innerText.indexOf("executing \"") >= 0`)); bad {
+			t.Fatalf("%s: the page shows a template error", what)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	wantText := func(sel, part string) {
+		t.Helper()
+		if got := text(sel); !strings.Contains(got, part) {
+			t.Fatalf("%s says %q, want %q", sel, got, part)
+		}
+	}
+
+	// 1. Sign up.
+	email := fmt.Sprintf("owner%d@tea.example.com", time.Now().UnixNano()%1e9)
+	do("sign up", chromedp.Navigate(base+"/console/signup"),
+		chromedp.SendKeys(chromedp.CSS("#in-shop_name"), "西湖茶庄"),
+		chromedp.SendKeys(chromedp.CSS("#in-email"), email),
+		chromedp.SendKeys(chromedp.CSS("#in-password"), "longjing-2026"),
+		chromedp.SendKeys(chromedp.CSS("#in-confirm"), "longjing-2026"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".steps")))
+	screenshot(t, ctx, "01-home")
+	var m int64
+	if err := srv.db.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
+		t.Fatal(err)
+	}
+
+	// 2. WeChat settings against the simulator, with the certificate uploaded as a file.
+	creds, err := s.AddMerchant(sim.MerchantConfig{Name: "西湖茶庄", CallbackURL: fmt.Sprintf("%s/wechat/oa/%d", base, m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "apiclient_cert.p12")
+	os.WriteFile(cert, creds.CertP12, 0o600) //nolint:errcheck
+	do("WeChat settings", chromedp.Navigate(base+"/console/wechat"),
+		chromedp.SendKeys(chromedp.CSS("#in-app_id"), creds.AppID),
+		chromedp.SendKeys(chromedp.CSS("#in-app_secret"), creds.AppSecret),
+		chromedp.SendKeys(chromedp.CSS("#in-token"), creds.Token),
+		chromedp.SendKeys(chromedp.CSS("#in-aes_key"), creds.EncodingAESKey),
+		chromedp.SendKeys(chromedp.CSS("#in-mch_id"), creds.MchID),
+		chromedp.SendKeys(chromedp.CSS("#in-api_key"), creds.APIKey),
+		chromedp.SetUploadFiles(chromedp.CSS("#in-cert"), []string{cert}),
+		chromedp.Click(chromedp.CSS(".form-bar button")),
+		waitText(".toast-ok", "微信设置已保存"))
+	do("test connection", chromedp.Click(chromedp.CSS("#test-connection")), waitText(".toast", "连接"))
+	wantText(".toast", "连接正常")
+	screenshot(t, ctx, "02-wechat")
+	if body, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body"))); strings.Contains(body, creds.AppSecret) || strings.Contains(body, creds.APIKey) {
+		t.Fatal("the settings page shows a saved secret")
+	}
+
+	// 3. Top up 500 yuan: decode the QR code on the page, scan it in the simulator's Native
+	// page in a second tab, pay, and watch the first tab notice.
+	do("top-up", chromedp.Navigate(base+"/console/assets"),
+		chromedp.SendKeys(chromedp.CSS("#in-amount"), "500"),
+		chromedp.Click(chromedp.CSS("#topup-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#topup-qr img")),
+		void(chromedp.Poll[bool](`document.querySelector("#topup-qr img").complete`)))
+	screenshot(t, ctx, "03-topup-qr")
+	shot, err := chromedp.Run(ctx, chromedp.ScreenshotScale(chromedp.CSS("#topup-qr img"), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codeURL, err := qr.Decode(img)
+	if err != nil || !strings.HasPrefix(codeURL, "weixin://wxpay/bizpayurl?pr=") {
+		t.Fatalf("the QR code on the page reads %q (%v)", codeURL, err)
+	}
+	if _, err := s.AddUser(sim.User{AppID: creds.AppID, Nickname: "茶庄老板"}); err != nil {
+		t.Fatal(err)
+	}
+	phoneTab, closeTab := chromedp.NewContext(ctx)
+	defer closeTab()
+	if err := chromedp.Do(phoneTab, chromedp.Navigate(simBase+"/pay/native?code_url="+url.QueryEscape(codeURL)),
+		chromedp.WaitVisible(chromedp.CSS(`button[value=pay]`))); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, phoneTab, "04-sim-cashier")
+	if err := chromedp.Do(phoneTab, chromedp.Click(chromedp.CSS(`button[value=pay]`)), chromedp.WaitVisible(chromedp.CSS(".icon.ok"))); err != nil {
+		t.Fatal(err)
+	}
+	do("top-up credited", waitText(".toast-ok", "充值成功"))
+	wantText(".toast-ok", "充值成功")
+	wantText("#available", "500.00")
+	screenshot(t, ctx, "05-assets")
+
+	// 4. A campaign with every setting. First with mistakes: the messages sit beside the fields.
+	do("new campaign with mistakes", chromedp.Navigate(base+"/console/campaigns/new"),
+		chromedp.SetValue(chromedp.CSS("#in-commission"), "0.1"),
+		chromedp.SetValue(chromedp.CSS("#in-price"), "abc"),
+		chromedp.Click(chromedp.CSS("#save-campaign")),
+		chromedp.WaitVisible(chromedp.CSS("#error-summary")))
+	wantText("#field-title #err-title", "请填写活动标题")
+	wantText("#field-commission #err-commission", "0.30 元到 200.00 元")
+	wantText("#field-price #err-price", "请输入金额")
+	wantText("#field-product_name #err-product_name", "请填写商品名称")
+	screenshot(t, ctx, "06-form-errors")
+
+	now := time.Now().UTC()
+	product := writePNG(t, dir, "product.png", 600, 600, color.RGBA{0x2e, 0x8b, 0x57, 255}, color.RGBA{0xc8, 0xe6, 0x9f, 255})
+	product2 := writePNG(t, dir, "product2.png", 600, 600, color.RGBA{0x8b, 0x5a, 0x2b, 255}, color.RGBA{0xf3, 0xe0, 0xb8, 255})
+	logo := writePNG(t, dir, "logo.png", 200, 200, color.RGBA{0x07, 0xc1, 0x60, 255}, color.RGBA{0x0b, 0xb8, 0xa1, 255})
+	splash := writePNG(t, dir, "splash.png", 540, 960, color.RGBA{0xff, 0x7d, 0x00, 255}, color.RGBA{0xff, 0xe4, 0xba, 255})
+	do("fill every setting",
+		chromedp.SetValue(chromedp.CSS("#in-title"), "明前龙井 · 分享赚"),
+		chromedp.SetValue(chromedp.CSS("#in-starts_at"), now.Add(-time.Hour).Format(formTime)),
+		chromedp.SetValue(chromedp.CSS("#in-ends_at"), now.AddDate(0, 0, 7).Format(formTime)),
+		chromedp.SetValue(chromedp.CSS("#in-buyer_limit"), "200"),
+		chromedp.SetValue(chromedp.CSS("#in-password"), "8888"),
+		chromedp.Click(chromedp.CSS(`input[name=fans_only]`)),
+		void(chromedp.Evaluate[bool](`document.querySelector('input[value="广东省"]').click();
+			document.querySelector('input[value="浙江省/杭州市"]').click(); true`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`.upload[data-name=splash_image] input[type=file]`), []string{splash}),
+		chromedp.WaitVisible(chromedp.CSS(`.upload[data-name=splash_image] .thumb`)),
+		chromedp.SetValue(chromedp.CSS("#in-splash_link"), "https://tea.example.com/spring"),
+		chromedp.SetValue(chromedp.CSS("#in-commission"), "2.00"),
+		chromedp.SetValue(chromedp.CSS("#in-hold_days"), "3"),
+		chromedp.Click(chromedp.CSS(`input[name=buy_before_share]`)),
+		chromedp.SetValue(chromedp.CSS("#in-product_name"), "西湖明前龙井 250g 礼盒"),
+		chromedp.SetValue(chromedp.CSS("#in-price"), "68.00"),
+		chromedp.SetValue(chromedp.CSS("#in-stock"), "50"),
+		chromedp.SetValue(chromedp.CSS("#in-max_per_order"), "5"),
+		chromedp.SetUploadFiles(chromedp.CSS(`.upload[data-name=product_images] input[type=file]`), []string{product, product2}),
+		void(chromedp.Poll[bool](`document.querySelectorAll('.upload[data-name=product_images] .thumb').length === 2`)),
+		chromedp.SetValue(chromedp.CSS("#in-description"), "今年头采，手工炒制。\n每分享一位好友购买，你得 2 元红包。"),
+		chromedp.SetUploadFiles(chromedp.CSS(`.upload[data-name=logo] input[type=file]`), []string{logo}),
+		chromedp.WaitVisible(chromedp.CSS(`.upload[data-name=logo] .thumb`)),
+		chromedp.SetValue(chromedp.CSS(`input[name=button_label]`), "进店逛逛"),
+		chromedp.SetValue(chromedp.CSS(`input[name=button_link]`), "https://tea.example.com/shop"),
+		void(chromedp.Evaluate[bool](`var l = document.querySelectorAll('input[name=button_label]'), k = document.querySelectorAll('input[name=button_link]');
+			l[1].value = "联系客服"; k[1].value = "https://tea.example.com/help"; true`)))
+	screenshot(t, ctx, "07-form-filled")
+	do("save the campaign", chromedp.Click(chromedp.CSS("#save-campaign")), chromedp.WaitVisible(chromedp.CSS("#publish-card")))
+	wantText("#to-freeze", "100.00")
+	screenshot(t, ctx, "08-campaign-draft")
+	list, err := srv.campaign.List(context.Background(), m)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("campaigns %v, %v", list, err)
+	}
+	c := list[0]
+	if !c.FansOnly || !c.BuyBeforeShare || !c.ShowParticipants || !c.OrderTicker || !c.PosterEnabled || c.HoldDays != 3 ||
+		c.BuyerLimit != 200 || c.MaxPerOrder != 5 || c.Password != "8888" || c.Stock != 50 || len(c.ProductImages) != 2 ||
+		c.Logo == "" || c.SplashImage == "" || c.SplashLink == "" || len(c.Buttons) != 2 ||
+		strings.Join(c.Regions, ",") != "浙江省/杭州市,广东省" || !strings.Contains(c.Description, "\n") {
+		t.Fatalf("saved campaign lacks a setting: %+v", c)
+	}
+
+	// 5. Publish: 50 × 2.00 frozen from the 500 topped up.
+	do("publish", chromedp.Click(chromedp.CSS("#publish-open")), chromedp.WaitVisible(chromedp.CSS("#publish-confirm")),
+		chromedp.Click(chromedp.CSS("#publish-confirm")), waitText(".toast-ok", "活动已发布"))
+	wantText("#campaign-phase", "进行中")
+	wantText(".balance", "400.00")
+	screenshot(t, ctx, "09-campaign-published")
+	do("preview", chromedp.Navigate(fmt.Sprintf("%s/console/campaigns/%d/preview", base, c.ID)), chromedp.WaitVisible(chromedp.CSS("#preview-qr svg")))
+	screenshot(t, ctx, "10-preview")
+
+	// 6. Purchases: A buys directly; B through A's link; C through B's; G through F's, who never
+	// bought (buy-before-sharing: no commission for F).
+	buyers := seedPurchases(t, srv, s, creds, &c)
+
+	// 7. Orders: the purchases are there; filter by buyer; refund B's order.
+	do("orders", chromedp.Navigate(base+"/console/orders"), chromedp.WaitVisible(chromedp.CSS("#orders-table")))
+	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#orders-table tbody tr').length`)); rows != 4 {
+		t.Fatalf("orders page shows %d rows, want 4", rows)
+	}
+	screenshot(t, ctx, "11-orders")
+	do("filter by buyer", chromedp.SetValue(chromedp.CSS(`input[name=buyer]`), "买家B"),
+		chromedp.Click(chromedp.CSS("#orders-filter button[type=submit]")), waitText("#orders-filter", "清除筛选"))
+	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#orders-table tbody tr').length`)); rows != 1 {
+		t.Fatalf("filtered by buyer: %d rows, want 1", rows)
+	}
+	do("order detail", chromedp.Navigate(fmt.Sprintf("%s/console/orders/%d", base, buyers["B"].ID)), chromedp.WaitVisible(chromedp.CSS("#refund-open")))
+	wantText(".kv", "冻结期中")
+	do("refund", chromedp.Click(chromedp.CSS("#refund-open")), chromedp.WaitVisible(chromedp.CSS("#refund-confirm")),
+		chromedp.SendKeys(chromedp.CSS("#in-reason"), "买家不想要了"))
+	screenshot(t, ctx, "12-refund-confirm")
+	do("refund confirmed", chromedp.Click(chromedp.CSS("#refund-check")), chromedp.Click(chromedp.CSS("#refund-confirm")),
+		waitText(".toast-ok", "已退款"))
+	wantText("#order-status", "已退款")
+	wantText(".kv", "已作废")
+	screenshot(t, ctx, "13-refunded")
+
+	// 8. Results with real data.
+	do("results", chromedp.Navigate(fmt.Sprintf("%s/console/campaigns/%d/results", base, c.ID)), chromedp.WaitVisible(chromedp.CSS("#chart-spread svg")))
+	wantText("#kpis", "5 件")
+	wantText("#viral-k", "1.00")
+	wantText("#leaderboard", "买家B") // A's commission on B's order was voided by the refund in its hold period
+	screenshot(t, ctx, "14-results")
+
+	// 9. CSV exports, fetched by the page itself (its cookies, its origin).
+	csv, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/console/orders.csv").then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(csv, "\uFEFF")), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "订单号,活动") || !strings.Contains(csv, "已退款") {
+		t.Fatalf("orders CSV:\n%s", csv)
+	}
+	csv, err = chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/console/assets/statement.csv").then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(csv, "充值") || !strings.Contains(csv, "冻结到活动") {
+		t.Fatalf("statement CSV (%v):\n%s", err, csv)
+	}
+	do("campaigns list", chromedp.Navigate(base+"/console/campaigns"), chromedp.WaitVisible(chromedp.CSS(".camp")))
+	screenshot(t, ctx, "15-campaigns")
+	do("overview", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(".camp")))
+	screenshot(t, ctx, "16-overview")
+}
+
+// waitText waits until the element shows the text. It polls from Go, so it survives the
+// navigation a click starts (a page that just loaded may also still show the previous
+// page's message, hence the text).
+func waitText(sel, part string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(function(){var e = document.querySelector(%q); return !!e && e.innerText.indexOf(%q) >= 0})()`, sel, part)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			ok, err := chromedp.Evaluate[bool](js)(ctx, t)
+			if err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			if time.Now().After(deadline) {
+				return chromedp.Void{}, fmt.Errorf("%s never showed %q (last error %v)", sel, part, err)
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// void runs an action for its effect, dropping its value.
+func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+// seedPurchases makes the share tree of the journey: A buys 2 directly; B opens A's link and
+// buys 1; C opens B's link and buys 1; F only visits and shares; G opens F's link and buys 1.
+// Each visitor's view and each share are recorded, as the H5 pages do.
+func seedPurchases(t *testing.T, srv *server, s *sim.Server, creds wechat.Credentials, c *campaign.Campaign) map[string]*campaign.Order {
+	t.Helper()
+	ctx := context.Background()
+	svc := srv.campaign
+	users := map[string]*campaign.User{}
+	for _, n := range []string{"A", "B", "C", "F", "G"} {
+		su, err := s.AddUser(sim.User{AppID: creds.AppID, Nickname: "买家" + n, Subscribed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := svc.SignIn(ctx, c.MerchantID, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "买家" + n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[n] = u
+		if err := svc.RecordView(ctx, c, u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	share := func(visitor, sharer string) {
+		if err := svc.RecordShare(ctx, c, users[sharer].ID, "link"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Bind(ctx, c, users[visitor], svc.ShareToken(c.ID, users[sharer].ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orders := map[string]*campaign.Order{}
+	buy := func(n string, qty int) {
+		co, err := svc.CreateOrder(ctx, c.ID, users[n], qty, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Pay(strings.TrimPrefix(co.Pay.Package, "prepay_id="), users[n].OpenID); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			o, err := svc.Order(ctx, c.MerchantID, co.Order.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Status == campaign.Paid {
+				orders[n] = o
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("order of %s is %s", n, o.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	buy("A", 2)
+	share("B", "A")
+	buy("B", 1)
+	share("C", "B")
+	buy("C", 1)
+	share("G", "F")
+	buy("G", 1)
+	return orders
+}
+
+// writePNG writes a diagonal gradient image, a stand-in for a merchant's photo.
+func writePNG(t *testing.T, dir, name string, w, h int, from, to color.RGBA) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			f := float64(x+y) / float64(w+h)
+			mix := func(a, b uint8) uint8 { return uint8(float64(a)*(1-f) + float64(b)*f) }
+			img.Set(x, y, color.RGBA{mix(from.R, to.R), mix(from.G, to.G), mix(from.B, to.B), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	qr "github.com/piglig/go-qr"
+	"github.com/shopspring/decimal"
+
+	"fenxiao/campaign"
+)
+
+func (con *console) campaignsPage(c *fiber.Ctx) error {
+	list, err := con.campaign.List(c.UserContext(), merchant(c))
+	if err != nil {
+		return err
+	}
+	return con.render(c, "campaigns", &consolePage{Title: "活动", Nav: "campaigns", Data: list})
+}
+
+// campaignFormData is the create/edit page.
+type campaignFormData struct {
+	Campaign  *campaign.Campaign // nil: a new campaign
+	Form      campaignForm
+	Provinces []campaign.Province
+	Action    string
+}
+
+// Frozen reports the fields a published (start, commission) or ended (end) campaign keeps.
+func (d campaignFormData) Frozen(field string) bool {
+	c := d.Campaign
+	if c == nil {
+		return false
+	}
+	switch field {
+	case "starts_at", "commission":
+		return c.Status != campaign.Draft
+	case "ends_at":
+		return c.Status == campaign.Ended || !time.Now().Before(c.EndsAt)
+	}
+	return false
+}
+
+func (con *console) formPage(c *fiber.Ctx, d campaignFormData, errs map[string]string) error {
+	d.Provinces = con.campaign.Regions().Provinces()
+	title, action := "新建活动", "/console/campaigns"
+	if d.Campaign != nil {
+		title, action = "编辑活动", fmt.Sprintf("/console/campaigns/%d", d.Campaign.ID)
+	}
+	d.Action = action
+	if len(errs) > 0 {
+		c.Status(fiber.StatusUnprocessableEntity)
+	}
+	return con.render(c, "campaign_form", &consolePage{Title: title, Nav: "campaigns", Data: d, Errors: errs})
+}
+
+func (con *console) newCampaignPage(c *fiber.Ctx) error {
+	now := time.Now().In(con.cfg.TimeZone)
+	start := time.Date(now.Year(), now.Month(), now.Day(), now.Hour()+1, 0, 0, 0, con.cfg.TimeZone)
+	draft := &campaign.Campaign{Settings: campaign.Settings{StartsAt: start, EndsAt: start.AddDate(0, 0, 7),
+		ShowParticipants: true, OrderTicker: true, PosterEnabled: true, MaxPerOrder: 10}}
+	f := formOf(draft, 100, con.cfg.TimeZone)
+	f.V["starts_at_exact"], f.V["ends_at_exact"] = "", ""
+	return con.formPage(c, campaignFormData{Form: f}, nil)
+}
+
+// mergeErrors shows the values that did not parse together with every other rule's message.
+func (con *console) mergeErrors(c *fiber.Ctx, id int64, set campaign.Settings, stock int, parseErrs map[string]string) (map[string]string, error) {
+	err := con.campaign.CheckSettings(c.UserContext(), merchant(c), id, set, stock)
+	var ve *campaign.ValidationError
+	if err != nil && !errors.As(err, &ve) {
+		return nil, err
+	}
+	errs := map[string]string{}
+	if ve != nil {
+		for k, v := range ve.Fields {
+			errs[k] = v
+		}
+	}
+	for k, v := range parseErrs {
+		errs[k] = v
+	}
+	return errs, nil
+}
+
+func (con *console) createCampaign(c *fiber.Ctx) error {
+	set, stock, f, perrs := parseCampaignForm(c, con.cfg.TimeZone)
+	if len(perrs) > 0 {
+		errs, err := con.mergeErrors(c, 0, set, stock, perrs)
+		if err != nil {
+			return err
+		}
+		return con.formPage(c, campaignFormData{Form: f}, errs)
+	}
+	camp, err := con.campaign.Create(c.UserContext(), merchant(c), set, stock)
+	var ve *campaign.ValidationError
+	if errors.As(err, &ve) {
+		return con.formPage(c, campaignFormData{Form: f}, ve.Fields)
+	}
+	if err != nil {
+		return err
+	}
+	return con.redirect(c, fmt.Sprintf("/console/campaigns/%d", camp.ID), "ok", "活动已保存为草稿。检查无误后即可发布。")
+}
+
+func (con *console) editCampaignPage(c *fiber.Ctx) error {
+	camp, err := con.campaignOf(c)
+	if err != nil {
+		return err
+	}
+	return con.formPage(c, campaignFormData{Campaign: camp, Form: formOf(camp, camp.Stock, con.cfg.TimeZone)}, nil)
+}
+
+func (con *console) updateCampaign(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	set, _, f, perrs := parseCampaignForm(c, con.cfg.TimeZone)
+	if len(perrs) > 0 {
+		camp, err := con.campaignOf(c)
+		if err != nil {
+			return err
+		}
+		errs, err := con.mergeErrors(c, int64(id), set, 0, perrs)
+		if err != nil {
+			return err
+		}
+		return con.formPage(c, campaignFormData{Campaign: camp, Form: f}, errs)
+	}
+	camp, err := con.campaign.Update(c.UserContext(), merchant(c), int64(id), set)
+	var ve *campaign.ValidationError
+	if errors.As(err, &ve) {
+		if camp, err = con.campaignOf(c); err != nil {
+			return err
+		}
+		return con.formPage(c, campaignFormData{Campaign: camp, Form: f}, ve.Fields)
+	}
+	if err != nil {
+		return err
+	}
+	return con.redirect(c, fmt.Sprintf("/console/campaigns/%d", camp.ID), "ok", "活动设置已保存")
+}
+
+// campaignOf loads campaign :id of the signed-in merchant (ErrNotFound for anyone else's).
+func (con *console) campaignOf(c *fiber.Ctx) (*campaign.Campaign, error) {
+	id, _ := c.ParamsInt("id")
+	return con.campaign.Get(c.UserContext(), merchant(c), int64(id))
+}
+
+// campaignData is the campaign's page: status, numbers, publish, stock, end, links.
+type campaignData struct {
+	Campaign *campaign.Campaign
+	Stats    campaign.Stats
+	Phase    string
+	ToFreeze decimal.Decimal
+	Short    decimal.Decimal // what is missing to publish; zero when the balance covers it
+	URL      string
+}
+
+func (con *console) campaignPage(c *fiber.Ctx) error {
+	camp, err := con.campaignOf(c)
+	if err != nil {
+		return err
+	}
+	st, err := con.campaign.Stats(c.UserContext(), camp)
+	if err != nil {
+		return err
+	}
+	assets, err := con.wallet.Assets(c.UserContext(), camp.MerchantID)
+	if err != nil {
+		return err
+	}
+	d := campaignData{Campaign: camp, Stats: st, Phase: camp.Phase(time.Now()), ToFreeze: camp.ToFreeze(),
+		URL: con.campaign.CampaignURL(camp.ID)}
+	if short := d.ToFreeze.Sub(assets.Available); short.IsPositive() {
+		d.Short = short
+	}
+	return con.render(c, "campaign", &consolePage{Title: camp.Title, Nav: "campaigns", Data: d})
+}
+
+func (con *console) publishCampaign(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	back := fmt.Sprintf("/console/campaigns/%d", id)
+	camp, err := con.campaign.Publish(c.UserContext(), merchant(c), int64(id))
+	if err != nil {
+		return con.refuse(c, back, err)
+	}
+	return con.redirect(c, back, "ok", fmt.Sprintf("活动已发布，已冻结 %s 元红包资产", camp.ToFreeze().StringFixed(2)))
+}
+
+// adjustStock adds or removes units: direction add/remove and a positive count.
+func (con *console) adjustStock(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	back := fmt.Sprintf("/console/campaigns/%d", id)
+	n, err := strconv.Atoi(c.FormValue("count"))
+	if err != nil || n <= 0 {
+		return con.redirect(c, back, "error", "请输入要增加或减少的库存件数（正整数）")
+	}
+	if c.FormValue("direction") == "remove" {
+		n = -n
+	}
+	if _, err := con.campaign.AdjustStock(c.UserContext(), merchant(c), int64(id), n); err != nil {
+		return con.refuse(c, back, err)
+	}
+	if n > 0 {
+		return con.redirect(c, back, "ok", fmt.Sprintf("库存已增加 %d 件", n))
+	}
+	return con.redirect(c, back, "ok", fmt.Sprintf("库存已减少 %d 件", -n))
+}
+
+func (con *console) endCampaign(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	back := fmt.Sprintf("/console/campaigns/%d", id)
+	if _, err := con.campaign.EndNow(c.UserContext(), merchant(c), int64(id)); err != nil {
+		return con.refuse(c, back, err)
+	}
+	return con.redirect(c, back, "ok", "活动已结束。未支付订单关闭后，剩余冻结资产会自动解冻回可用余额。")
+}
+
+// previewData is the preview page: the H5 link, its QR code to scan in WeChat, and a phone
+// mock-up of the landing page drawn from the settings (drafts have no live page yet).
+type previewData struct {
+	Campaign *campaign.Campaign
+	URL      string
+	QR       template.HTML
+}
+
+func (con *console) previewPage(c *fiber.Ctx) error {
+	camp, err := con.campaignOf(c)
+	if err != nil {
+		return err
+	}
+	link := con.campaign.CampaignURL(camp.ID)
+	code, err := qr.EncodeText(link, qr.Medium)
+	if err != nil {
+		return err
+	}
+	svg, err := code.ToSVGBytes(qr.NewQrCodeImgConfig(6, 2))
+	if err != nil {
+		return err
+	}
+	return con.render(c, "preview", &consolePage{Title: "预览 · " + camp.Title, Nav: "campaigns",
+		Data: previewData{Campaign: camp, URL: link, QR: template.HTML(svg)}}) //nolint:gosec // our own SVG of our own link
+}

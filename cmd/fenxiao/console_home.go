@@ -1,0 +1,53 @@
+package main
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"fenxiao/campaign"
+)
+
+// homeData is the overview: the steps to a first campaign, and the campaigns running.
+type homeData struct {
+	WeChat    bool // settings saved
+	Funded    bool // assets topped up at least once
+	Campaigns []campaign.Campaign
+}
+
+// Running are the campaigns a merchant watches now: upcoming and running ones.
+func (d homeData) Running() []campaign.Campaign {
+	var out []campaign.Campaign
+	for _, c := range d.Campaigns {
+		if c.Status == campaign.Published && c.ReleasedAt == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Published reports whether any campaign left the draft state.
+func (d homeData) Published() bool {
+	for _, c := range d.Campaigns {
+		if c.Status != campaign.Draft {
+			return true
+		}
+	}
+	return false
+}
+
+func (con *console) home(c *fiber.Ctx) error {
+	ctx, m := c.UserContext(), merchant(c)
+	info, err := con.campaign.WeChatInfo(ctx, m)
+	if err != nil {
+		return err
+	}
+	list, err := con.campaign.List(ctx, m)
+	if err != nil {
+		return err
+	}
+	a, err := con.wallet.Assets(ctx, m)
+	if err != nil {
+		return err
+	}
+	d := homeData{WeChat: info.Configured, Campaigns: list, Funded: a.Available.IsPositive() || a.Frozen.IsPositive()}
+	return con.render(c, "home", &consolePage{Title: "概览", Nav: "home", Data: d})
+}

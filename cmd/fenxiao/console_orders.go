@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fenxiao/campaign"
+)
+
+// orderQuery is the order filter as the page's form has it.
+type orderQuery struct {
+	CampaignID    int64
+	Status        string
+	From, To      string // 2006-01-02 in the console's time zone; To inclusive
+	Buyer, Sharer string
+	Before        int64
+}
+
+func parseOrderQuery(c *fiber.Ctx) orderQuery {
+	return orderQuery{CampaignID: int64(c.QueryInt("campaign")), Status: c.Query("status"), From: c.Query("from"), To: c.Query("to"),
+		Buyer: c.Query("buyer"), Sharer: c.Query("sharer"), Before: int64(c.QueryInt("before"))}
+}
+
+func (q orderQuery) filter(loc *time.Location, limit int) campaign.OrderFilter {
+	f := campaign.OrderFilter{CampaignID: q.CampaignID, Buyer: q.Buyer, Sharer: q.Sharer, Before: q.Before, Limit: limit}
+	if s := campaign.OrderStatus(q.Status); s.Valid() {
+		f.Status = s
+	}
+	if t, err := time.ParseInLocation("2006-01-02", q.From, loc); err == nil {
+		f.From = t
+	}
+	if t, err := time.ParseInLocation("2006-01-02", q.To, loc); err == nil {
+		f.To = t.AddDate(0, 0, 1)
+	}
+	return f
+}
+
+func (q orderQuery) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"status": q.Status, "from": q.From, "to": q.To, "buyer": q.Buyer, "sharer": q.Sharer} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if q.CampaignID != 0 {
+		v.Set("campaign", strconv.FormatInt(q.CampaignID, 10))
+	}
+	return v
+}
+
+// ordersData is the order list page.
+type ordersData struct {
+	Query     orderQuery
+	Page      campaign.OrderPage
+	Campaigns []campaign.Campaign
+	Statuses  []campaign.OrderStatus
+}
+
+// NextURL is the link to the next page of the same filter.
+func (d ordersData) NextURL() string {
+	v := d.Query.values()
+	v.Set("before", strconv.FormatInt(d.Page.Next, 10))
+	return "/console/orders?" + v.Encode()
+}
+
+// CSVURL exports every order of the filter.
+func (d ordersData) CSVURL() string { return "/console/orders.csv?" + d.Query.values().Encode() }
+
+// Filtered reports whether any filter is set (the empty state says so).
+func (d ordersData) Filtered() bool { return len(d.Query.values()) > 0 }
+
+func (con *console) ordersPage(c *fiber.Ctx) error {
+	q := parseOrderQuery(c)
+	p, err := con.campaign.Orders(c.UserContext(), merchant(c), q.filter(con.cfg.TimeZone, 30))
+	if err != nil {
+		return err
+	}
+	list, err := con.campaign.List(c.UserContext(), merchant(c))
+	if err != nil {
+		return err
+	}
+	return con.render(c, "orders", &consolePage{Title: "订单", Nav: "orders", Data: ordersData{Query: q, Page: p, Campaigns: list,
+		Statuses: []campaign.OrderStatus{campaign.Paid, campaign.Pending, campaign.Refunded, campaign.Closed}}})
+}
+
+func (con *console) ordersCSV(c *fiber.Ctx) error {
+	q := parseOrderQuery(c)
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Attachment(fmt.Sprintf("orders-%s.csv", time.Now().In(con.cfg.TimeZone).Format("20060102-1504")))
+	return con.campaign.ExportOrders(c.UserContext(), merchant(c), q.filter(con.cfg.TimeZone, 0), con.cfg.TimeZone, c)
+}
+
+func (con *console) orderPage(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	o, err := con.campaign.OrderDetail(c.UserContext(), merchant(c), int64(id))
+	if err != nil {
+		return err
+	}
+	return con.render(c, "order", &consolePage{Title: "订单 " + o.OutTradeNo, Nav: "orders", Data: o})
+}
+
+// refundOrder refunds a paid order in full through WeChat Pay, after the page's confirmation.
+func (con *console) refundOrder(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	back := fmt.Sprintf("/console/orders/%d", id)
+	if c.FormValue("confirm") != "yes" {
+		return con.redirect(c, back, "error", "请勾选确认后再退款")
+	}
+	o, err := con.campaign.Refund(c.UserContext(), merchant(c), int64(id), c.FormValue("reason"))
+	if err != nil {
+		return con.refuse(c, back, err)
+	}
+	return con.redirect(c, back, "ok", fmt.Sprintf("已退款 %s 元，款项将原路退回买家微信", o.Amount.StringFixed(2)))
+}

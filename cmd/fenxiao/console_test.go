@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"fenxiao/campaign"
+	"fenxiao/wechat"
+	"fenxiao/wechat/sim"
+)
+
+// browser is a console visitor over plain HTTP: a cookie jar, redirects not followed (tests
+// look at them), and forms posted with the CSRF token of the page they came from.
+type browser struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newBrowserClient(t *testing.T, base string) *browser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	// The view engine prints an error inside a layout's {{embed}} into the page and answers
+	// 200: a page with a template error must fail the test that fetched it.
+	if m := templateError.FindString(string(body)); m != "" {
+		b.t.Fatalf("%s %s: template error in the page: %s", req.Method, req.URL.Path, m)
+	}
+	return resp, string(body)
+}
+
+var templateError = regexp.MustCompile(`template: [^\n<]*executing[^\n<]*`)
+
+func (b *browser) get(path string) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
+	return b.do(req)
+}
+
+var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
+
+// token is the CSRF token of this browser's current session, read from a console page.
+func (b *browser) token() string {
+	b.t.Helper()
+	_, body := b.get("/console/login")
+	if m := csrfMeta.FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	_, body = b.get("/console/account")
+	m := csrfMeta.FindStringSubmatch(body)
+	if m == nil {
+		b.t.Fatalf("no CSRF token on the page:\n%s", body)
+	}
+	return m[1]
+}
+
+// post submits a form with this browser's CSRF token (unless form sets _csrf itself).
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["_csrf"]; !ok {
+		form.Set("_csrf", b.token())
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// postMultipart submits a multipart form with files (field → name and bytes).
+func (b *browser) postMultipart(path string, form url.Values, files map[string][]byte) (*http.Response, string) {
+	b.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	w.WriteField("_csrf", b.token()) //nolint:errcheck
+	for k, vs := range form {
+		for _, v := range vs {
+			w.WriteField(k, v) //nolint:errcheck
+		}
+	}
+	for field, data := range files {
+		fw, _ := w.CreateFormFile(field, field+".bin")
+		fw.Write(data) //nolint:errcheck
+	}
+	w.Close()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	return b.do(req)
+}
+
+var signups atomic.Int64
+
+// signUp opens a new merchant account and returns its browser and merchant id.
+func signUp(t *testing.T, srv *server, base, shop string) (*browser, int64) {
+	t.Helper()
+	b := newBrowserClient(t, base)
+	email := fmt.Sprintf("shop%d-%d@example.com", time.Now().UnixNano()%1e9, signups.Add(1))
+	resp, body := b.post("/console/signup", url.Values{"shop_name": {shop}, "email": {email}, "password": {"secret-pass-1"}, "confirm": {"secret-pass-1"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-up: %d\n%s", resp.StatusCode, body)
+	}
+	var id int64
+	if err := srv.db.Get(&id, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
+		t.Fatal(err)
+	}
+	return b, id
+}
+
+// fieldError is the message shown beside a form field: the err-NAME element inside the
+// field-NAME block.
+func fieldError(page, name string) string {
+	start := strings.Index(page, `id="field-`+name+`"`)
+	if start < 0 {
+		return ""
+	}
+	rest := page[start:]
+	end := strings.Index(rest[1:], `id="field-`) // the next field starts here
+	if end < 0 {
+		end = len(rest) - 1
+	}
+	block := rest[:end+1]
+	i := strings.Index(block, `id="err-`+name+`">`)
+	if i < 0 {
+		return ""
+	}
+	msg := block[i+len(`id="err-`+name+`">`):]
+	msg, _, _ = strings.Cut(msg, "</div>")
+	return html.UnescapeString(msg)
+}
+
+// flashOf follows a redirect and returns the flash message shown there.
+func (b *browser) flashOf(resp *http.Response) string {
+	b.t.Helper()
+	if resp.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("want a redirect, got %d", resp.StatusCode)
+	}
+	_, body := b.get(resp.Header.Get("Location"))
+	m := regexp.MustCompile(`<div class="toast toast-\w+" role="status">([^<]*)</div>`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// merchantSetup gives a merchant WeChat settings in the simulator, assets and a published
+// campaign with one paid order; it returns the campaign and the order.
+func merchantSetup(t *testing.T, srv *server, m int64, stock int) (*campaign.Campaign, *campaign.Order, wechat.Credentials) {
+	t.Helper()
+	ctx := context.Background()
+	s, _ := testSim()
+	creds, err := s.AddMerchant(sim.MerchantConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.campaign.SetWeChat(ctx, m, creds); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(1000), "test-funds", ""); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c, err := srv.campaign.Create(ctx, m, campaign.Settings{Title: "隔离测试", StartsAt: now.Add(-time.Hour), EndsAt: now.Add(24 * time.Hour),
+		Commission: decimal.NewFromInt(2), ProductName: "茶", Price: decimal.NewFromInt(10)}, stock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = srv.campaign.Publish(ctx, m, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	su, err := s.AddUser(sim.User{AppID: creds.AppID, Nickname: "买家"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := srv.campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "买家"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	co, err := srv.campaign.CreateOrder(ctx, c.ID, u, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pay(strings.TrimPrefix(co.Pay.Package, "prepay_id="), su.OpenID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		o, err := srv.campaign.Order(ctx, m, co.Order.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Status == campaign.Paid {
+			return c, o, creds
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order %d still %s", o.ID, o.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

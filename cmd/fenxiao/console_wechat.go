@@ -1,0 +1,81 @@
+package main
+
+import (
+	"io"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fenxiao/campaign"
+)
+
+// wechatData is the WeChat settings page: what is stored (ids and which secrets are set),
+// what was typed (ids only: secrets are never sent back to the browser) and the last test.
+type wechatData struct {
+	Info campaign.WeChatInfo
+	Form campaign.WeChatForm
+	Test *campaign.WeChatTest
+}
+
+func (con *console) wechatPage(c *fiber.Ctx) error {
+	info, err := con.campaign.WeChatInfo(c.UserContext(), merchant(c))
+	if err != nil {
+		return err
+	}
+	return con.render(c, "wechat", &consolePage{Title: "微信设置", Nav: "wechat",
+		Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: info.AppID, MchID: info.MchID}}})
+}
+
+// saveWeChat stores the settings. The certificate arrives as a file upload and is checked
+// (decoded with the merchant number as its password) before anything is saved.
+func (con *console) saveWeChat(c *fiber.Ctx) error {
+	f := campaign.WeChatForm{
+		AppID: c.FormValue("app_id"), AppSecret: c.FormValue("app_secret"), Token: c.FormValue("token"),
+		EncodingAESKey: c.FormValue("aes_key"), MchID: c.FormValue("mch_id"), APIKey: c.FormValue("api_key"),
+	}
+	if fh, err := c.FormFile("cert"); err == nil && fh.Size > 0 {
+		file, err := fh.Open()
+		if err != nil {
+			return err
+		}
+		f.CertP12, err = io.ReadAll(io.LimitReader(file, 1<<20))
+		file.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if err := con.campaign.SaveWeChat(c.UserContext(), merchant(c), f); err != nil {
+		info, ierr := con.campaign.WeChatInfo(c.UserContext(), merchant(c))
+		if ierr != nil {
+			return ierr
+		}
+		return con.form(c, "wechat", &consolePage{Title: "微信设置", Nav: "wechat",
+			Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: f.AppID, MchID: f.MchID}}}, err)
+	}
+	return con.redirect(c, "/console/wechat", "ok", "微信设置已保存。密钥已加密保存，不会再显示。")
+}
+
+// testWeChat asks WeChat whether the stored settings work and shows the answer on the page.
+func (con *console) testWeChat(c *fiber.Ctx) error {
+	res, err := con.campaign.TestWeChat(c.UserContext(), merchant(c))
+	if err != nil {
+		return con.refuse(c, "/console/wechat", err)
+	}
+	if res.OK() {
+		return con.redirect(c, "/console/wechat", "ok", "连接正常：公众号、微信支付和 API 证书均可用")
+	}
+	msg := "连接测试未通过："
+	for _, m := range []string{res.OA, res.Pay, res.Cert} {
+		if m != "" {
+			msg += m + "；"
+		}
+	}
+	return con.redirect(c, "/console/wechat", "error", msg)
+}
+
+// resumePayouts restarts paused red-packet sending once the merchant fixed the cause.
+func (con *console) resumePayouts(c *fiber.Ctx) error {
+	if err := con.payouts.Resume(c.UserContext(), merchant(c)); err != nil {
+		return err
+	}
+	return con.redirect(c, consoleNext(c.FormValue("back")), "ok", "红包已恢复发放；若问题仍在，发放会再次暂停并在此提示")
+}

@@ -1,0 +1,141 @@
+// 分销宝 console: small progressive enhancements. Every page works without this file except
+// image uploads (which need a script to send the file before the form is saved).
+(function () {
+  "use strict";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    for (var k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  // Image uploads: <div class="upload" data-name="logo" data-max="1">. Each chosen file is sent to
+  // /console/uploads; the answer's URL becomes a hidden input named data-name, with a thumbnail.
+  function thumb(box, name, url) {
+    var t = el("div", { "class": "thumb" });
+    var img = el("img", { src: url, alt: "" });
+    var rm = el("button", { type: "button", title: "移除", "aria-label": "移除图片" }, "×");
+    var input = el("input", { type: "hidden", name: name, value: url });
+    rm.addEventListener("click", function () { t.remove(); refresh(box); });
+    t.appendChild(img); t.appendChild(rm); t.appendChild(input);
+    box.insertBefore(t, box.querySelector(".upload-add"));
+  }
+  function refresh(box) {
+    var max = parseInt(box.dataset.max || "1", 10);
+    var add = box.querySelector(".upload-add");
+    if (add) add.style.display = box.querySelectorAll(".thumb").length >= max ? "none" : "";
+  }
+  function showError(box, msg) {
+    var field = box.closest(".field");
+    var err = field.querySelector(".field-error.js");
+    if (!msg) { if (err) err.remove(); field.classList.remove("has-error"); return; }
+    if (!err) { err = el("div", { "class": "field-error js" }); field.appendChild(err); }
+    err.textContent = msg;
+    field.classList.add("has-error");
+  }
+  document.querySelectorAll(".upload").forEach(function (box) {
+    refresh(box);
+    box.querySelectorAll(".thumb button").forEach(function (b) {
+      b.addEventListener("click", function () { b.closest(".thumb").remove(); refresh(box); });
+    });
+    var file = box.querySelector("input[type=file]");
+    if (!file) return;
+    file.addEventListener("change", function () {
+      var files = Array.prototype.slice.call(file.files);
+      var max = parseInt(box.dataset.max || "1", 10);
+      showError(box, "");
+      (function next() {
+        var f = files.shift();
+        if (!f || box.querySelectorAll(".thumb").length >= max) { file.value = ""; box.classList.remove("busy"); return; }
+        box.classList.add("busy");
+        var fd = new FormData();
+        fd.append("file", f);
+        fetch("/console/uploads", { method: "POST", body: fd, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" })
+          .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+          .then(function (res) {
+            if (res.ok && res.j.url) { thumb(box, box.dataset.name, res.j.url); refresh(box); }
+            else showError(box, (res.j && res.j.error) || "上传失败，请重试");
+            next();
+          })
+          .catch(function () { showError(box, "上传失败：网络错误，请重试"); box.classList.remove("busy"); });
+      })();
+    });
+  });
+
+  // Region picker: a search box, a province's own checkbox covering its cities, chips of the choice.
+  document.querySelectorAll(".regions").forEach(function (r) {
+    var chips = r.querySelector(".chips");
+    function update() {
+      chips.textContent = "";
+      var any = false;
+      r.querySelectorAll("details").forEach(function (d) {
+        var prov = d.querySelector("input.prov");
+        d.querySelectorAll(".cities input").forEach(function (c) { c.disabled = prov.checked; if (prov.checked) c.checked = false; });
+        var picked = prov.checked ? [prov] : Array.prototype.slice.call(d.querySelectorAll(".cities input:checked"));
+        picked.forEach(function (i) { any = true; chips.appendChild(el("span", { "class": "chip" }, i.value.replace("/", " · "))); });
+      });
+      if (!any) chips.appendChild(el("span", { "class": "muted small" }, "未选择：所有地区的用户都可参与"));
+    }
+    r.addEventListener("change", update);
+    var search = r.querySelector("input[type=search]");
+    if (search) search.addEventListener("input", function () {
+      var q = search.value.trim();
+      r.querySelectorAll("details").forEach(function (d) {
+        var hit = !q || d.textContent.indexOf(q) >= 0;
+        d.style.display = hit ? "" : "none";
+        d.open = !!q && hit && d.querySelector("summary").textContent.indexOf(q) < 0;
+      });
+    });
+    var clear = r.querySelector("[data-clear]");
+    if (clear) clear.addEventListener("click", function () { r.querySelectorAll("input[type=checkbox]").forEach(function (i) { i.checked = false; }); update(); });
+    update();
+  });
+
+  // Top-up page: poll the status until paid (the server asks WeChat when the notice is late).
+  var poll = document.querySelector("[data-poll]");
+  if (poll) {
+    var tick = function () {
+      fetch(poll.dataset.poll, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (j) {
+        if (j.status === "paid") { location.href = poll.dataset.done; return; }
+        if (j.status === "closed") { location.reload(); return; }
+        setTimeout(tick, 2000);
+      }).catch(function () { setTimeout(tick, 4000); });
+    };
+    setTimeout(tick, 1500);
+  }
+
+  // Copy buttons: <button data-copy="text">.
+  document.querySelectorAll("[data-copy]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var done = function () { var t = b.textContent; b.textContent = "已复制"; setTimeout(function () { b.textContent = t; }, 1200); };
+      if (navigator.clipboard) navigator.clipboard.writeText(b.dataset.copy).then(done, done); else done();
+    });
+  });
+
+  // File pickers: show the chosen file's name.
+  document.querySelectorAll(".file-pick input[type=file]").forEach(function (i) {
+    i.addEventListener("change", function () {
+      var n = i.closest(".file-pick").querySelector(".file-name");
+      if (n) n.textContent = i.files.length ? i.files[0].name : "未选择文件";
+    });
+  });
+
+  // Amount presets: <button data-amount="500"> fill the nearest amount input.
+  document.querySelectorAll("[data-amount]").forEach(function (b) {
+    b.addEventListener("click", function () { var i = b.closest("form").querySelector("input[name=amount]"); i.value = b.dataset.amount; i.focus(); });
+  });
+
+  // Stock adjustment: show what the change freezes or releases.
+  document.querySelectorAll("[data-commission]").forEach(function (f) {
+    var out = f.querySelector(".freeze-note"), c = parseFloat(f.dataset.commission);
+    function upd() {
+      var n = parseInt(f.querySelector("input[name=count]").value, 10) || 0;
+      var add = f.querySelector("select[name=direction]").value !== "remove";
+      if (!out || !f.dataset.published) return;
+      out.textContent = n > 0 ? (add ? "将冻结 " : "将解冻 ") + (n * c).toFixed(2) + " 元红包资产" : "";
+    }
+    f.addEventListener("input", upd); f.addEventListener("change", upd); upd();
+  });
+})();
