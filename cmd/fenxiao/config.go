@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -28,6 +29,9 @@ type Config struct {
 	// every SDK call, and the browser pages (OAuth, cashier) too: a simulator's URL.
 	WeChatAPIBase string
 	WeChatSimAddr string // dev: where the in-process WeChat simulator listens
+	// TrustedProxies are the load balancers in front of the server: only from them is
+	// X-Forwarded-For believed (client IPs decide region gates). Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // setting is one configuration value: its flag, its environment variable and its check.
@@ -48,6 +52,7 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 		"log":      {flag: "log-level", env: "LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
 		"wxapi":    {flag: "wechat-api", env: "WECHAT_API_BASE", help: "base URL replacing WeChat's API and page hosts, such as a simulator's http://127.0.0.1:8090 (default: the real WeChat; dev: its own simulator)"},
 		"wxsim":    {flag: "wechat-sim", env: "WECHAT_SIM_ADDR", def: "127.0.0.1:8090", help: "dev: address the in-process WeChat simulator listens on"},
+		"proxies":  {flag: "trusted-proxies", env: "TRUSTED_PROXIES", help: "comma-separated IPs or CIDR ranges of the load balancers in front of the server, whose X-Forwarded-For is believed (default: none)"},
 	}
 	var used []*setting
 	for _, n := range names {
@@ -123,6 +128,20 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 				return nil, fmt.Errorf("%s: must be a base URL without a path, such as http://127.0.0.1:8090, got %q", env, v)
 			}
 			c.WeChatAPIBase = strings.TrimRight(v, "/")
+		}
+		if v, env, ok := get("proxies"); ok && v != "" {
+			for _, part := range strings.Split(v, ",") {
+				part = strings.TrimSpace(part)
+				p, err := netip.ParsePrefix(part)
+				if err != nil {
+					a, aerr := netip.ParseAddr(part)
+					if aerr != nil {
+						return nil, fmt.Errorf("%s: %q is neither an IP address nor a CIDR range such as 10.0.0.0/8", env, part)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
 		}
 		if v, env, ok := get("wxsim"); ok {
 			if _, _, err := net.SplitHostPort(v); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -176,8 +177,9 @@ type notice struct {
 	Icon, Title, Text, Link, LinkText string
 }
 
-// clientIP is the follower's address for region gates: the request's peer in production; with
-// the simulator, the IP its tester chose for this user (simIP).
+// clientIP is the follower's address for region gates: the request's peer, or behind a
+// trusted load balancer the address it saw; with the simulator, the IP its tester chose for
+// this user (simIP).
 func (s *server) clientIP(c *fiber.Ctx, u *campaign.User) string {
 	if s.simIP != nil && u != nil {
 		if wx, err := s.campaign.WeChatFor(c.UserContext(), u.MerchantID); err == nil {
@@ -186,5 +188,37 @@ func (s *server) clientIP(c *fiber.Ctx, u *campaign.User) string {
 			}
 		}
 	}
-	return c.IP()
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return forwardedFor(peer.Unmap(), c.Get(fiber.HeaderXForwardedFor), s.cfg.TrustedProxies)
+}
+
+// forwardedFor finds the client behind trusted proxies: X-Forwarded-For is read from the
+// right (each proxy appends the address it saw), skipping trusted proxies; the first other
+// address is the client. Entries further left were written by the client itself and prove
+// nothing. A peer that is not a trusted proxy is the client, whatever the header says.
+func forwardedFor(peer netip.Addr, header string, trusted []netip.Prefix) string {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	client := peer
+	if !isTrusted(peer) || header == "" {
+		return client.String()
+	}
+	hops := strings.Split(header, ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		client = a.Unmap()
+		if !isTrusted(client) {
+			break
+		}
+	}
+	return client.String()
 }

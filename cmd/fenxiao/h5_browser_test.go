@@ -42,7 +42,7 @@ func TestBrowserH5Journey(t *testing.T) {
 	// A opens the campaign: WeChat's silent sign-in (the simulator asks who is opening it).
 	a := phone(t)
 	do(t, a, "open the campaign", chromedp.Navigate(landing))
-	screenshot(t, a, "01-authorize")
+	shot(t, a, "TestBrowserH5Journey", "01-authorize")
 	authorizeNew(t, a, newUser{nickname: "王小明", subscribed: true})
 	waitFor(t, a, "the splash ad", `document.querySelector('#splash img') && document.querySelector('#splash img').complete`)
 	viewShot(t, a, "02-splash")
@@ -50,7 +50,7 @@ func TestBrowserH5Journey(t *testing.T) {
 	waitFor(t, a, "the splash to go", `document.getElementById('splash').hidden`)
 	waitFor(t, a, "the countdown", `document.querySelector('.cd-time').textContent.includes(':')`)
 	viewShot(t, a, "03-landing")
-	screenshot(t, a, "03-landing-full")
+	shot(t, a, "TestBrowserH5Journey", "03-landing-full")
 
 	// The landing page: under 60 KB and nothing from another origin, the bridge included.
 	reqs := recordRequests(t, a)
@@ -76,20 +76,20 @@ func TestBrowserH5Journey(t *testing.T) {
 	if total := eval[string](t, a, `document.getElementById('total').textContent`); total != "136.00" {
 		t.Fatalf("total for 2 is %s", total)
 	}
-	screenshot(t, a, "04-buy")
+	shot(t, a, "TestBrowserH5Journey", "04-buy")
 	payInCashier(t, a, "05-cashier")
 	waitFor(t, a, "the payment result", `document.getElementById('result-title') && document.getElementById('result-title').textContent === '支付成功'`)
-	screenshot(t, a, "06-result")
+	shot(t, a, "TestBrowserH5Journey", "06-result")
 
 	// A shares: the share page asks for the profile (snsapi_userinfo) for the poster.
 	aUser := st.user(m, "王小明")
 	tap(t, a, "open the share page", `#go-share`)
 	waitFor(t, a, "the userinfo authorize page", `document.body.innerText.includes('申请获得你的公开信息')`)
-	screenshot(t, a, "07-authorize-userinfo")
+	shot(t, a, "TestBrowserH5Journey", "07-authorize-userinfo")
 	authorizeAs(t, a, aUser.OpenID)
 	waitFor(t, a, "the poster", `document.getElementById('poster') && document.getElementById('poster').complete && document.getElementById('poster').naturalWidth === 750`)
 	waitFor(t, a, "wx.config and the share data", `window.WXSIM && WXSIM.share.appmessage && WXSIM.share.appmessage.link`)
-	screenshot(t, a, "08-share")
+	shot(t, a, "TestBrowserH5Journey", "08-share")
 
 	fa, err := st.srv.campaign.Follower(ctx0, "", m.id) // nobody: just to reach the user row below
 	if err != nil || fa.User != nil {
@@ -110,7 +110,7 @@ func TestBrowserH5Journey(t *testing.T) {
 	if len(shares) == 0 || shares[len(shares)-1].Link != shareLink {
 		t.Fatalf("shared %+v, want the link %s", shares, shareLink)
 	}
-	screenshot(t, a, "09-shared")
+	shot(t, a, "TestBrowserH5Journey", "09-shared")
 
 	// B opens A's link on another phone, signs in, buys one and pays.
 	b := phone(t)
@@ -130,14 +130,14 @@ func TestBrowserH5Journey(t *testing.T) {
 	if !strings.Contains(eval[string](t, a, `document.querySelector('.history').innerText`), "佣金到账") {
 		t.Fatal("the commission line is missing")
 	}
-	screenshot(t, a, "10-commissions")
+	shot(t, a, "TestBrowserH5Journey", "10-commissions")
 
 	// A withdraws: the vault becomes one red packet, which the sending job sends; A opens it in
 	// the simulator's WeChat inbox and the status job sees it received.
 	tap(t, a, "withdraw", `#withdraw`)
 	waitFor(t, a, "the claim message", `document.getElementById('claim-msg') && document.getElementById('claim-msg').textContent.includes('已申请提现 5.00 元')`)
 	waitFor(t, a, "the queued packet", `document.querySelector('.packet-status') && document.querySelector('.packet-status').textContent === '排队中'`)
-	screenshot(t, a, "11-withdrawn")
+	shot(t, a, "TestBrowserH5Journey", "11-withdrawn")
 	if n, err := st.srv.payouts.SendDue(ctx0); err != nil || n != 1 {
 		t.Fatalf("sent %d packets: %v", n, err)
 	}
@@ -160,15 +160,15 @@ func TestBrowserH5Journey(t *testing.T) {
 	if got := eval[string](t, a, `document.getElementById('available').textContent`); got != "0.00" {
 		t.Fatalf("available after the claim: %s", got)
 	}
-	screenshot(t, a, "13-received")
+	shot(t, a, "TestBrowserH5Journey", "13-received")
 	do(t, a, "open my orders", chromedp.Navigate(landing+"/orders"))
 	waitFor(t, a, "the order list", `document.querySelectorAll('.order').length === 1`)
-	screenshot(t, a, "14-orders")
+	shot(t, a, "TestBrowserH5Journey", "14-orders")
 	do(t, a, "back to the landing page", chromedp.Navigate(landing))
 	waitFor(t, a, "the ticker", `document.querySelectorAll('#ticker li').length === 2`)
 	tap(t, a, "skip the splash ad", `.splash-skip`)
 	waitFor(t, a, "the splash to go", `document.getElementById('splash').hidden`)
-	screenshot(t, a, "15-landing-after")
+	shot(t, a, "TestBrowserH5Journey", "15-landing-after")
 
 	// The stats saw the visits and the share.
 	if !st.srv.visits.flush(5 * time.Second) {
@@ -243,6 +243,7 @@ func checkPoster(t *testing.T, st *h5Stack, c *campaign.Campaign, u *campaign.Us
 // viewShot saves what the phone's screen shows (overlays included) under artifacts/.
 func viewShot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	waitFor(t, ctx, "the pictures", imagesLoaded)
 	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

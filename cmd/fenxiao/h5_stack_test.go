@@ -226,10 +226,15 @@ func offOrigin(urls []string, base string) []string {
 	return off
 }
 
+// imagesLoaded holds once every picture of the page has arrived (a screenshot before that
+// shows empty frames).
+const imagesLoaded = `Array.prototype.every.call(document.images, i => i.complete)`
+
 // shot saves a full-page screenshot as artifacts/<dir>/<name>.png: subtests share their
 // parent's folder.
 func shot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
+	waitFor(t, ctx, "the pictures", imagesLoaded)
 	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

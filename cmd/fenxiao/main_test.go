@@ -76,6 +76,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{"TIME_ZONE", "Mars/Olympus"},
 		{"LOG_LEVEL", "loud"},
 		{"WECHAT_API_BASE", "ftp://127.0.0.1:8090"},
+		{"TRUSTED_PROXIES", "10.0.0.0/8, load-balancer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
