@@ -18,6 +18,7 @@ import (
 // the JSON calls their scripts make live under /api/h5/c/{campaign}, where errors answer JSON.
 func (s *server) h5Routes(r router) {
 	s.visits = newRecorder(s.campaign, s.log)
+	s.covers = &coverCache{}
 	r.Get("/h5/oauth/:merchant<int>", s.h5OAuth)
 	r.Get("/c/:id<int>", s.h5Landing)
 	r.Post("/c/:id<int>/password", s.h5Password)

@@ -60,13 +60,39 @@ func (s *server) h5Poster(c *fiber.Ctx) error {
 	return c.Send(png)
 }
 
-// covers keeps the latest generated cover of each campaign: drawing one takes tens of
-// milliseconds and every visitor of a campaign without pictures asks for it.
-var covers sync.Map // campaign id → coverEntry
+// coverCache keeps the latest generated cover of recently asked campaigns: drawing one takes
+// tens of milliseconds and every visitor of a campaign without pictures asks for it. It is
+// bounded: past coverCacheMax campaigns it starts again empty (browsers cache covers a day).
+type coverCache struct {
+	mu sync.Mutex
+	by map[int64]coverEntry
+}
 
 type coverEntry struct {
 	version int
 	png     []byte
+}
+
+const coverCacheMax = 256
+
+func (cc *coverCache) get(c *campaign.Campaign) ([]byte, error) {
+	cc.mu.Lock()
+	e, ok := cc.by[c.ID]
+	cc.mu.Unlock()
+	if ok && e.version == c.Version {
+		return e.png, nil
+	}
+	png, err := campaign.RenderCover(c.ID, c.ProductName)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if cc.by == nil || len(cc.by) >= coverCacheMax {
+		cc.by = map[int64]coverEntry{}
+	}
+	cc.by[c.ID] = coverEntry{version: c.Version, png: png}
+	cc.mu.Unlock()
+	return png, nil
 }
 
 // h5Cover answers the generated product picture of a campaign without images. It is public
@@ -77,18 +103,13 @@ func (s *server) h5Cover(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, ok := covers.Load(camp.ID)
-	if !ok || e.(coverEntry).version != camp.Version {
-		png, err := campaign.RenderCover(camp.ID, camp.ProductName)
-		if err != nil {
-			return err
-		}
-		e = coverEntry{version: camp.Version, png: png}
-		covers.Store(camp.ID, e)
+	png, err := s.covers.get(camp)
+	if err != nil {
+		return err
 	}
 	c.Set(fiber.HeaderContentType, "image/png")
 	c.Set(fiber.HeaderCacheControl, "public, max-age=86400")
-	return c.Send(e.(coverEntry).png)
+	return c.Send(png)
 }
 
 // h5JSConfig signs wx.config for the page that asks and says what it shares.

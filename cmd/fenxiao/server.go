@@ -35,6 +35,8 @@ type server struct {
 	simIP func(appID, openID string) (ip string, ok bool)
 	// visits records page views and shares in the background (h5_stats.go).
 	visits *recorder
+	// covers keeps generated product pictures (h5_share.go).
+	covers *coverCache
 }
 
 func (s *server) app(h *hooks) *fiber.App {
