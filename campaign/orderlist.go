@@ -41,6 +41,24 @@ type OrderPage struct {
 	Next int64
 }
 
+// Buyer is the buyer's name for display: a silent WeChat sign-in knows no nickname.
+func (o *OrderRow) Buyer() string { return nameOr(o.BuyerName) }
+
+// Sharer is the credited sharer's name for display, "" when nobody earned.
+func (o *OrderRow) Sharer() string {
+	if o.SharerID == nil {
+		return ""
+	}
+	return nameOr(deref(o.SharerName))
+}
+
+func nameOr(nickname string) string {
+	if nickname == "" {
+		return "微信用户"
+	}
+	return nickname
+}
+
 var orderStatuses = map[OrderStatus]string{Pending: "待支付", Paid: "已支付", Closed: "已关闭", Refunded: "已退款"}
 
 // Label is the status in the console's words.
@@ -188,7 +206,7 @@ func (s *Service) ExportOrders(ctx context.Context, merchantID int64, f OrderFil
 		}
 		for _, o := range p.Rows {
 			cw.Write([]string{o.OutTradeNo, CSVSafe(o.CampaignTitle), CSVSafe(o.ProductName), fmt.Sprint(o.Qty), //nolint:errcheck
-				o.Amount.StringFixed(2), o.Status.Label(), CSVSafe(o.BuyerName), o.BuyerOpenID, CSVSafe(deref(o.SharerName)),
+				o.Amount.StringFixed(2), o.Status.Label(), CSVSafe(o.Buyer()), o.BuyerOpenID, CSVSafe(o.Sharer()),
 				o.Commission.StringFixed(2), o.CommissionLabel(), csvTime(&o.CreatedAt, loc), csvTime(o.PaidAt, loc),
 				csvTime(o.RefundedAt, loc), deref(o.TransactionID)})
 		}

@@ -28,8 +28,9 @@ import (
 // regions, buttons) after a first try with mistakes, publish, purchases, orders, a refund,
 // results and CSV exports. Screenshots land in artifacts/TestConsoleJourney/.
 func TestConsoleJourney(t *testing.T) {
-	srv, base := startStack(t, nil)
-	s, simBase := testSim()
+	st := newH5Stack(t) // the server as make dev runs it, so a follower can buy on the H5 pages
+	srv, base, s := st.srv, st.base, st.sim
+	_, simBase := testSim()
 	ctx := desktop(t)
 	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -203,15 +204,46 @@ func TestConsoleJourney(t *testing.T) {
 	do("preview", chromedp.Navigate(fmt.Sprintf("%s/console/campaigns/%d/preview", base, c.ID)), chromedp.WaitVisible(chromedp.CSS("#preview-qr svg")))
 	screenshot(t, ctx, "10-preview")
 
-	// 6. Purchases: A buys directly; B through A's link; C through B's; G through F's, who never
-	// bought (buy-before-sharing: no commission for F).
-	buyers := seedPurchases(t, srv, s, creds, &c)
+	// 6. Purchases. A buys 2 on the H5 pages in a phone: WeChat sign-in (a fan, in 广东), the
+	// password gate, the splash ad, the buy page and the simulator's cashier.
+	h5 := phone(t)
+	landing := fmt.Sprintf("%s/c/%d", base, c.ID)
+	if err := chromedp.Do(h5, chromedp.Navigate(landing)); err != nil {
+		t.Fatal(err)
+	}
+	authorizeNew(t, h5, newUser{nickname: "买家A", subscribed: true})
+	waitFor(t, h5, "the password gate", `document.querySelector('input[name=password]')`)
+	eval[bool](t, h5, `(function(){var i = document.querySelector('input[name=password]'); i.value = '8888'; i.form.submit(); return true})()`)
+	waitFor(t, h5, "the landing page", `document.getElementById('buy')`)
+	tap(t, h5, "skip the splash ad", `.splash-skip`)
+	waitFor(t, h5, "the splash to go", `document.getElementById('splash').hidden`)
+	screenshot(t, h5, "h5-landing")
+	tap(t, h5, "buy", `#buy`)
+	waitFor(t, h5, "the buy page", `document.getElementById('stepper')`)
+	tap(t, h5, "take two", `[data-step="1"]`)
+	payInCashier(t, h5, "")
+	waitFor(t, h5, "the payment result", `document.getElementById('result-title') && document.getElementById('result-title').textContent === '支付成功'`)
+	var aID int64
+	if err := srv.db.Get(&aID, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m, st.user(&h5Merchant{id: m, creds: creds}, "买家A").OpenID); err != nil {
+		t.Fatal(err)
+	}
+	a, err := srv.campaign.User(context.Background(), m, aID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Then B through A's link; C through B's; G through F's, who never bought
+	// (buy-before-sharing: no commission for F). These are made through the service.
+	buyers := seedPurchases(t, srv, s, creds, &c, a)
+	if !srv.visits.flush(5 * time.Second) {
+		t.Fatal("the H5 page views were not recorded")
+	}
 
 	// 7. Orders: the purchases are there; filter by buyer; refund B's order.
 	do("orders", chromedp.Navigate(base+"/console/orders"), chromedp.WaitVisible(chromedp.CSS("#orders-table")))
 	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#orders-table tbody tr').length`)); rows != 4 {
 		t.Fatalf("orders page shows %d rows, want 4", rows)
 	}
+	wantText("#orders-table", "136.00") // A's order, paid on the H5 pages (a silent sign-in: "微信用户")
 	screenshot(t, ctx, "11-orders")
 	do("filter by buyer", chromedp.SetValue(chromedp.CSS(`input[name=buyer]`), "买家B"),
 		chromedp.Click(chromedp.CSS("#orders-filter button[type=submit]")), waitText("#orders-filter", "清除筛选"))
@@ -287,15 +319,15 @@ func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// seedPurchases makes the share tree of the journey: A buys 2 directly; B opens A's link and
-// buys 1; C opens B's link and buys 1; F only visits and shares; G opens F's link and buys 1.
-// Each visitor's view and each share are recorded, as the H5 pages do.
-func seedPurchases(t *testing.T, srv *server, s *sim.Server, creds wechat.Credentials, c *campaign.Campaign) map[string]*campaign.Order {
+// seedPurchases makes the rest of the journey's share tree after A's purchase: B opens A's
+// link and buys 1; C opens B's link and buys 1; F only visits and shares; G opens F's link and
+// buys 1. Each visitor's view and each share are recorded, as the H5 pages do.
+func seedPurchases(t *testing.T, srv *server, s *sim.Server, creds wechat.Credentials, c *campaign.Campaign, a *campaign.User) map[string]*campaign.Order {
 	t.Helper()
 	ctx := context.Background()
 	svc := srv.campaign
-	users := map[string]*campaign.User{}
-	for _, n := range []string{"A", "B", "C", "F", "G"} {
+	users := map[string]*campaign.User{"A": a}
+	for _, n := range []string{"B", "C", "F", "G"} {
 		su, err := s.AddUser(sim.User{AppID: creds.AppID, Nickname: "买家" + n, Subscribed: true})
 		if err != nil {
 			t.Fatal(err)
@@ -342,7 +374,6 @@ func seedPurchases(t *testing.T, srv *server, s *sim.Server, creds wechat.Creden
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	buy("A", 2)
 	share("B", "A")
 	buy("B", 1)
 	share("C", "B")

@@ -185,7 +185,7 @@ func (p *consolePage) Initial(s string) string {
 	for _, r := range s {
 		return string(r)
 	}
-	return "活"
+	return "微"
 }
 
 // Secret is a secret field's placeholder: whether one is stored (never its value).

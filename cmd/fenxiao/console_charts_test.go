@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"html/template"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"fenxiao/campaign"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/ with the current output")
+
+// golden compares got with testdata/<name>, or rewrites the file with -update. A golden SVG
+// opens in any browser, so a person can look at what the test pins down.
+func golden(t *testing.T, name string, got template.HTML) {
+	t.Helper()
+	path := filepath.Join("testdata", "charts", name)
+	if *updateGolden {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run Charts -update to create it)", err)
+	}
+	if strings.TrimSuffix(string(want), "\n") != string(got) {
+		t.Errorf("%s changed; look at it, then run go test -run Charts -update if that is what you meant\ngot:\n%s", path, got)
+	}
+}
+
+// The charts of a campaign's results, from the numbers of a seeded campaign of a week: the
+// same tree as the browser journey, scaled up.
+func TestConsoleChartsGolden(t *testing.T) {
+	loc := time.FixedZone("CST", 8*3600)
+	day := func(d int) time.Time { return time.Date(2026, 4, 1+d, 0, 0, 0, 0, loc) }
+	yuan := func(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+	var sales []campaign.SalesPoint
+	for i, amt := range []string{"680", "1360", "3196", "5304", "4080", "2312", "0"} {
+		orders := int(yuan(amt).Div(yuan("68")).IntPart())
+		sales = append(sales, campaign.SalesPoint{At: day(i), Orders: orders, Units: orders, Amount: yuan(amt)})
+	}
+	golden(t, "sales-daily.svg", salesChart(sales, false))
+
+	var hourly []campaign.SalesPoint
+	for h, n := range []int{0, 0, 1, 3, 2, 5, 8, 4} {
+		hourly = append(hourly, campaign.SalesPoint{At: day(0).Add(time.Duration(9+h) * time.Hour), Orders: n, Units: n,
+			Amount: yuan("68").Mul(decimal.NewFromInt(int64(n)))})
+	}
+	golden(t, "sales-hourly.svg", salesChart(hourly, true))
+	golden(t, "sales-empty.svg", salesChart(nil, false))
+
+	golden(t, "funnel.svg", funnelChart([]funnelStep{{"浏览次数", 2140}, {"访客", 1286}, {"下单人数", 412}, {"支付人数", 371}}))
+	golden(t, "funnel-empty.svg", funnelChart([]funnelStep{{"浏览次数", 0}, {"访客", 0}, {"下单人数", 0}, {"支付人数", 0}}))
+
+	gens := []campaign.Generation{{Gen: 1, People: 640, Buyers: 120}, {Gen: 2, People: 410, Buyers: 150}, {Gen: 3, People: 300, Buyers: 80}, {Gen: 4, People: 120, Buyers: 21}, {Gen: 5, People: 30, Buyers: 0}}
+	golden(t, "spread.svg", spreadChart(gens))
+	golden(t, "spread-empty.svg", spreadChart(nil))
+}
+
+// The funnel and the viral spread drawn from a campaign seeded through the services: a direct
+// buyer A, B and C down A's share chain, F who only shares and G who buys through F. (The
+// sales chart's days depend on when the test runs; the browser journey's screenshot shows it
+// with real data.)
+func TestConsoleChartsOfASeededCampaign(t *testing.T) {
+	srv, _ := startStack(t, nil)
+	s, _ := testSim()
+	ctx := context.Background()
+	m, err := srv.campaign.CreateMerchant(ctx, "图表店")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, order, creds := merchantSetup(t, srv, m, 20)
+	a, err := srv.campaign.User(ctx, m, order.BuyerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.campaign.RecordView(ctx, c, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	seedPurchases(t, srv, s, creds, c, a)
+	r, err := srv.campaign.Results(ctx, m, c.ID, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "seeded-funnel.svg", funnelChart([]funnelStep{{"浏览次数", r.Views}, {"访客", r.Visitors}, {"下单人数", r.OrderedBuyers}, {"支付人数", r.Buyers}}))
+	golden(t, "seeded-spread.svg", spreadChart(r.Generations))
+	if k, ok := campaign.Spread(r.Generations); !ok || k != 1 {
+		t.Errorf("viral coefficient %v, want (2 + 1) / (1 + 2) = 1", k)
+	}
+	var units int
+	for _, p := range r.Sales {
+		units += p.Units
+	}
+	if units != r.UnitsSold || units != 4 || !strings.Contains(string(salesChart(r.Sales, r.Hourly)), "<rect") {
+		t.Errorf("sales over time: %d units (of %d sold), or no bar drawn", units, r.UnitsSold)
+	}
+}
+
+// The chart helpers: round axis steps and short money labels.
+func TestChartScales(t *testing.T) {
+	for v, want := range map[float64]float64{0: 1, 0.3: 0.5, 1: 1, 1.2: 2, 3: 5, 7: 10, 12: 20, 176: 200, 999: 1000, 1001: 2000} {
+		if got := niceCeil(v); got != want {
+			t.Errorf("niceCeil(%v) = %v, want %v", v, got, want)
+		}
+	}
+	for v, want := range map[float64]string{0: "¥0", 800: "¥800", 12000: "¥1.2万", 20000: "¥2万"} {
+		if got := shortYuan(v); got != want {
+			t.Errorf("shortYuan(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if rate(1, 0) != "—" || rate(1, 3) != "33.3%" {
+		t.Error("rate")
+	}
+}
