@@ -101,7 +101,8 @@ func (s *server) consoleRoutes(r router) {
 }
 
 // csrf gives every browser a CSRF cookie and refuses any non-GET request whose token does
-// not match it and the session. It runs before auth, so the log-in form is protected too.
+// not match it and the session. It runs before auth, so the log-in form is protected too
+// (and, with X-Frame-Options, from being framed).
 func (con *console) csrf(c *fiber.Ctx) error {
 	seed := c.Cookies(conCSRFCookie)
 	if len(seed) < 32 {
@@ -109,6 +110,7 @@ func (con *console) csrf(c *fiber.Ctx) error {
 		c.Cookie(con.cookie(conCSRFCookie, seed, conSessionMaxAge))
 	}
 	c.Locals("csrf-seed", seed)
+	c.Set("X-Frame-Options", "DENY") // no page of the console inside another site's frame
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead:
 		return c.Next()
@@ -146,7 +148,6 @@ func (con *console) auth(c *fiber.Ctx) error {
 	}
 	c.Locals("session", ses)
 	c.Set(fiber.HeaderCacheControl, "no-store") // merchant data: never from a shared cache
-	c.Set("X-Frame-Options", "SAMEORIGIN")
 	return c.Next()
 }
 

@@ -15,6 +15,12 @@ import (
 // demoAssets is what the demo merchant starts with.
 var demoAssets = decimal.NewFromInt(1000)
 
+// The demo merchant's console login, printed by make dev. Dev only.
+const (
+	demoEmail    = "demo@fenxiao.dev"
+	demoPassword = "fenxiao-demo"
+)
+
 // seedDemo makes sure the database has the demo merchant, with the simulator's demo
 // credentials, 1,000 yuan of red-packet assets and a running campaign. It runs at every
 // make dev and changes nothing the second time (the credentials are refreshed, since the
@@ -30,6 +36,9 @@ func seedDemo(ctx context.Context, srv *server, creds wechat.Credentials, log *s
 	}
 	if err := svc.SetWeChat(ctx, merchantID, creds); err != nil {
 		return 0, 0, fmt.Errorf("demo WeChat settings: %w", err)
+	}
+	if err := svc.EnsureAccount(ctx, merchantID, demoEmail, demoPassword); err != nil {
+		return 0, 0, err
 	}
 	if _, err := srv.wallet.TopUpAssets(ctx, nil, merchantID, demoAssets, "demo:topup", "demo"); err != nil {
 		return 0, 0, err

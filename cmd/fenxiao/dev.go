@@ -44,6 +44,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if campaignURL != "" {
 			fmt.Fprintf(stdout, "campaign: %s\n", campaignURL)
 		}
+		fmt.Fprintf(stdout, "console: %s/console/\n", cfg.BaseURL)
+		if campaignURL != "" {
+			fmt.Fprintf(stdout, "console login: %s / %s\n", demoEmail, demoPassword)
+		}
 	})
 }
 
