@@ -149,13 +149,13 @@ func (con *console) campaignOf(c *fiber.Ctx) (*campaign.Campaign, error) {
 	return con.campaign.Get(c.UserContext(), merchant(c), int64(id))
 }
 
-// campaignData is the campaign's page: status, numbers, publish, stock, end, links.
+// campaignData is the campaign's page: status, numbers, publish, stock, end, links. What
+// publishing lacks is the layout's balance against ToFreeze (consolePage.Shortfall).
 type campaignData struct {
 	Campaign *campaign.Campaign
 	Stats    campaign.Stats
 	Phase    string
 	ToFreeze decimal.Decimal
-	Short    decimal.Decimal // what is missing to publish; zero when the balance covers it
 	URL      string
 }
 
@@ -168,15 +168,8 @@ func (con *console) campaignPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	assets, err := con.wallet.Assets(c.UserContext(), camp.MerchantID)
-	if err != nil {
-		return err
-	}
 	d := campaignData{Campaign: camp, Stats: st, Phase: camp.Phase(time.Now()), ToFreeze: camp.ToFreeze(),
 		URL: con.campaign.CampaignURL(camp.ID)}
-	if short := d.ToFreeze.Sub(assets.Available); short.IsPositive() {
-		d.Short = short
-	}
 	return con.render(c, "campaign", &consolePage{Title: camp.Title, Nav: "campaigns", Data: d})
 }
 

@@ -6,10 +6,10 @@ import (
 	"fenxiao/campaign"
 )
 
-// homeData is the overview: the steps to a first campaign, and the campaigns running.
+// homeData is the overview: the steps to a first campaign (funding is the layout's balance,
+// consolePage.Funded), and the campaigns running.
 type homeData struct {
 	WeChat    bool // settings saved
-	Funded    bool // assets topped up at least once
 	Campaigns []campaign.Campaign
 }
 
@@ -44,10 +44,6 @@ func (con *console) home(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a, err := con.wallet.Assets(ctx, m)
-	if err != nil {
-		return err
-	}
-	d := homeData{WeChat: info.Configured, Campaigns: list, Funded: a.Available.IsPositive() || a.Frozen.IsPositive()}
+	d := homeData{WeChat: info.Configured, Campaigns: list}
 	return con.render(c, "home", &consolePage{Title: "概览", Nav: "home", Data: d})
 }

@@ -5,17 +5,23 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
@@ -222,4 +228,122 @@ func merchantSetup(t *testing.T, srv *server, m int64, stock int) (*campaign.Cam
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitText waits until the element shows the text. It polls from Go, so it survives the
+// navigation a click starts (a page that just loaded may also still show the previous
+// page's message, hence the text).
+func waitText(sel, part string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(function(){var e = document.querySelector(%q); return !!e && e.innerText.indexOf(%q) >= 0})()`, sel, part)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			ok, err := chromedp.Evaluate[bool](js)(ctx, t)
+			if err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			if time.Now().After(deadline) {
+				return chromedp.Void{}, fmt.Errorf("%s never showed %q (last error %v)", sel, part, err)
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// void runs an action for its effect, dropping its value.
+func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+// seedPurchases makes the rest of the journey's share tree after A's purchase: B opens A's
+// link and buys 1; C opens B's link and buys 1; F only visits and shares; G opens F's link and
+// buys 1. Each visitor's view and each share are recorded, as the H5 pages do.
+func seedPurchases(t *testing.T, srv *server, s *sim.Server, creds wechat.Credentials, c *campaign.Campaign, a *campaign.User) map[string]*campaign.Order {
+	t.Helper()
+	ctx := context.Background()
+	svc := srv.campaign
+	users := map[string]*campaign.User{"A": a}
+	for _, n := range []string{"B", "C", "F", "G"} {
+		su, err := s.AddUser(sim.User{AppID: creds.AppID, Nickname: "买家" + n, Subscribed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := svc.SignIn(ctx, c.MerchantID, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "买家" + n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[n] = u
+		if err := svc.RecordView(ctx, c, u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	share := func(visitor, sharer string) {
+		if err := svc.RecordShare(ctx, c, users[sharer].ID, "link"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Bind(ctx, c, users[visitor], svc.ShareToken(c.ID, users[sharer].ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orders := map[string]*campaign.Order{}
+	buy := func(n string, qty int) {
+		co, err := svc.CreateOrder(ctx, c.ID, users[n], qty, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Pay(strings.TrimPrefix(co.Pay.Package, "prepay_id="), users[n].OpenID); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			o, err := svc.Order(ctx, c.MerchantID, co.Order.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Status == campaign.Paid {
+				orders[n] = o
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("order of %s is %s", n, o.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	share("B", "A")
+	buy("B", 1)
+	share("C", "B")
+	buy("C", 1)
+	share("G", "F")
+	buy("G", 1)
+	return orders
+}
+
+// writePNG writes a diagonal gradient image, a stand-in for a merchant's photo.
+func writePNG(t *testing.T, dir, name string, w, h int, from, to color.RGBA) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			f := float64(x+y) / float64(w+h)
+			mix := func(a, b uint8) uint8 { return uint8(float64(a)*(1-f) + float64(b)*f) }
+			img.Set(x, y, color.RGBA{mix(from.R, to.R), mix(from.G, to.G), mix(from.B, to.B), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -151,6 +151,9 @@ func TestConsoleValidationMessagesBesideFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, page := b.get(fmt.Sprintf("/console/campaigns/%d", draft.ID)); !strings.Contains(page, "余额不足，还差 ¥199,020.00") {
+		t.Error("the draft's page does not say how much publishing lacks")
+	}
 	for _, tc := range []struct {
 		name, path, want string
 		form             url.Values

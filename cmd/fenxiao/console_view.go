@@ -209,3 +209,19 @@ func (p *consolePage) PerHead(d decimal.Decimal, n int) string {
 	}
 	return p.Yuan(d.Div(decimal.NewFromInt(int64(n))).Round(2))
 }
+
+// Shortfall is what the available balance lacks to freeze need; zero when it is enough.
+func (p *consolePage) Shortfall(need decimal.Decimal) decimal.Decimal {
+	if p.Assets == nil {
+		return need
+	}
+	if short := need.Sub(p.Assets.Available); short.IsPositive() {
+		return short
+	}
+	return decimal.Zero
+}
+
+// Funded reports whether the merchant has ever had red-packet assets.
+func (p *consolePage) Funded() bool {
+	return p.Assets != nil && (p.Assets.Available.IsPositive() || p.Assets.Frozen.IsPositive())
+}

@@ -53,7 +53,11 @@
         var fd = new FormData();
         fd.append("file", f);
         fetch("/console/uploads", { method: "POST", body: fd, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" })
-          .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+          .then(function (r) {
+            if (r.status === 413) return { ok: false, j: { error: "图片不能超过 2 MB，请压缩后再上传" } };
+            if (r.status === 403) return { ok: false, j: { error: "页面已过期，请刷新页面后重试" } };
+            return r.json().then(function (j) { return { ok: r.ok, j: j }; });
+          })
           .then(function (res) {
             if (res.ok && res.j.url) { thumb(box, box.dataset.name, res.j.url); refresh(box); }
             else showError(box, (res.j && res.j.error) || "上传失败，请重试");
