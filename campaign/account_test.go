@@ -179,3 +179,22 @@ func TestSessionsExpire(t *testing.T) {
 		t.Fatalf("idle for 13 h and still signed in: %v", err)
 	}
 }
+
+func TestPurgeConsole(t *testing.T) {
+	svc := newService(t, dbtest.DB(t))
+	_, token, err := svc.SignUp(ctx, campaign.SignUpForm{ShopName: "店", Email: newEmail(t), Password: "purge-pass", Confirm: "purge-pass"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.LogIn(ctx, campaign.LogInForm{Email: "nobody@example.com", Password: "x", IP: "1.1.1.1"}, ""); err == nil {
+		t.Fatal("logged in as nobody")
+	}
+	clock.Advance(8 * 24 * time.Hour)
+	n, err := svc.PurgeConsole(ctx)
+	if err != nil || n < 2 {
+		t.Fatalf("purged %d rows (%v), want the session and the attempt at least", n, err)
+	}
+	if _, err := svc.ConsoleSession(ctx, token); !errors.Is(err, campaign.ErrNotFound) {
+		t.Fatalf("purged session: %v", err)
+	}
+}

@@ -102,3 +102,20 @@ func (s *Service) EndConsoleSession(ctx context.Context, token string) error {
 	}
 	return nil
 }
+
+// PurgeConsole deletes expired console sessions and log-in attempts older than a day (the
+// throttle looks back 15 minutes); a job runs it.
+func (s *Service) PurgeConsole(ctx context.Context) (int, error) {
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE expires_at < $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("campaign: purge console sessions: %w", err)
+	}
+	sessions, _ := res.RowsAffected()
+	res, err = s.db.ExecContext(ctx, `DELETE FROM login_attempts WHERE at < $1`, now.Add(-24*time.Hour))
+	if err != nil {
+		return 0, fmt.Errorf("campaign: purge login attempts: %w", err)
+	}
+	attempts, _ := res.RowsAffected()
+	return int(sessions + attempts), nil
+}

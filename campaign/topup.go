@@ -148,34 +148,66 @@ func (s *Service) TopUps(ctx context.Context, merchantID int64, limit int) ([]To
 }
 
 // TopUpStatus returns a top-up as its QR page polls it. A pending one past topUpQueryAfter is
-// checked with WeChat (orderquery), so a lost notification delays nothing; one past its
-// expiry that WeChat says is unpaid is closed.
+// checked with WeChat (see checkTopUp), so a lost notification delays nothing.
 func (s *Service) TopUpStatus(ctx context.Context, merchantID, id int64) (*TopUp, error) {
 	t, err := s.TopUp(ctx, merchantID, id)
 	if err != nil || t.Status != "pending" || s.now().Sub(t.CreatedAt) < topUpQueryAfter {
 		return t, err
 	}
-	wx, err := s.WeChatFor(ctx, merchantID)
+	changed, err := s.checkTopUp(ctx, t)
+	if err != nil || !changed {
+		return t, err
+	}
+	return s.TopUp(ctx, merchantID, id)
+}
+
+// QueryTopUps is the job behind the QR page's polling, for top-ups nobody is watching: it asks
+// WeChat about pending top-ups older than a minute, credits the paid ones and closes the
+// expired unpaid ones. Safe with several replicas: crediting locks the row and is keyed by the
+// top-up, closing is conditional.
+func (s *Service) QueryTopUps(ctx context.Context) (int, error) {
+	var ts []TopUp
+	if err := s.db.SelectContext(ctx, &ts, `SELECT `+topUpCols+` FROM topups WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2`,
+		s.now().Add(-time.Minute), jobBatch); err != nil {
+		return 0, fmt.Errorf("campaign: pending top-ups: %w", err)
+	}
+	n := 0
+	for i := range ts {
+		changed, err := s.checkTopUp(ctx, &ts[i])
+		if err != nil {
+			return n, err
+		}
+		if changed {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// checkTopUp asks WeChat about a pending top-up: paid → credited; past its expiry and unpaid →
+// closed. WeChat being unsure or unreachable changes nothing (the next check asks again).
+func (s *Service) checkTopUp(ctx context.Context, t *TopUp) (changed bool, err error) {
+	wx, err := s.WeChatFor(ctx, t.MerchantID)
 	if err != nil {
-		return t, nil // the page keeps polling; the notification may still come
+		return false, nil // settings removed or broken: the notification may still come
 	}
 	st, err := wx.QueryOrder(ctx, t.OutTradeNo)
 	switch {
 	case err != nil:
-		s.log.Warn("top-up status query", "merchant_id", merchantID, "topup_id", id, "err", err)
-		return t, nil
+		s.log.Warn("top-up status query", "merchant_id", t.MerchantID, "topup_id", t.ID, "err", err)
+		return false, nil
 	case st.TradeState == "SUCCESS":
-		if err := s.markTopUpPaid(ctx, merchantID, t.OutTradeNo, st.TransactionID, st.TotalFen, st.PaidAt); err != nil {
-			return nil, err
+		if err := s.markTopUpPaid(ctx, t.MerchantID, t.OutTradeNo, st.TransactionID, st.TotalFen, st.PaidAt); err != nil {
+			return false, err
 		}
+		return true, nil
 	case !s.now().Before(t.ExpiresAt) && (st.TradeState == "NOTPAY" || st.TradeState == "CLOSED"):
 		if _, err := s.db.ExecContext(ctx, `UPDATE topups SET status = 'closed' WHERE id = $1 AND status = 'pending'`, t.ID); err != nil {
-			return nil, fmt.Errorf("campaign: close top-up %d: %w", id, err)
+			return false, fmt.Errorf("campaign: close top-up %d: %w", t.ID, err)
 		}
-	default:
-		return t, nil
+		return true, nil
 	}
-	return s.TopUp(ctx, merchantID, id)
+	return false, nil
 }
 
 // HandleTopUpNotify verifies a top-up payment notification and credits the merchant's assets.

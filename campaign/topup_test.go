@@ -214,3 +214,35 @@ func TestTopUpStatusQueriesALostNotification(t *testing.T) {
 	}
 	audit(t, te.db)
 }
+
+// The job finds a paid top-up nobody is watching and whose notifications all failed, and two
+// replicas running it at once credit it once.
+func TestQueryTopUpsJob(t *testing.T) {
+	te := newTopUpEnv(t)
+	te.setUpWeChat()
+	te.drop.Store(true)
+	tu, err := te.svc.StartTopUp(ctx, te.merchant, d("88.80"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	te.scanAndPay(tu)
+	if _, err := te.svc.QueryTopUps(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := te.svc.TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
+		t.Fatalf("a top-up younger than a minute was queried: %s", got.Status)
+	}
+	clock.Advance(2 * time.Minute)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := te.svc.QueryTopUps(ctx); errs <- err }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	te.waitTopUp(tu.ID, "paid")
+	equal(t, "available", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "88.80")
+	audit(t, te.db)
+}

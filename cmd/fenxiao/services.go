@@ -116,4 +116,6 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 1m", job("sync red-packet statuses", 5*time.Minute, s.payouts.SyncSent))
 	add("@every 30s", job("send notifications", 2*time.Minute, s.payouts.SendNotifications))
 	add("@every 1h", job("delete expired follower sessions", 5*time.Minute, s.campaign.DeleteExpiredSessions))
+	add("@every 1m", job("query pending top-ups", time.Minute, s.campaign.QueryTopUps))
+	add("@every 1h", job("purge console sessions and log-in attempts", 5*time.Minute, s.campaign.PurgeConsole))
 }
