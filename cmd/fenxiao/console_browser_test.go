@@ -176,6 +176,7 @@ func TestConsoleJourney(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`input[name=button_link]`), "https://tea.example.com/shop"),
 		void(chromedp.Evaluate[bool](`var l = document.querySelectorAll('input[name=button_label]'), k = document.querySelectorAll('input[name=button_link]');
 			l[1].value = "联系客服"; k[1].value = "https://tea.example.com/help"; true`)))
+	do("scroll to the top", void(chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)))
 	screenshot(t, ctx, "07-form-filled")
 	do("save the campaign", chromedp.Click(chromedp.CSS("#save-campaign")), chromedp.WaitVisible(chromedp.CSS("#publish-card")))
 	wantText("#to-freeze", "100.00")

@@ -126,6 +126,14 @@
     });
   });
 
+  // A field the merchant corrects loses its error mark (the server checks again on submit).
+  document.querySelectorAll(".field.has-error").forEach(function (f) {
+    f.addEventListener("input", function () {
+      f.classList.remove("has-error");
+      f.querySelectorAll(".field-error").forEach(function (e) { e.hidden = true; });
+    });
+  });
+
   // Amount presets: <button data-amount="500"> fill the nearest amount input.
   document.querySelectorAll("[data-amount]").forEach(function (b) {
     b.addEventListener("click", function () { var i = b.closest("form").querySelector("input[name=amount]"); i.value = b.dataset.amount; i.focus(); });
