@@ -23,28 +23,22 @@ import (
 // simulator: sign up, WeChat settings (certificate upload, test connection), a top-up paid by
 // scanning the Native QR code in the simulator, a campaign with every setting (uploads,
 // regions, buttons) after a first try with mistakes, publish, purchases, orders, a refund,
-// results and CSV exports. Screenshots land in artifacts/TestConsoleJourney/.
-func TestConsoleJourney(t *testing.T) {
+// results and CSV exports. Screenshots land in artifacts/TestBrowserConsoleJourney/.
+func TestBrowserConsoleJourney(t *testing.T) {
 	st := newH5Stack(t) // the server as make dev runs it, so a follower can buy on the H5 pages
 	srv, base, s := st.srv, st.base, st.sim
 	_, simBase := testSim()
 	ctx := desktop(t)
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if bad, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.innerText.indexOf("executing \"") >= 0`)); bad {
+		do(t, ctx, what, actions...)
+		if eval[bool](t, ctx, `document.body.innerText.indexOf("executing \"") >= 0`) {
 			t.Fatalf("%s: the page shows a template error", what)
 		}
 	}
 	text := func(sel string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
+		return get(t, ctx, "the text of "+sel, chromedp.Text(chromedp.CSS(sel)))
 	}
 	wantText := func(sel, part string) {
 		t.Helper()
@@ -55,14 +49,14 @@ func TestConsoleJourney(t *testing.T) {
 
 	// 1. Sign up.
 	email := fmt.Sprintf("owner%d@tea.example.com", time.Now().UnixNano()%1e9)
-	do("sign up", chromedp.Navigate(base+"/console/signup"),
+	step("sign up", chromedp.Navigate(base+"/console/signup"),
 		chromedp.SendKeys(chromedp.CSS("#in-shop_name"), "西湖茶庄"),
 		chromedp.SendKeys(chromedp.CSS("#in-email"), email),
 		chromedp.SendKeys(chromedp.CSS("#in-password"), "longjing-2026"),
 		chromedp.SendKeys(chromedp.CSS("#in-confirm"), "longjing-2026"),
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(".steps")))
-	screenshot(t, ctx, "01-home")
+		shown(".steps"))
+	shot(t, ctx, "01-home")
 	var m int64
 	if err := srv.db.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
 		t.Fatal(err)
@@ -76,7 +70,7 @@ func TestConsoleJourney(t *testing.T) {
 	dir := t.TempDir()
 	cert := filepath.Join(dir, "apiclient_cert.p12")
 	os.WriteFile(cert, creds.CertP12, 0o600) //nolint:errcheck
-	do("WeChat settings", chromedp.Navigate(base+"/console/wechat"),
+	step("WeChat settings", chromedp.Navigate(base+"/console/wechat"),
 		chromedp.SendKeys(chromedp.CSS("#in-app_id"), creds.AppID),
 		chromedp.SendKeys(chromedp.CSS("#in-app_secret"), creds.AppSecret),
 		chromedp.SendKeys(chromedp.CSS("#in-token"), creds.Token),
@@ -86,26 +80,23 @@ func TestConsoleJourney(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#in-cert"), []string{cert}),
 		chromedp.Click(chromedp.CSS(".form-bar button")),
 		waitText(".toast-ok", "微信设置已保存"))
-	do("test connection", chromedp.Click(chromedp.CSS("#test-connection")), waitText(".toast", "连接"))
+	step("test connection", chromedp.Click(chromedp.CSS("#test-connection")), waitText(".toast", "连接"))
 	wantText(".toast", "连接正常")
-	screenshot(t, ctx, "02-wechat")
-	if body, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body"))); strings.Contains(body, creds.AppSecret) || strings.Contains(body, creds.APIKey) {
+	shot(t, ctx, "02-wechat")
+	if body := get(t, ctx, "the page", chromedp.OuterHTML(chromedp.CSS("body"))); strings.Contains(body, creds.AppSecret) || strings.Contains(body, creds.APIKey) {
 		t.Fatal("the settings page shows a saved secret")
 	}
 
 	// 3. Top up 500 yuan: decode the QR code on the page, scan it in the simulator's Native
 	// page in a second tab, pay, and watch the first tab notice.
-	do("top-up", chromedp.Navigate(base+"/console/assets"),
+	step("top-up", chromedp.Navigate(base+"/console/assets"),
 		chromedp.SendKeys(chromedp.CSS("#in-amount"), "500"),
 		chromedp.Click(chromedp.CSS("#topup-form button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#topup-qr img")),
+		shown("#topup-qr img"),
 		void(chromedp.Poll[bool](`document.querySelector("#topup-qr img").complete`)))
-	screenshot(t, ctx, "03-topup-qr")
-	shot, err := chromedp.Run(ctx, chromedp.ScreenshotScale(chromedp.CSS("#topup-qr img"), 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(shot))
+	shot(t, ctx, "03-topup-qr")
+	qrShot := get(t, ctx, "the QR code", chromedp.ScreenshotScale(chromedp.CSS("#topup-qr img"), 2))
+	img, err := png.Decode(bytes.NewReader(qrShot))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,39 +107,35 @@ func TestConsoleJourney(t *testing.T) {
 	if _, err := s.AddUser(sim.User{AppID: creds.AppID, Nickname: "茶庄老板"}); err != nil {
 		t.Fatal(err)
 	}
-	phoneTab, closeTab := chromedp.NewContext(ctx)
-	defer closeTab()
-	if err := chromedp.Do(phoneTab, chromedp.Navigate(simBase+"/pay/native?code_url="+url.QueryEscape(codeURL)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value=pay]`))); err != nil {
-		t.Fatal(err)
-	}
-	screenshot(t, phoneTab, "04-sim-cashier")
-	if err := chromedp.Do(phoneTab, chromedp.Click(chromedp.CSS(`button[value=pay]`)), chromedp.WaitVisible(chromedp.CSS(".icon.ok"))); err != nil {
-		t.Fatal(err)
-	}
-	do("top-up credited", waitText(".toast-ok", "充值成功"))
+	phoneTab := newTab(t, ctx)
+	do(t, phoneTab, "open the Native cashier", chromedp.Navigate(simBase+"/pay/native?code_url="+url.QueryEscape(codeURL)))
+	waitFor(t, phoneTab, "the pay button", visible(`button[value=pay]`))
+	shot(t, phoneTab, "04-sim-cashier")
+	tap(t, phoneTab, "pay", `button[value=pay]`)
+	waitFor(t, phoneTab, "the payment confirmation", `document.querySelector('.icon.ok')`)
+	step("top-up credited", waitText(".toast-ok", "充值成功"))
 	wantText(".toast-ok", "充值成功")
 	wantText("#available", "500.00")
-	screenshot(t, ctx, "05-assets")
+	shot(t, ctx, "05-assets")
 
 	// 4. A campaign with every setting. First with mistakes: the messages sit beside the fields.
-	do("new campaign with mistakes", chromedp.Navigate(base+"/console/campaigns/new"),
+	step("new campaign with mistakes", chromedp.Navigate(base+"/console/campaigns/new"),
 		chromedp.SetValue(chromedp.CSS("#in-commission"), "0.1"),
 		chromedp.SetValue(chromedp.CSS("#in-price"), "abc"),
 		chromedp.Click(chromedp.CSS("#save-campaign")),
-		chromedp.WaitVisible(chromedp.CSS("#error-summary")))
+		shown("#error-summary"))
 	wantText("#field-title #err-title", "请填写活动标题")
 	wantText("#field-commission #err-commission", "0.30 元到 200.00 元")
 	wantText("#field-price #err-price", "请输入金额")
 	wantText("#field-product_name #err-product_name", "请填写商品名称")
-	screenshot(t, ctx, "06-form-errors")
+	shot(t, ctx, "06-form-errors")
 
 	now := time.Now().UTC()
 	product := writePNG(t, dir, "product.png", 600, 600, color.RGBA{0x2e, 0x8b, 0x57, 255}, color.RGBA{0xc8, 0xe6, 0x9f, 255})
 	product2 := writePNG(t, dir, "product2.png", 600, 600, color.RGBA{0x8b, 0x5a, 0x2b, 255}, color.RGBA{0xf3, 0xe0, 0xb8, 255})
 	logo := writePNG(t, dir, "logo.png", 200, 200, color.RGBA{0x07, 0xc1, 0x60, 255}, color.RGBA{0x0b, 0xb8, 0xa1, 255})
 	splash := writePNG(t, dir, "splash.png", 540, 960, color.RGBA{0xff, 0x7d, 0x00, 255}, color.RGBA{0xff, 0xe4, 0xba, 255})
-	do("fill every setting",
+	step("fill every setting",
 		chromedp.SetValue(chromedp.CSS("#in-title"), "明前龙井 · 分享赚"),
 		chromedp.SetValue(chromedp.CSS("#in-starts_at"), now.Add(-time.Hour).Format(formTime)),
 		chromedp.SetValue(chromedp.CSS("#in-ends_at"), now.AddDate(0, 0, 7).Format(formTime)),
@@ -158,7 +145,7 @@ func TestConsoleJourney(t *testing.T) {
 		void(chromedp.Evaluate[bool](`document.querySelector('input[value="广东省"]').click();
 			document.querySelector('input[value="浙江省/杭州市"]').click(); true`)),
 		chromedp.SetUploadFiles(chromedp.CSS(`.upload[data-name=splash_image] input[type=file]`), []string{splash}),
-		chromedp.WaitVisible(chromedp.CSS(`.upload[data-name=splash_image] .thumb`)),
+		shown(`.upload[data-name=splash_image] .thumb`),
 		chromedp.SetValue(chromedp.CSS("#in-splash_link"), "https://tea.example.com/spring"),
 		chromedp.SetValue(chromedp.CSS("#in-commission"), "2.00"),
 		chromedp.SetValue(chromedp.CSS("#in-hold_days"), "3"),
@@ -171,16 +158,16 @@ func TestConsoleJourney(t *testing.T) {
 		void(chromedp.Poll[bool](`document.querySelectorAll('.upload[data-name=product_images] .thumb').length === 2`)),
 		chromedp.SetValue(chromedp.CSS("#in-description"), "今年头采，手工炒制。\n每分享一位好友购买，你得 2 元红包。"),
 		chromedp.SetUploadFiles(chromedp.CSS(`.upload[data-name=logo] input[type=file]`), []string{logo}),
-		chromedp.WaitVisible(chromedp.CSS(`.upload[data-name=logo] .thumb`)),
+		shown(`.upload[data-name=logo] .thumb`),
 		chromedp.SetValue(chromedp.CSS(`input[name=button_label]`), "进店逛逛"),
 		chromedp.SetValue(chromedp.CSS(`input[name=button_link]`), "https://tea.example.com/shop"),
 		void(chromedp.Evaluate[bool](`var l = document.querySelectorAll('input[name=button_label]'), k = document.querySelectorAll('input[name=button_link]');
 			l[1].value = "联系客服"; k[1].value = "https://tea.example.com/help"; true`)))
-	do("scroll to the top", void(chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)))
-	screenshot(t, ctx, "07-form-filled")
-	do("save the campaign", chromedp.Click(chromedp.CSS("#save-campaign")), chromedp.WaitVisible(chromedp.CSS("#publish-card")))
+	step("scroll to the top", void(chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)))
+	shot(t, ctx, "07-form-filled")
+	step("save the campaign", chromedp.Click(chromedp.CSS("#save-campaign")), shown("#publish-card"))
 	wantText("#to-freeze", "100.00")
-	screenshot(t, ctx, "08-campaign-draft")
+	shot(t, ctx, "08-campaign-draft")
 	list, err := srv.campaign.List(context.Background(), m)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("campaigns %v, %v", list, err)
@@ -194,28 +181,24 @@ func TestConsoleJourney(t *testing.T) {
 	}
 
 	// 5. Publish: 50 × 2.00 frozen from the 500 topped up.
-	do("publish", chromedp.Click(chromedp.CSS("#publish-open")), chromedp.WaitVisible(chromedp.CSS("#publish-confirm")),
+	step("publish", chromedp.Click(chromedp.CSS("#publish-open")), shown("#publish-confirm"),
 		chromedp.Click(chromedp.CSS("#publish-confirm")), waitText(".toast-ok", "活动已发布"))
 	wantText("#campaign-phase", "进行中")
 	wantText(".balance", "400.00")
-	screenshot(t, ctx, "09-campaign-published")
-	do("preview", chromedp.Navigate(fmt.Sprintf("%s/console/campaigns/%d/preview", base, c.ID)), chromedp.WaitVisible(chromedp.CSS("#preview-qr svg")))
-	screenshot(t, ctx, "10-preview")
+	shot(t, ctx, "09-campaign-published")
+	step("preview", chromedp.Navigate(fmt.Sprintf("%s/console/campaigns/%d/preview", base, c.ID)), shown("#preview-qr svg"))
+	shot(t, ctx, "10-preview")
 
 	// 6. Purchases. A buys 2 on the H5 pages in a phone: WeChat sign-in (a fan, in 广东), the
 	// password gate, the splash ad, the buy page and the simulator's cashier.
 	h5 := phone(t)
 	landing := fmt.Sprintf("%s/c/%d", base, c.ID)
-	if err := chromedp.Do(h5, chromedp.Navigate(landing)); err != nil {
-		t.Fatal(err)
-	}
+	do(t, h5, "open the campaign", chromedp.Navigate(landing))
 	authorizeNew(t, h5, newUser{nickname: "买家A", subscribed: true})
 	waitFor(t, h5, "the password gate", `document.querySelector('input[name=password]')`)
 	eval[bool](t, h5, `(function(){var i = document.querySelector('input[name=password]'); i.value = '8888'; i.form.submit(); return true})()`)
-	waitFor(t, h5, "the landing page", `document.getElementById('buy')`)
-	tap(t, h5, "skip the splash ad", `.splash-skip`)
-	waitFor(t, h5, "the splash to go", `document.getElementById('splash').hidden`)
-	screenshot(t, h5, "h5-landing")
+	skipSplash(t, h5)
+	shot(t, h5, "h5-landing")
 	tap(t, h5, "buy", `#buy`)
 	waitFor(t, h5, "the buy page", `document.getElementById('stepper')`)
 	tap(t, h5, "take two", `[data-step="1"]`)
@@ -237,50 +220,47 @@ func TestConsoleJourney(t *testing.T) {
 	}
 
 	// 7. Orders: the purchases are there; filter by buyer; refund B's order.
-	do("orders", chromedp.Navigate(base+"/console/orders"), chromedp.WaitVisible(chromedp.CSS("#orders-table")))
-	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#orders-table tbody tr').length`)); rows != 4 {
+	step("orders", chromedp.Navigate(base+"/console/orders"), shown("#orders-table"))
+	if rows := eval[int](t, ctx, `document.querySelectorAll('#orders-table tbody tr').length`); rows != 4 {
 		t.Fatalf("orders page shows %d rows, want 4", rows)
 	}
 	wantText("#orders-table", "136.00") // A's order, paid on the H5 pages (a silent sign-in: "微信用户")
-	screenshot(t, ctx, "11-orders")
-	do("filter by buyer", chromedp.SetValue(chromedp.CSS(`input[name=buyer]`), "买家B"),
+	shot(t, ctx, "11-orders")
+	step("filter by buyer", chromedp.SetValue(chromedp.CSS(`input[name=buyer]`), "买家B"),
 		chromedp.Click(chromedp.CSS("#orders-filter button[type=submit]")), waitText("#orders-filter", "清除筛选"))
-	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#orders-table tbody tr').length`)); rows != 1 {
+	if rows := eval[int](t, ctx, `document.querySelectorAll('#orders-table tbody tr').length`); rows != 1 {
 		t.Fatalf("filtered by buyer: %d rows, want 1", rows)
 	}
-	do("order detail", chromedp.Navigate(fmt.Sprintf("%s/console/orders/%d", base, buyers["B"].ID)), chromedp.WaitVisible(chromedp.CSS("#refund-open")))
+	step("order detail", chromedp.Navigate(fmt.Sprintf("%s/console/orders/%d", base, buyers["B"].ID)), shown("#refund-open"))
 	wantText(".kv", "冻结期中")
-	do("refund", chromedp.Click(chromedp.CSS("#refund-open")), chromedp.WaitVisible(chromedp.CSS("#refund-confirm")),
+	step("refund", chromedp.Click(chromedp.CSS("#refund-open")), shown("#refund-confirm"),
 		chromedp.SendKeys(chromedp.CSS("#in-reason"), "买家不想要了"))
-	screenshot(t, ctx, "12-refund-confirm")
-	do("refund confirmed", chromedp.Click(chromedp.CSS("#refund-check")), chromedp.Click(chromedp.CSS("#refund-confirm")),
+	shot(t, ctx, "12-refund-confirm")
+	step("refund confirmed", chromedp.Click(chromedp.CSS("#refund-check")), chromedp.Click(chromedp.CSS("#refund-confirm")),
 		waitText(".toast-ok", "已退款"))
 	wantText("#order-status", "已退款")
 	wantText(".kv", "已作废")
-	screenshot(t, ctx, "13-refunded")
+	shot(t, ctx, "13-refunded")
 
 	// 8. Results with real data.
-	do("results", chromedp.Navigate(fmt.Sprintf("%s/console/campaigns/%d/results", base, c.ID)), chromedp.WaitVisible(chromedp.CSS("#chart-spread svg")))
+	step("results", chromedp.Navigate(fmt.Sprintf("%s/console/campaigns/%d/results", base, c.ID)), shown("#chart-spread svg"))
 	wantText("#kpis", "5 件")
 	wantText("#viral-k", "1.00")
 	wantText("#leaderboard", "买家B") // A's commission on B's order was voided by the refund in its hold period
-	screenshot(t, ctx, "14-results")
+	shot(t, ctx, "14-results")
 
 	// 9. CSV exports, fetched by the page itself (its cookies, its origin).
-	csv, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/console/orders.csv").then(r => r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
+	csv := eval[string](t, ctx, `fetch("/console/orders.csv").then(r => r.text())`)
 	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(csv, "\uFEFF")), "\n")
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "订单号,活动") || !strings.Contains(csv, "已退款") {
 		t.Fatalf("orders CSV:\n%s", csv)
 	}
-	csv, err = chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/console/assets/statement.csv").then(r => r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil || !strings.Contains(csv, "充值") || !strings.Contains(csv, "冻结到活动") {
-		t.Fatalf("statement CSV (%v):\n%s", err, csv)
+	csv = eval[string](t, ctx, `fetch("/console/assets/statement.csv").then(r => r.text())`)
+	if !strings.Contains(csv, "充值") || !strings.Contains(csv, "冻结到活动") {
+		t.Fatalf("statement CSV:\n%s", csv)
 	}
-	do("campaigns list", chromedp.Navigate(base+"/console/campaigns"), chromedp.WaitVisible(chromedp.CSS(".camp")))
-	screenshot(t, ctx, "15-campaigns")
-	do("overview", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(".camp")))
-	screenshot(t, ctx, "16-overview")
+	step("campaigns list", chromedp.Navigate(base+"/console/campaigns"), shown(".camp"))
+	shot(t, ctx, "15-campaigns")
+	step("overview", chromedp.Navigate(base+"/console/"), shown(".camp"))
+	shot(t, ctx, "16-overview")
 }

@@ -17,16 +17,14 @@ import (
 // job meets NOTENOUGH and pauses the merchant's red packets. Every console page then shows
 // the problem and what to do; "resume" restarts sending once the merchant has topped up in
 // WeChat Pay, and the waiting packet goes out.
-func TestConsolePayoutProblemBanner(t *testing.T) {
+func TestBrowserConsolePayoutBanner(t *testing.T) {
 	srv, base := startStack(t, nil)
 	s, _ := testSim()
 	ctx := context.Background()
 	b := desktop(t)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(b, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		do(t, b, what, actions...)
 	}
 	run("sign up", chromedp.Navigate(base+"/console/signup"),
 		chromedp.SendKeys(chromedp.CSS("#in-shop_name"), "红包店"),
@@ -34,7 +32,7 @@ func TestConsolePayoutProblemBanner(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#in-password"), "red-packets-1"),
 		chromedp.SendKeys(chromedp.CSS("#in-confirm"), "red-packets-1"),
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(".steps")))
+		shown(".steps"))
 	var m int64
 	if err := srv.db.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = 'packets@example.com'`); err != nil {
 		t.Fatal(err)
@@ -62,21 +60,21 @@ func TestConsolePayoutProblemBanner(t *testing.T) {
 	}
 
 	for _, page := range []string{"/console/", "/console/campaigns", "/console/orders"} {
-		run("open "+page, chromedp.Navigate(base+page), chromedp.WaitVisible(chromedp.CSS("#payout-problem")))
+		run("open "+page, chromedp.Navigate(base+page), shown("#payout-problem"))
 	}
-	banner, err := chromedp.Run(b, chromedp.Text(chromedp.CSS("#payout-problem")))
-	if err != nil || !strings.Contains(banner, "NOTENOUGH") || !strings.Contains(banner, "商户平台") || !strings.Contains(banner, "恢复发放") {
-		t.Fatalf("banner %q (%v)", banner, err)
+	banner := get(t, b, "the banner", chromedp.Text(chromedp.CSS("#payout-problem")))
+	if !strings.Contains(banner, "NOTENOUGH") || !strings.Contains(banner, "商户平台") || !strings.Contains(banner, "恢复发放") {
+		t.Fatalf("banner %q", banner)
 	}
-	run("home", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS("#payout-problem")))
-	screenshot(t, b, "payout-problem")
+	run("home", chromedp.Navigate(base+"/console/"), shown("#payout-problem"))
+	shot(t, b, "payout-problem")
 
 	// The merchant tops up in WeChat Pay, then resumes.
 	if err := s.SetBalance(creds.MchID, 100_000_000); err != nil {
 		t.Fatal(err)
 	}
 	run("resume", chromedp.Click(chromedp.CSS("#payout-problem button")), waitText(".toast-ok", "红包已恢复发放"))
-	if n, _ := chromedp.Run(b, chromedp.Evaluate[int](`document.querySelectorAll('#payout-problem').length`)); n != 0 {
+	if n := eval[int](t, b, `document.querySelectorAll('#payout-problem').length`); n != 0 {
 		t.Fatal("the banner is still there after resuming")
 	}
 	if n, err := srv.payouts.SendDue(ctx); err != nil || n != 1 {

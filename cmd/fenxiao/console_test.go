@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
@@ -227,38 +226,6 @@ func merchantSetup(t *testing.T, srv *server, m int64, stock int) (*campaign.Cam
 			t.Fatalf("order %d still %s", o.ID, o.Status)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitText waits until the element shows the text. It polls from Go, so it survives the
-// navigation a click starts (a page that just loaded may also still show the previous
-// page's message, hence the text).
-func waitText(sel, part string) chromedp.Action[chromedp.Void] {
-	js := fmt.Sprintf(`(function(){var e = document.querySelector(%q); return !!e && e.innerText.indexOf(%q) >= 0})()`, sel, part)
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			ok, err := chromedp.Evaluate[bool](js)(ctx, t)
-			if err == nil && ok {
-				return chromedp.Void{}, nil
-			}
-			if time.Now().After(deadline) {
-				return chromedp.Void{}, fmt.Errorf("%s never showed %q (last error %v)", sel, part, err)
-			}
-			select {
-			case <-ctx.Done():
-				return chromedp.Void{}, ctx.Err()
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
-}
-
-// void runs an action for its effect, dropping its value.
-func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := a(ctx, t)
-		return chromedp.Void{}, err
 	}
 }
 

@@ -42,23 +42,21 @@ func TestBrowserH5Journey(t *testing.T) {
 	// A opens the campaign: WeChat's silent sign-in (the simulator asks who is opening it).
 	a := phone(t)
 	do(t, a, "open the campaign", chromedp.Navigate(landing))
-	shot(t, a, "TestBrowserH5Journey", "01-authorize")
+	shot(t, a, "01-authorize")
 	authorizeNew(t, a, newUser{nickname: "王小明", subscribed: true})
 	waitFor(t, a, "the splash ad", `document.querySelector('#splash img') && document.querySelector('#splash img').complete`)
 	viewShot(t, a, "02-splash")
-	tap(t, a, "skip the splash ad", `.splash-skip`)
-	waitFor(t, a, "the splash to go", `document.getElementById('splash').hidden`)
+	skipSplash(t, a)
 	waitFor(t, a, "the countdown", `document.querySelector('.cd-time').textContent.includes(':')`)
 	viewShot(t, a, "03-landing")
-	shot(t, a, "TestBrowserH5Journey", "03-landing-full")
+	shot(t, a, "03-landing-full")
 
 	// The landing page: under 60 KB and nothing from another origin, the bridge included.
 	reqs := recordRequests(t, a)
 	_, mark := reqs.since(0)
 	do(t, a, "reload the landing page", chromedp.Navigate(landing))
-	waitFor(t, a, "the page to settle", `document.readyState === 'complete' && window.WXSIM && WXSIM.share.appmessage`)
-	time.Sleep(500 * time.Millisecond)
-	tap(t, a, "skip the splash ad", `.splash-skip`)
+	waitFor(t, a, "the share data", `window.WXSIM && WXSIM.share.appmessage`)
+	skipSplash(t, a)
 	urls, _ := reqs.since(mark)
 	if off := offOrigin(urls, st.base); len(off) > 0 || len(urls) < 4 {
 		t.Fatalf("the landing page requested %d URLs, off its origin: %v", len(urls), off)
@@ -76,20 +74,20 @@ func TestBrowserH5Journey(t *testing.T) {
 	if total := eval[string](t, a, `document.getElementById('total').textContent`); total != "136.00" {
 		t.Fatalf("total for 2 is %s", total)
 	}
-	shot(t, a, "TestBrowserH5Journey", "04-buy")
+	shot(t, a, "04-buy")
 	payInCashier(t, a, "05-cashier")
 	waitFor(t, a, "the payment result", `document.getElementById('result-title') && document.getElementById('result-title').textContent === '支付成功'`)
-	shot(t, a, "TestBrowserH5Journey", "06-result")
+	shot(t, a, "06-result")
 
 	// A shares: the share page asks for the profile (snsapi_userinfo) for the poster.
 	aUser := st.user(m, "王小明")
 	tap(t, a, "open the share page", `#go-share`)
 	waitFor(t, a, "the userinfo authorize page", `document.body.innerText.includes('申请获得你的公开信息')`)
-	shot(t, a, "TestBrowserH5Journey", "07-authorize-userinfo")
+	shot(t, a, "07-authorize-userinfo")
 	authorizeAs(t, a, aUser.OpenID)
 	waitFor(t, a, "the poster", `document.getElementById('poster') && document.getElementById('poster').complete && document.getElementById('poster').naturalWidth === 750`)
 	waitFor(t, a, "wx.config and the share data", `window.WXSIM && WXSIM.share.appmessage && WXSIM.share.appmessage.link`)
-	shot(t, a, "TestBrowserH5Journey", "08-share")
+	shot(t, a, "08-share")
 
 	fa, err := st.srv.campaign.Follower(ctx0, "", m.id) // nobody: just to reach the user row below
 	if err != nil || fa.User != nil {
@@ -110,15 +108,13 @@ func TestBrowserH5Journey(t *testing.T) {
 	if len(shares) == 0 || shares[len(shares)-1].Link != shareLink {
 		t.Fatalf("shared %+v, want the link %s", shares, shareLink)
 	}
-	shot(t, a, "TestBrowserH5Journey", "09-shared")
+	shot(t, a, "09-shared")
 
 	// B opens A's link on another phone, signs in, buys one and pays.
 	b := phone(t)
 	do(t, b, "open A's link", chromedp.Navigate(shareLink))
 	authorizeNew(t, b, newUser{nickname: "李小红", subscribed: true, ip: "202.96.128.86"})
-	waitFor(t, b, "the landing page", `document.getElementById('buy')`)
-	tap(t, b, "skip the splash ad", `.splash-skip`)
-	waitFor(t, b, "the splash to go", `document.getElementById('splash').hidden`)
+	skipSplash(t, b)
 	tap(t, b, "buy", `#buy`)
 	waitFor(t, b, "the buy page", `document.getElementById('stepper')`)
 	payInCashier(t, b, "")
@@ -130,14 +126,14 @@ func TestBrowserH5Journey(t *testing.T) {
 	if !strings.Contains(eval[string](t, a, `document.querySelector('.history').innerText`), "佣金到账") {
 		t.Fatal("the commission line is missing")
 	}
-	shot(t, a, "TestBrowserH5Journey", "10-commissions")
+	shot(t, a, "10-commissions")
 
 	// A withdraws: the vault becomes one red packet, which the sending job sends; A opens it in
 	// the simulator's WeChat inbox and the status job sees it received.
 	tap(t, a, "withdraw", `#withdraw`)
 	waitFor(t, a, "the claim message", `document.getElementById('claim-msg') && document.getElementById('claim-msg').textContent.includes('已申请提现 5.00 元')`)
 	waitFor(t, a, "the queued packet", `document.querySelector('.packet-status') && document.querySelector('.packet-status').textContent === '排队中'`)
-	shot(t, a, "TestBrowserH5Journey", "11-withdrawn")
+	shot(t, a, "11-withdrawn")
 	if n, err := st.srv.payouts.SendDue(ctx0); err != nil || n != 1 {
 		t.Fatalf("sent %d packets: %v", n, err)
 	}
@@ -160,15 +156,14 @@ func TestBrowserH5Journey(t *testing.T) {
 	if got := eval[string](t, a, `document.getElementById('available').textContent`); got != "0.00" {
 		t.Fatalf("available after the claim: %s", got)
 	}
-	shot(t, a, "TestBrowserH5Journey", "13-received")
+	shot(t, a, "13-received")
 	do(t, a, "open my orders", chromedp.Navigate(landing+"/orders"))
 	waitFor(t, a, "the order list", `document.querySelectorAll('.order').length === 1`)
-	shot(t, a, "TestBrowserH5Journey", "14-orders")
+	shot(t, a, "14-orders")
 	do(t, a, "back to the landing page", chromedp.Navigate(landing))
 	waitFor(t, a, "the ticker", `document.querySelectorAll('#ticker li').length === 2`)
-	tap(t, a, "skip the splash ad", `.splash-skip`)
-	waitFor(t, a, "the splash to go", `document.getElementById('splash').hidden`)
-	shot(t, a, "TestBrowserH5Journey", "15-landing-after")
+	skipSplash(t, a)
+	shot(t, a, "15-landing-after")
 
 	// The stats saw the visits and the share.
 	if !st.srv.visits.flush(5 * time.Second) {
@@ -238,17 +233,4 @@ func checkPoster(t *testing.T, st *h5Stack, c *campaign.Campaign, u *campaign.Us
 	if res.GetText() != link {
 		t.Fatalf("poster QR code says %q, want %q", res.GetText(), link)
 	}
-}
-
-// viewShot saves what the phone's screen shows (overlays included) under artifacts/.
-func viewShot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	waitFor(t, ctx, "the pictures", imagesLoaded)
-	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	dir := filepath.Join("..", "..", "artifacts", filepath.Base(t.Name()))
-	os.MkdirAll(dir, 0o755)                                 //nolint:errcheck
-	os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644) //nolint:errcheck
 }

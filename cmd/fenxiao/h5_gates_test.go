@@ -40,7 +40,7 @@ func TestBrowserH5Gates(t *testing.T) {
 		m, c := open("粉丝专享", newUser{nickname: "路人甲", subscribed: false}, func(s *campaign.Settings) { s.FansOnly = true })
 		see("the follow gate", "关注公众号后参与")
 		waitFor(t, p, "the follow QR", `document.getElementById('follow-qr').naturalWidth > 0`)
-		shot(t, p, "TestBrowserH5Gates", "gate-fan")
+		shot(t, p, "gate-fan")
 		// The QR code is drawn on this server; its content is the official account's follow page.
 		qr := eval[string](t, p, `document.getElementById('follow-qr').dataset.content`)
 		if !strings.Contains(qr, "/sim/follow?ticket=") {
@@ -63,7 +63,7 @@ func TestBrowserH5Gates(t *testing.T) {
 		if where := eval[string](t, p, `document.getElementById('region').textContent`); !strings.Contains(where, "北京") {
 			t.Fatalf("detected region %q, want 北京", where)
 		}
-		shot(t, p, "TestBrowserH5Gates", "gate-region")
+		shot(t, p, "gate-region")
 	})
 
 	t.Run("password", func(t *testing.T) {
@@ -71,10 +71,10 @@ func TestBrowserH5Gates(t *testing.T) {
 		see("the password gate", "需要密码")
 		do(t, p, "a wrong password", chromedp.SetValue(chromedp.CSS(`input[name=password]`), "1234"), chromedp.Submit(chromedp.CSS(`.pw-form`)))
 		waitFor(t, p, "the error", `document.querySelector('.form-error') && document.querySelector('.form-error').textContent.includes('密码不正确')`)
-		shot(t, p, "TestBrowserH5Gates", "gate-password")
+		shot(t, p, "gate-password")
 		do(t, p, "the right password", chromedp.SetValue(chromedp.CSS(`input[name=password]`), "8888"), chromedp.Submit(chromedp.CSS(`.pw-form`)))
 		waitFor(t, p, "the landing page", `document.getElementById('buy')`)
-		if loc, _ := chromedp.Run(p, chromedp.Location()); !strings.HasSuffix(loc, fmt.Sprintf("/c/%d", c.ID)) {
+		if loc := get(t, p, "the location", chromedp.Location()); !strings.HasSuffix(loc, fmt.Sprintf("/c/%d", c.ID)) {
 			t.Fatalf("after the password: %s", loc)
 		}
 	})
@@ -86,7 +86,7 @@ func TestBrowserH5Gates(t *testing.T) {
 		do(t, p, "open", chromedp.Navigate(fmt.Sprintf("%s/c/%d", st.base, c.ID)))
 		authorizeNew(t, p, newUser{nickname: "晚来者", subscribed: true})
 		see("the sold-out gate", "已售罄")
-		shot(t, p, "TestBrowserH5Gates", "gate-sold_out")
+		shot(t, p, "gate-sold_out")
 	})
 
 	t.Run("buyer limit", func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestBrowserH5Gates(t *testing.T) {
 		do(t, p, "open", chromedp.Navigate(fmt.Sprintf("%s/c/%d", st.base, c.ID)))
 		authorizeNew(t, p, newUser{nickname: "第二人", subscribed: true})
 		see("the buyer-limit gate", "名额已满")
-		shot(t, p, "TestBrowserH5Gates", "gate-buyer_limit")
+		shot(t, p, "gate-buyer_limit")
 	})
 
 	t.Run("not started", func(t *testing.T) {
@@ -105,7 +105,7 @@ func TestBrowserH5Gates(t *testing.T) {
 		})
 		see("the not-started gate", "即将开始")
 		waitFor(t, p, "the countdown", `document.querySelector('.cd-time').textContent.startsWith('1天')`)
-		shot(t, p, "TestBrowserH5Gates", "gate-not_started")
+		shot(t, p, "gate-not_started")
 	})
 
 	t.Run("ended", func(t *testing.T) {
@@ -117,13 +117,13 @@ func TestBrowserH5Gates(t *testing.T) {
 		do(t, p, "open", chromedp.Navigate(fmt.Sprintf("%s/c/%d", st.base, c.ID)))
 		authorizeNew(t, p, newUser{nickname: "迟到者", subscribed: true})
 		see("the ended gate", "活动已结束")
-		shot(t, p, "TestBrowserH5Gates", "gate-ended")
+		shot(t, p, "gate-ended")
 	})
 
 	t.Run("snapshot", func(t *testing.T) {
 		open("朋友圈预览", newUser{nickname: "快照用户", subscribed: true, snapshot: true})
 		see("the snapshot guidance", "预览模式")
-		shot(t, p, "TestBrowserH5Gates", "gate-snapshot")
+		shot(t, p, "gate-snapshot")
 	})
 }
 

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -102,59 +100,6 @@ func (st *h5Stack) user(m *h5Merchant, nickname string) sim.User {
 	return sim.User{}
 }
 
-// do runs browser actions, failing the test with what was being done.
-func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Fatalf("%s (at %s): %v", what, loc, err)
-	}
-}
-
-// tap clicks the element sel finds, retrying while the page is still settling (a node
-// found in a document that was just replaced cannot be clicked).
-func tap(t *testing.T, ctx context.Context, what, sel string) {
-	t.Helper()
-	var err error
-	for range 20 {
-		if err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err == nil {
-			return
-		}
-		time.Sleep(150 * time.Millisecond)
-	}
-	loc, _ := chromedp.Run(ctx, chromedp.Location())
-	t.Fatalf("%s (at %s): %v", what, loc, err)
-}
-
-// eval evaluates a JavaScript expression in the page.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
-// waitFor polls a JavaScript condition until it holds.
-func waitFor(t *testing.T, ctx context.Context, what, cond string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		// Errors while a page is loading (no body yet, a context torn down) mean "not yet".
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+cond+")"))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText.slice(0, 400) : ''"))
-			t.Fatalf("waiting for %s (%s) at %s:\n%s", what, cond, loc, body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // authorizeNew answers the simulator's OAuth page as a new user: the real click path.
 type newUser struct {
 	nickname   string
@@ -224,22 +169,4 @@ func offOrigin(urls []string, base string) []string {
 		}
 	}
 	return off
-}
-
-// imagesLoaded holds once every picture of the page has arrived (a screenshot before that
-// shows empty frames).
-const imagesLoaded = `Array.prototype.every.call(document.images, i => i.complete)`
-
-// shot saves a full-page screenshot as artifacts/<dir>/<name>.png: subtests share their
-// parent's folder.
-func shot(t *testing.T, ctx context.Context, dir, name string) {
-	t.Helper()
-	waitFor(t, ctx, "the pictures", imagesLoaded)
-	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join("..", "..", "artifacts", dir)
-	os.MkdirAll(path, 0o755)                                 //nolint:errcheck
-	os.WriteFile(filepath.Join(path, name+".png"), b, 0o644) //nolint:errcheck
 }

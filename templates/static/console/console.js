@@ -150,4 +150,7 @@
     }
     f.addEventListener("input", upd); f.addEventListener("change", upd); upd();
   });
+
+  // Last: the page's behaviour is wired up (browser tests wait for this, never for a time).
+  document.documentElement.dataset.ready = "1";
 })();

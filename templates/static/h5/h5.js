@@ -58,16 +58,26 @@
     dots.forEach(function (d, j) { d.classList.toggle("on", i === j); });
   }, { passive: true });
 
-  /* Splash ad: shown at every entry, skippable, gone by itself after a few seconds. */
+  /* Splash ad: shown at every entry, skippable, gone by itself a few seconds after its
+     picture appears (on a slow network the follower still sees the ad its full time; a
+     picture that fails to load closes it at once). */
   var splash = $("#splash");
   if (splash) {
-    var skip = $(".splash-skip", splash), n = +skip.dataset.skip;
-    var hide = function () { splash.classList.add("gone"); setTimeout(function () { splash.hidden = true; }, 300); };
+    var skip = $(".splash-skip", splash), n = +skip.dataset.skip, pic = $("img", splash), timer;
+    var hide = function () {
+      clearInterval(timer);
+      splash.classList.add("gone"); setTimeout(function () { splash.hidden = true; }, 300);
+    };
+    var count = function () {
+      timer = setInterval(function () {
+        n -= 1; $("span", skip).textContent = n;
+        if (n <= 0) hide();
+      }, 1000);
+    };
     skip.addEventListener("click", hide);
-    var timer = setInterval(function () {
-      n -= 1; $("span", skip).textContent = n;
-      if (n <= 0) { clearInterval(timer); hide(); }
-    }, 1000);
+    if (!pic || (pic.complete && pic.naturalWidth)) count();
+    else if (pic.complete) hide();
+    else { pic.addEventListener("load", count, { once: true }); pic.addEventListener("error", hide, { once: true }); }
   }
 
   /* Buy: quantity within the limit, the total, then WeChat Pay through the bridge. */
@@ -177,4 +187,7 @@
       });
     }).catch(function () { /* sharing still works through the copy button and the poster */ });
   }
+
+  /* Last: the page's behaviour is wired up (browser tests wait for this, never for a time). */
+  document.documentElement.dataset.ready = "1";
 })();
