@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/jmoiron/sqlx"
+
+	"fenxiao/campaign"
 	"fenxiao/wallet"
 )
 
-// cmdAudit checks every invariant of the ledger and prints each violation with the ids of
+// cmdAudit checks every invariant of the ledger and of the campaigns and prints each violation with the ids of
 // the rows involved. Exit 0 when all hold, 1 otherwise.
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
@@ -34,10 +37,14 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "fenxiao audit: %v\n", err)
 		return exitFailed
 	}
-	violations, err := wallet.Audit(ctx, tx)
-	if err != nil {
-		fmt.Fprintf(stderr, "fenxiao audit: %v\n", err)
-		return exitFailed
+	var violations []wallet.Violation
+	for _, check := range []func(context.Context, sqlx.QueryerContext) ([]wallet.Violation, error){wallet.Audit, campaign.Audit} {
+		vs, err := check(ctx, tx)
+		if err != nil {
+			fmt.Fprintf(stderr, "fenxiao audit: %v\n", err)
+			return exitFailed
+		}
+		violations = append(violations, vs...)
 	}
 	for _, v := range violations {
 		fmt.Fprintln(stdout, "VIOLATION", v)

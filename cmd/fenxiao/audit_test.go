@@ -38,7 +38,14 @@ func TestAuditNamesBrokenRows(t *testing.T) {
 	if _, err := svc.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "t1", ""); err != nil {
 		t.Fatal(err)
 	}
-	freeze, err := svc.FreezeReserve(ctx, nil, m, 1, decimal.NewFromInt(40), "f1")
+	// A draft campaign 1 owns the reserve account (40 = its 20 units × 2.00 once published).
+	var cid int64
+	if err := db.Get(&cid, `INSERT INTO campaigns (merchant_id, status, title, starts_at, ends_at, commission, product_name, price, stock)
+VALUES ($1, 'published', 'audit', now() - interval '1 hour', now() + interval '1 day', 2, 'tea', 10, 20) RETURNING id`, m); err != nil {
+		t.Fatal(err)
+	}
+	db.MustExec(`INSERT INTO stock_changes (merchant_id, campaign_id, delta) VALUES ($1, $2, 20)`, m, cid)
+	freeze, err := svc.FreezeReserve(ctx, nil, m, cid, decimal.NewFromInt(40), "f1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,5 +94,35 @@ func TestAuditNamesBrokenRows(t *testing.T) {
 	code, out = runAudit(t, url)
 	if code != exitFailed || !strings.Contains(out, fmt.Sprintf("available account %d caches 65.00 but its entries sum to 60.00", accountID)) {
 		t.Fatalf("broken balance: exit %d\n%s", code, out)
+	}
+}
+
+// The command runs the campaign invariants too, not only the ledger's: a published campaign
+// that claims 3 units sold without any order or reserve behind them is named.
+func TestAuditChecksCampaigns(t *testing.T) {
+	dbtest.DB(t)
+	url := dbtest.NewDatabase(t, "auditcampaigns")
+	if code := runWith(context.Background(), []string{"migrate", "-db", url}, &bytes.Buffer{}, &bytes.Buffer{}, nil); code != 0 {
+		t.Fatalf("migrate exit %d", code)
+	}
+	db := sqlx.MustOpen("postgres", url)
+	defer db.Close()
+	var m, c int64
+	if err := db.Get(&m, `INSERT INTO merchants (name) VALUES ('audit') RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Get(&c, `INSERT INTO campaigns (merchant_id, status, title, starts_at, ends_at, commission, product_name, price, stock, sold)
+VALUES ($1, 'published', 'broken', now() - interval '1 hour', now() + interval '1 day', 2, 'tea', 10, 3, 3) RETURNING id`, m); err != nil {
+		t.Fatal(err)
+	}
+	db.MustExec(`INSERT INTO stock_changes (merchant_id, campaign_id, delta) VALUES ($1, $2, 3)`, m, c)
+	code, out := runAudit(t, url)
+	if code != exitFailed {
+		t.Fatalf("a campaign with sold = 3 and no orders: exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{"stock conserved", fmt.Sprintf("campaign %d", c), "sold 3 (paid orders 0)", "reserve matches unearned stock"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit output does not mention %q:\n%s", want, out)
+		}
 	}
 }
