@@ -20,7 +20,7 @@ const (
 	NoSharer        = "no_sharer"         // the buyer came without a share link
 	SelfPurchase    = "self_purchase"     // the buyer's own link
 	SnapshotSharer  = "snapshot_sharer"   // the sharer is a WeChat snapshot-mode user
-	SharerNotBuyer  = "sharer_not_buyer"  // buy-before-sharing and the sharer has not bought
+	SharerNotBuyer  = "sharer_not_buyer"  // buy-before-sharing and the sharer has no paid, unrefunded order
 	SharerNotViable = "sharer_not_viable" // the sharer no longer exists for this merchant
 )
 
@@ -112,7 +112,7 @@ func (s *Service) attribute(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Or
 	}
 	err := sqlx.GetContext(ctx, tx, &sharer, `
 SELECT u.id, u.openid, u.snapshot,
-       EXISTS (SELECT 1 FROM orders p WHERE p.campaign_id = b.campaign_id AND p.buyer_id = u.id AND p.status IN ('paid', 'refunded')) AS bought
+       EXISTS (SELECT 1 FROM orders p WHERE p.campaign_id = b.campaign_id AND p.buyer_id = u.id AND p.status = 'paid') AS bought
 FROM bindings b JOIN wechat_users u ON u.id = b.sharer_id
 WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, o.BuyerID)
 	switch {

@@ -277,12 +277,9 @@ func (s *Service) EndNow(ctx context.Context, merchantID, id int64) (*Campaign, 
 		if c.Status != Published || !now.Before(c.EndsAt) {
 			return fmt.Errorf("%w: 只有进行中或未开始的活动可以提前结束", ErrConflict)
 		}
-		starts := c.StartsAt
-		if now.Before(starts) {
-			starts = now.Add(-time.Second) // keep ends_at > starts_at
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET starts_at = $3, ends_at = $4, version = version + 1, updated_at = now() WHERE merchant_id = $1 AND id = $2`,
-			merchantID, id, starts, now)
+		// The start time stays as planned, even when it lies ahead: ended before it started.
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET ends_at = $3, version = version + 1, updated_at = now() WHERE merchant_id = $1 AND id = $2`,
+			merchantID, id, now)
 		return err
 	})
 	if err != nil {

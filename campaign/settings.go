@@ -72,7 +72,8 @@ func (s *Service) validate(set *Settings, old *Campaign, stock int) error {
 	if old != nil && old.Status != Draft && !set.StartsAt.Equal(old.StartsAt) {
 		f["starts_at"] = "活动发布后不能修改开始时间"
 	}
-	if old != nil && (old.Status == Ended || !s.now().Before(old.EndsAt)) && !set.EndsAt.Equal(old.EndsAt) {
+	// A draft past its end is fixed by a new end time; a published campaign's end is history.
+	if old != nil && old.Status != Draft && (old.Status == Ended || !s.now().Before(old.EndsAt)) && !set.EndsAt.Equal(old.EndsAt) {
 		f["ends_at"] = "活动结束后不能修改结束时间"
 	} else if old != nil && old.Status == Published && !set.EndsAt.Equal(old.EndsAt) && !set.EndsAt.After(s.now()) {
 		f["ends_at"] = "结束时间必须晚于现在（如需立即结束，请使用“提前结束”）"
