@@ -97,8 +97,6 @@ type RedPackets interface {
 type PayoutConfig struct {
 	// Clients returns a merchant's WeChat client.
 	Clients func(ctx context.Context, merchantID int64) (RedPackets, error)
-	// Location decides where WeChat's day boundary falls [Asia/Shanghai].
-	Location *time.Location
 	// Rate is sendredpack calls per second per merchant, across all replicas [30].
 	Rate float64
 	// Workers is how many sends per merchant may be in flight at once [4].
@@ -129,9 +127,6 @@ type Payouts struct {
 
 // NewPayouts returns Payouts moving money through ledger.
 func NewPayouts(db *sqlx.DB, ledger *Service, cfg PayoutConfig) *Payouts {
-	if cfg.Location == nil {
-		cfg.Location, _ = time.LoadLocation("Asia/Shanghai")
-	}
 	if cfg.Rate <= 0 {
 		cfg.Rate = 30
 	}
@@ -216,7 +211,7 @@ func (p *Payouts) Claim(ctx context.Context, merchantID, sharerID int64, openID 
 				return err
 			}
 			// mch_billno: ≤28 of [0-9A-Za-z]; unique because the id is.
-			bill := fmt.Sprintf("FX%s%010d", now.In(p.cfg.Location).Format("20060102"), id)
+			bill := fmt.Sprintf("FX%s%010d", now.In(wechatDay).Format("20060102"), id)
 			var pk Packet
 			if err := sqlx.GetContext(ctx, tx, &pk, `
 INSERT INTO packets (id, merchant_id, sharer_id, openid, bill_no, amount, send_after, next_at, created_at)
@@ -237,6 +232,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING `+packetCols, id, merchant
 	return res, nil
 }
 
+// wechatDay is where WeChat's day starts, for the per-user daily packet limits and the dates in
+// bill numbers: Beijing time (UTC+8, no daylight saving), whatever the server's TIME_ZONE.
+var wechatDay = time.FixedZone("Asia/Shanghai", 8*60*60)
+
 // dayUsage is how many packets and how much a sharer has (or will have) received per
 // WeChat day, starting today.
 type dayUsage struct {
@@ -247,7 +246,7 @@ type dayUsage struct {
 }
 
 func (p *Payouts) dailyUsage(ctx context.Context, tx *sqlx.Tx, merchantID, sharerID int64, now time.Time) (*dayUsage, error) {
-	loc := p.cfg.Location
+	loc := wechatDay
 	y, m, d := now.In(loc).Date()
 	u := &dayUsage{loc: loc, today: time.Date(y, m, d, 0, 0, 0, 0, loc), count: map[time.Time]int{}, sum: map[time.Time]decimal.Decimal{}}
 	var rows []struct {

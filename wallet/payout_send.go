@@ -299,8 +299,8 @@ func (p *Payouts) check(ctx context.Context, pk *Packet) (final bool) {
 
 // nextDay is the start of WeChat's next day.
 func (p *Payouts) nextDay(now time.Time) time.Time {
-	y, m, d := now.In(p.cfg.Location).Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, p.cfg.Location)
+	y, m, d := now.In(wechatDay).Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, wechatDay)
 }
 
 // backoff grows with the attempts: 2 s, 4 s, … capped at 10 minutes; rate limits start at 5 s.

@@ -32,6 +32,8 @@ type Config struct {
 	// TrustedProxies are the load balancers in front of the server: only from them is
 	// X-Forwarded-For believed (client IPs decide region gates). Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
+
+	now func() time.Time // tests: the services' clock (nil: time.Now)
 }
 
 // setting is one configuration value: its flag, its environment variable and its check.

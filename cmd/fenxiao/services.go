@@ -24,7 +24,7 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 	w := wallet.NewService(db)
 	c, err := campaign.NewService(campaign.Config{
 		DB: db, Wallet: w, Regions: regions, Secret: cfg.SecretKey, BaseURL: cfg.BaseURL,
-		WeChat: cfg.wechatOptions(), Log: log,
+		WeChat: cfg.wechatOptions(), Log: log, Now: cfg.now,
 	})
 	if err != nil {
 		return nil, err
@@ -33,8 +33,8 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 		Clients: func(ctx context.Context, merchantID int64) (wallet.RedPackets, error) {
 			return c.WeChatFor(ctx, merchantID)
 		},
-		Location: cfg.TimeZone,
-		Log:      log,
+		Now: cfg.now,
+		Log: log,
 	})
 	return &server{cfg: cfg, db: db, log: log, wallet: w, campaign: c, payouts: payouts}, nil
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/migrations/dbtest"
+	"fenxiao/wallet"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
@@ -104,5 +108,55 @@ func TestWeChatEndpoints(t *testing.T) {
 	}
 	if _, err := svc.Refund(ctx, m, co.Order.ID, "测试退款"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// WeChat's day is China's whatever TIME_ZONE says: at 16:30 UTC it is already tomorrow in
+// Beijing, so a packet claimed then carries tomorrow's date in its bill number, and the ten
+// packets the sharer got yesterday (Beijing) do not hold it back.
+func TestRedPacketDayIsChinas(t *testing.T) {
+	ctx := context.Background()
+	_, simURL := testSim()
+	key, _ := hex.DecodeString(testSecret)
+	at := time.Date(2026, 12, 1, 16, 30, 0, 0, time.UTC) // 2026-12-02 00:30 in Beijing
+	cfg := &Config{BaseURL: "http://127.0.0.1:1", SecretKey: key, WeChatAPIBase: simURL, TimeZone: time.UTC,
+		now: func() time.Time { return at }}
+	db := dbtest.DB(t)
+	srv, err := newServer(cfg, db, newLogger(io.Discard, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := srv.campaign.CreateMerchant(ctx, "中国时间")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := srv.campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: "o-china-day"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "funds", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.wallet.FreezeReserve(ctx, nil, m, 1, decimal.NewFromInt(50), "freeze"); err != nil {
+		t.Fatal(err)
+	}
+	// Ten packets went out at 23:00 Beijing yesterday (15:00 UTC): the day's count is used up.
+	for i := range 10 {
+		db.MustExec(`INSERT INTO packets (merchant_id, sharer_id, openid, bill_no, amount, status, send_after, next_at, sent_at, created_at)
+VALUES ($1, $2, 'o-china-day', $3, 1, 'received', $4, $4, $4, $4)`, m, u.ID, fmt.Sprintf("FX20261201%010d", 900+i), at.Add(-90*time.Minute))
+	}
+	if _, err := srv.wallet.EarnCommission(ctx, nil, wallet.Earning{MerchantID: m, CampaignID: 1, SharerID: u.ID,
+		Amount: decimal.NewFromInt(5), Key: "earn"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := srv.payouts.Claim(ctx, m, u.ID, u.OpenID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Packets) != 1 || !strings.HasPrefix(res.Packets[0].BillNo, "FX20261202") {
+		t.Fatalf("bill numbers %+v: want Beijing's date 20261202", res.Packets)
+	}
+	if res.Queued != 0 || res.Packets[0].SendAfter.After(at) {
+		t.Fatalf("the packet waits until %s (queued %d): yesterday's packets counted against today", res.Packets[0].SendAfter, res.Queued)
 	}
 }
