@@ -29,7 +29,7 @@ LEFT JOIN (SELECT campaign_id,
                   sum(qty) FILTER (WHERE status IN ('paid', 'refunded')) AS sold,
                   sum(qty) FILTER (WHERE commission_status IN ('earned', 'held')) AS earned
            FROM orders GROUP BY campaign_id) o ON o.campaign_id = c.id
-LEFT JOIN (SELECT campaign_id, count(*) AS n FROM campaign_buyers GROUP BY campaign_id) b ON b.campaign_id = c.id
+LEFT JOIN (SELECT campaign_id, count(*) FILTER (WHERE orders > 0) AS n FROM campaign_buyers GROUP BY campaign_id) b ON b.campaign_id = c.id
 WHERE c.stock <> COALESCE(sc.total, 0) OR c.held <> COALESCE(o.pending, 0) OR c.sold <> COALESCE(o.sold, 0)
    OR c.earned <> COALESCE(o.earned, 0) OR c.buyers <> COALESCE(b.n, 0)
 ORDER BY c.id`},

@@ -80,7 +80,7 @@ func (s *Service) Enter(ctx context.Context, c *Campaign, u *User, clientIP stri
 	}
 	if c.BuyerLimit > 0 && c.Buyers >= c.BuyerLimit {
 		var already bool
-		if err := s.db.GetContext(ctx, &already, `SELECT EXISTS (SELECT 1 FROM campaign_buyers WHERE campaign_id = $1 AND buyer_id = $2)`, c.ID, u.ID); err != nil {
+		if err := s.db.GetContext(ctx, &already, `SELECT EXISTS (SELECT 1 FROM campaign_buyers WHERE campaign_id = $1 AND buyer_id = $2 AND orders > 0)`, c.ID, u.ID); err != nil {
 			return Gate{}, err
 		}
 		if !already {

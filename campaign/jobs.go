@@ -150,8 +150,7 @@ func (s *Service) ReleaseEnded(ctx context.Context) (int, error) {
 		MerchantID int64 `db:"merchant_id"`
 	}
 	if err := s.db.SelectContext(ctx, &ids, `SELECT id, merchant_id FROM campaigns c
-WHERE status = 'published' AND ends_at <= $1
-  AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.campaign_id = c.id AND o.status = 'pending')
+WHERE status = 'published' AND ends_at <= $1 AND held = 0
 LIMIT $2`, s.now(), jobBatch); err != nil {
 		return 0, fmt.Errorf("campaign: ended campaigns: %w", err)
 	}
@@ -159,9 +158,10 @@ LIMIT $2`, s.now(), jobBatch); err != nil {
 	for _, r := range ids {
 		err := s.transact(ctx, func(tx *sqlx.Tx) error {
 			var ok bool
-			err := sqlx.GetContext(ctx, tx, &ok, `SELECT true FROM campaigns c WHERE id = $1 AND status = 'published'
-  AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.campaign_id = c.id AND o.status = 'pending')
-FOR UPDATE SKIP LOCKED`, r.ID)
+			// held counts the units of unpaid orders on this very row, so the check is made on
+			// the row version locked (a subquery would read an older snapshot).
+			err := sqlx.GetContext(ctx, tx, &ok, `SELECT true FROM campaigns WHERE id = $1 AND status = 'published' AND held = 0
+FOR NO KEY UPDATE SKIP LOCKED`, r.ID)
 			if isNoRows(err) {
 				return errSkip // another replica has it, or it changed
 			}

@@ -1,5 +1,16 @@
 package campaign
 
+// Lock order. Every transaction that changes an order, its campaign and money takes its locks
+// in this order, so two of them can wait for each other only in one direction (no 40P01):
+//
+//  1. the order row (SELECT … FOR UPDATE, or the UPDATE that closes it);
+//  2. the buyer's slot row (campaign_buyers: takeSlot, giveBackSlot);
+//  3. the campaign row (getCampaign lock, FOR NO KEY UPDATE; or the UPDATE of its counters);
+//  4. ledger accounts, through wallet, which locks them in account-id order.
+//
+// A payment (order → campaign → reserve → vault) and a refund that voids a held commission
+// (order → campaign → pending vault → reserve) therefore never hold what the other waits for.
+
 import (
 	"context"
 	"crypto/rand"
@@ -54,19 +65,16 @@ func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User
 	amount := c.Price.Mul(decimalInt(qty))
 	var o Order
 	err = s.transact(ctx, func(tx *sqlx.Tx) error {
-		// A buyer is counted once, on their first live order.
-		res, err := tx.ExecContext(ctx, `INSERT INTO campaign_buyers (campaign_id, buyer_id, merchant_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-			c.ID, buyer.ID, c.MerchantID)
+		newBuyer, err := takeSlot(ctx, tx, c.ID, buyer.ID, c.MerchantID)
 		if err != nil {
 			return err
 		}
-		newBuyer, _ := res.RowsAffected()
 		var left int
 		err = tx.QueryRowxContext(ctx, `
 UPDATE campaigns SET held = held + $2, buyers = buyers + $3
-WHERE id = $1 AND status = 'published' AND stock - sold - held >= $2
+WHERE id = $1 AND status = 'published' AND stock - sold - held >= $2 AND starts_at <= $4 AND ends_at > $4
   AND ($3 = 0 OR buyer_limit = 0 OR buyers < buyer_limit)
-RETURNING stock - sold - held`, c.ID, qty, newBuyer).Scan(&left)
+RETURNING stock - sold - held`, c.ID, qty, newBuyer, now).Scan(&left)
 		if isNoRows(err) {
 			return s.whyNotReserved(ctx, tx, c.ID, qty)
 		}
@@ -126,16 +134,17 @@ func (s *Service) RefundNotifyURL(merchantID int64) string {
 // whyNotReserved explains a refused reservation, reading the row the UPDATE refused.
 func (s *Service) whyNotReserved(ctx context.Context, tx *sqlx.Tx, id int64, qty int) error {
 	var c struct {
-		Status     Status `db:"status"`
-		Left       int    `db:"left"`
+		Status     Status    `db:"status"`
+		EndsAt     time.Time `db:"ends_at"`
+		Left       int       `db:"left"`
 		BuyerLimit int    `db:"buyer_limit"`
 		Buyers     int    `db:"buyers"`
 	}
-	if err := sqlx.GetContext(ctx, tx, &c, `SELECT status, stock - sold - held AS left, buyer_limit, buyers FROM campaigns WHERE id = $1`, id); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &c, `SELECT status, ends_at, stock - sold - held AS left, buyer_limit, buyers FROM campaigns WHERE id = $1`, id); err != nil {
 		return err
 	}
 	switch {
-	case c.Status != Published:
+	case c.Status != Published || !s.now().Before(c.EndsAt):
 		return ErrNotOpen
 	case c.Left < qty && c.Left > 0:
 		return fmt.Errorf("%w: 仅剩 %d 件", ErrSoldOut, c.Left)
@@ -262,21 +271,12 @@ func (s *Service) closeOrder(ctx context.Context, o *Order, why string) (closed 
 			return nil // closed or paid meanwhile
 		}
 		closed = true
-		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2 WHERE id = $1`, o.CampaignID, o.Qty); err != nil {
-			return err
-		}
-		res, err = tx.ExecContext(ctx, `
-DELETE FROM campaign_buyers b WHERE b.campaign_id = $1 AND b.buyer_id = $2
-  AND NOT EXISTS (SELECT 1 FROM orders WHERE campaign_id = $1 AND buyer_id = $2 AND status <> 'closed')`, o.CampaignID, o.BuyerID)
+		freed, err := giveBackSlot(ctx, tx, o.CampaignID, o.BuyerID)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET buyers = buyers - 1 WHERE id = $1`, o.CampaignID); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, buyers = buyers - $3 WHERE id = $1`, o.CampaignID, o.Qty, freed)
+		return err
 	})
 	if closed {
 		s.log.Info("order closed", "merchant_id", o.MerchantID, "order_id", o.ID, "why", why)
@@ -346,6 +346,9 @@ func (s *Service) markRefunded(ctx context.Context, merchantID int64, outTradeNo
 		if o.Status != Paid {
 			return nil
 		}
+		if _, err := getCampaign(ctx, tx, merchantID, o.CampaignID, true); err != nil { // lock order: campaign before accounts
+			return err
+		}
 		status := o.CommissionStatus
 		if o.CommissionStatus == "held" {
 			if err := s.voidCommission(ctx, tx, &o); err != nil {
@@ -356,6 +359,36 @@ func (s *Service) markRefunded(ctx context.Context, merchantID int64, outTradeNo
 		_, err = tx.ExecContext(ctx, `UPDATE orders SET status = 'refunded', refunded_at = $2, commission_status = $3 WHERE id = $1`, o.ID, s.now(), status)
 		return err
 	})
+}
+
+// takeSlot counts one more order (not closed) of the buyer; newBuyer is 1 when it is their
+// first, which takes one of the campaign's buyer places. The upsert locks the buyer's row, so
+// a close of their other order waits for this transaction and counts from what it wrote.
+func takeSlot(ctx context.Context, tx *sqlx.Tx, campaignID, buyerID, merchantID int64) (newBuyer int, err error) {
+	var orders int
+	err = tx.QueryRowxContext(ctx, `
+INSERT INTO campaign_buyers (campaign_id, buyer_id, merchant_id, orders) VALUES ($1, $2, $3, 1)
+ON CONFLICT (campaign_id, buyer_id) DO UPDATE SET orders = campaign_buyers.orders + 1
+RETURNING orders`, campaignID, buyerID, merchantID).Scan(&orders)
+	if orders == 1 {
+		newBuyer = 1
+	}
+	return newBuyer, err
+}
+
+// giveBackSlot counts one order of the buyer fewer; freed is 1 when it was their last, which
+// gives a buyer place back (the caller updates the campaign's count).
+func giveBackSlot(ctx context.Context, tx *sqlx.Tx, campaignID, buyerID int64) (freed int, err error) {
+	var orders int
+	err = tx.QueryRowxContext(ctx, `UPDATE campaign_buyers SET orders = orders - 1 WHERE campaign_id = $1 AND buyer_id = $2 RETURNING orders`,
+		campaignID, buyerID).Scan(&orders)
+	if err != nil {
+		return 0, fmt.Errorf("buyer %d of campaign %d: %w", buyerID, campaignID, err)
+	}
+	if orders == 0 {
+		freed = 1
+	}
+	return freed, nil
 }
 
 // newTradeNo makes an out_trade_no: time plus 10 random digits, 24 characters.

@@ -106,7 +106,9 @@ func (s *Service) Public(ctx context.Context, id int64) (*Campaign, error) {
 func getCampaign(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock bool) (*Campaign, error) {
 	query := `SELECT ` + campaignCols + ` FROM campaigns WHERE merchant_id = $1 AND id = $2`
 	if lock {
-		query += ` FOR UPDATE`
+		// NO KEY UPDATE: serialises writers of the counters without blocking the inserts whose
+		// foreign keys point at the campaign (orders, buyer slots), which take KEY SHARE.
+		query += ` FOR NO KEY UPDATE`
 	}
 	var c Campaign
 	err := sqlx.GetContext(ctx, q, &c, query, merchantID, id)
