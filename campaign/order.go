@@ -137,8 +137,8 @@ func (s *Service) whyNotReserved(ctx context.Context, tx *sqlx.Tx, id int64, qty
 		Status     Status    `db:"status"`
 		EndsAt     time.Time `db:"ends_at"`
 		Left       int       `db:"left"`
-		BuyerLimit int    `db:"buyer_limit"`
-		Buyers     int    `db:"buyers"`
+		BuyerLimit int       `db:"buyer_limit"`
+		Buyers     int       `db:"buyers"`
 	}
 	if err := sqlx.GetContext(ctx, tx, &c, `SELECT status, ends_at, stock - sold - held AS left, buyer_limit, buyers FROM campaigns WHERE id = $1`, id); err != nil {
 		return err
