@@ -99,6 +99,9 @@ type RefundNotify struct {
 	// Status is SUCCESS, CHANGE (the refund failed and needs handling) or REFUNDCLOSE.
 	Status      string
 	SucceededAt time.Time
+	// RequestSource is API for a refund asked for through Refund, VENDOR_PLATFORM for one a
+	// person made in the merchant platform: its OutRefundNo was never minted by this code.
+	RequestSource string
 }
 
 // ParseRefundNotify decrypts a refund notification. It carries no sign: its req_info is
@@ -126,7 +129,7 @@ func (c *Client) ParseRefundNotify(body []byte) (RefundNotify, error) {
 	n := RefundNotify{
 		AppID: a["appid"], MchID: a["mch_id"], OutTradeNo: info["out_trade_no"],
 		TransactionID: info["transaction_id"], OutRefundNo: info["out_refund_no"],
-		RefundID: info["refund_id"], Status: info["refund_status"],
+		RefundID: info["refund_id"], Status: info["refund_status"], RequestSource: info["refund_request_source"],
 	}
 	n.TotalFen, _ = strconv.ParseInt(info["total_fee"], 10, 64)
 	n.RefundFen, _ = strconv.ParseInt(info["refund_fee"], 10, 64)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -274,7 +275,7 @@ func TestNotifyRetriesUntilSuccess(t *testing.T) {
 // adapter turns that into an error of unknown outcome instead of a crash.
 func TestMalformedAnswersNeverPanic(t *testing.T) {
 	c, creds := newClient(t)
-	for _, ep := range []string{"orderquery", "closeorder", "unifiedorder", "refund", "sendredpack", "gethbinfo"} {
+	for _, ep := range []string{"orderquery", "closeorder", "unifiedorder", "refund", "refundquery", "sendredpack", "gethbinfo"} {
 		if err := simulator.InjectFault(sim.Fault{Endpoint: ep, Fault: sim.FaultMalformed, Merchant: creds.MchID}); err != nil {
 			t.Fatal(err)
 		}
@@ -290,6 +291,109 @@ func TestMalformedAnswersNeverPanic(t *testing.T) {
 	wantKind(t, err, wechat.KindUnknown)
 	_, err = c.RedPacketInfo(ctx(t), "m1")
 	wantKind(t, err, wechat.KindUnknown)
+	_, err = c.QueryRefund(ctx(t), "o1")
+	wantKind(t, err, wechat.KindUnknown)
+}
+
+// closeorder tells the order's real state when it cannot close it: ORDERCLOSED for one
+// already closed, ORDERPAID for one paid (or refunded, which was paid).
+func TestCloseOrderAnswersTheOrdersState(t *testing.T) {
+	c, creds := newClient(t)
+	place := func(t *testing.T, no string) string {
+		u := newUser(t, creds.AppID, true)
+		req, err := c.PrepayJSAPI(ctx(t), wechat.Prepay{OutTradeNo: no, Description: "x", TotalFen: 100, OpenID: u.OpenID,
+			ClientIP: "1.2.3.4", NotifyURL: "http://127.0.0.1:1/"}) // nobody listens: the notifications just fail
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimPrefix(req.Package, "prepay_id=")
+	}
+	tests := []struct {
+		state string
+		setup func(t *testing.T, no string) // leaves order no in state
+		kind  wechat.Kind
+		code  string
+	}{
+		{"NOTPAY", func(t *testing.T, no string) { place(t, no) }, wechat.KindNone, ""},
+		{"CLOSED", func(t *testing.T, no string) {
+			place(t, no)
+			if err := c.CloseOrder(ctx(t), no); err != nil {
+				t.Fatal(err)
+			}
+		}, wechat.KindFailed, "ORDERCLOSED"},
+		{"SUCCESS", func(t *testing.T, no string) {
+			if err := simulator.Pay(place(t, no), ""); err != nil {
+				t.Fatal(err)
+			}
+		}, wechat.KindFailed, "ORDERPAID"},
+		{"REFUND", func(t *testing.T, no string) {
+			if err := simulator.Pay(place(t, no), ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := simulator.RefundInPlatform(creds.MchID, no, 50, ""); err != nil {
+				t.Fatal(err)
+			}
+		}, wechat.KindFailed, "ORDERPAID"},
+		{"unknown", func(*testing.T, string) {}, wechat.KindNotFound, "ORDERNOTEXIST"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.state, func(t *testing.T) {
+			no := "close" + tc.state
+			tc.setup(t, no)
+			if st, err := c.QueryOrder(ctx(t), no); tc.state != "unknown" && st.TradeState != tc.state {
+				t.Fatalf("set-up left %+v %v", st, err)
+			}
+			err := c.CloseOrder(ctx(t), no)
+			var we *wechat.Error
+			if wechat.KindOf(err) != tc.kind || (err != nil && (!errors.As(err, &we) || we.Code != tc.code)) {
+				t.Fatalf("close: %v, want %v %s", err, tc.kind, tc.code)
+			}
+			if st, _ := c.QueryOrder(ctx(t), no); tc.state != "unknown" && tc.state != "NOTPAY" && st.TradeState != tc.state {
+				t.Fatalf("a refused close changed the order: %+v", st)
+			}
+		})
+	}
+}
+
+// The race PayLate stands for: the merchant closed the order, the payment went through
+// anyway, and the notification arrives for an order the merchant thinks is dead.
+func TestPaymentAfterClose(t *testing.T) {
+	c, creds := newClient(t)
+	u := newUser(t, creds.AppID, true)
+	notifyURL, notes := payNotifyServer(t, c, 700)
+	req, err := c.PrepayJSAPI(ctx(t), wechat.Prepay{OutTradeNo: "late1", Description: "x", TotalFen: 700, OpenID: u.OpenID,
+		ClientIP: "1.2.3.4", NotifyURL: notifyURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepayID := strings.TrimPrefix(req.Package, "prepay_id=")
+	if err := c.CloseOrder(ctx(t), "late1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := simulator.Pay(prepayID, ""); !errors.Is(err, sim.ErrState) {
+		t.Fatalf("the cashier pays a closed order: %v", err)
+	}
+	if err := simulator.PayLate(prepayID, ""); err != nil {
+		t.Fatal(err)
+	}
+	n := recv(t, notes)
+	if n.err != nil || n.n.OutTradeNo != "late1" || n.n.TransactionID == "" || n.n.OpenID != u.OpenID {
+		t.Fatalf("late notification %+v", n)
+	}
+	st, err := c.QueryOrder(ctx(t), "late1")
+	if err != nil || st.TradeState != "SUCCESS" || st.TransactionID != n.n.TransactionID {
+		t.Fatalf("after the late payment: %+v %v", st, err)
+	}
+	var we *wechat.Error
+	if err := c.CloseOrder(ctx(t), "late1"); !errors.As(err, &we) || we.Code != "ORDERPAID" {
+		t.Fatalf("closing it again: %v", err)
+	}
+	if err := simulator.PayLate(prepayID, ""); !errors.Is(err, sim.ErrState) {
+		t.Fatalf("paid twice: %v", err)
+	}
+	if err := simulator.PayLate("nope", ""); !errors.Is(err, sim.ErrNotFound) {
+		t.Fatalf("unknown prepay_id: %v", err)
+	}
 }
 
 // tamper changes the first character of a signature (to one it is not).

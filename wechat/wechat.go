@@ -1,7 +1,7 @@
 // Package wechat is the only place that speaks WeChat. It wraps the subpackages of
 // github.com/silenceper/wechat/v2 (never its root package, whose init turns logrus to debug)
-// and writes by hand only what the SDK lacks or gets wrong: gethbinfo, scene_id on red
-// packets, product_id on Native prepay, notification verification over the raw XML, the
+// and writes by hand only what the SDK lacks or gets wrong: gethbinfo, refundquery, scene_id
+// on red packets, product_id on Native prepay, notification verification over the raw XML, the
 // notification reply, the getBrandWCPayRequest parameters, refund-notification decryption
 // and contexts on every call.
 //

@@ -48,6 +48,8 @@ func (s *Server) Ledger() Ledger {
 //	POST   /sim/admin/follow         {"appid","openid","scene"} → {"reply"}
 //	POST   /sim/admin/authorize      {"appid","openid","scope","snapshot"} → {"code"}
 //	POST   /sim/admin/pay            {"prepay_id","openid"}: the cashier's 确认支付
+//	POST   /sim/admin/pay-late       {"prepay_id","openid"}: pay a closed or expired order (PayLate)
+//	POST   /sim/admin/platform-refund {"mch_id","out_trade_no","fen","notify_url"} → RefundRecord
 //	POST   /sim/admin/open           {"mch_id","mch_billno"}: open a red packet
 //	POST   /sim/admin/faults         Fault: {"endpoint","fault","count","merchant"}
 //	POST   /sim/admin/faults/random  RandomFaults: {"endpoint","seed","probabilities"}
@@ -99,6 +101,20 @@ func (s *Server) adminRoutes(m *http.ServeMux) {
 		OpenID   string `json:"openid"`
 	}) (any, error) {
 		return nil, s.Pay(in.PrepayID, in.OpenID)
+	}))
+	m.HandleFunc("POST /sim/admin/pay-late", admin(func(in struct {
+		PrepayID string `json:"prepay_id"`
+		OpenID   string `json:"openid"`
+	}) (any, error) {
+		return nil, s.PayLate(in.PrepayID, in.OpenID)
+	}))
+	m.HandleFunc("POST /sim/admin/platform-refund", admin(func(in struct {
+		MchID      string `json:"mch_id"`
+		OutTradeNo string `json:"out_trade_no"`
+		Fen        int64  `json:"fen"`
+		NotifyURL  string `json:"notify_url"`
+	}) (any, error) {
+		return s.RefundInPlatform(in.MchID, in.OutTradeNo, in.Fen, in.NotifyURL)
 	}))
 	m.HandleFunc("POST /sim/admin/open", admin(func(in struct {
 		MchID  string `json:"mch_id"`

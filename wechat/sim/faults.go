@@ -14,7 +14,7 @@ import (
 // "oauth", qrcode/create "qrcode" and message/template/send "template".
 var endpoints = map[string]bool{
 	"unifiedorder": true, "orderquery": true, "closeorder": true, "refund": true,
-	"sendredpack": true, "gethbinfo": true,
+	"refundquery": true, "sendredpack": true, "gethbinfo": true,
 	"token": true, "userinfo": true, "getticket": true, "qrcode": true, "template": true,
 	"oauth": true, "snsuserinfo": true,
 }
@@ -213,6 +213,10 @@ func errDesc(code string) string {
 		return "订单不存在"
 	case "ORDERPAID":
 		return "订单已支付"
+	case "ORDERCLOSED":
+		return "订单已关闭"
+	case "REFUNDNOTEXIST":
+		return "退款订单查询失败"
 	case "SIGN_ERROR":
 		return "签名错误"
 	case "OPENID_ERROR":

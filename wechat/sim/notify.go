@@ -68,7 +68,8 @@ func (s *Server) startPayNotify(o *order) {
 }
 
 // startRefundNotify sends the refund notification of rf: its req_info encrypted with
-// AES-256-ECB under the lowercase hex MD5 of the API key. Caller holds s.mu.
+// AES-256-ECB under the lowercase hex MD5 of the API key. refund_request_source tells a
+// refund asked for through the API from one made in the merchant platform. Caller holds s.mu.
 func (s *Server) startRefundNotify(m *merchant, o *order, rf *RefundRecord) {
 	info := map[string]string{
 		"transaction_id": o.TransactionID, "out_trade_no": o.OutTradeNo, "refund_id": rf.RefundID,
@@ -76,7 +77,7 @@ func (s *Server) startRefundNotify(m *merchant, o *order, rf *RefundRecord) {
 		"settlement_total_fee": strconv.FormatInt(o.TotalFen, 10), "refund_fee": strconv.FormatInt(rf.RefundFen, 10),
 		"settlement_refund_fee": strconv.FormatInt(rf.RefundFen, 10), "refund_status": "SUCCESS",
 		"success_time": rf.At.In(chinaTime).Format("2006-01-02 15:04:05"), "refund_recv_accout": "支付用户的零钱",
-		"refund_account": "REFUND_SOURCE_RECHARGE_FUNDS", "refund_request_source": "API",
+		"refund_account": "REFUND_SOURCE_RECHARGE_FUNDS", "refund_request_source": rf.Source,
 	}
 	plain := bytes.Replace(encodeXML(info, ""), []byte("xml>"), []byte("root>"), 2)
 	body := encodeXML(map[string]string{

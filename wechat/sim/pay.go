@@ -33,20 +33,10 @@ type Payment struct {
 
 type order struct {
 	Payment
-	fields  map[string]string // unifiedorder's request, to recognise an identical replay
-	refunds map[string]*RefundRecord
-}
-
-// RefundRecord is one refund the simulator accepted.
-type RefundRecord struct {
-	MchID           string    `json:"mch_id"`
-	OutTradeNo      string    `json:"out_trade_no"`
-	OutRefundNo     string    `json:"out_refund_no"`
-	RefundID        string    `json:"refund_id"`
-	RefundFen       int64     `json:"refund_fee"`
-	At              time.Time `json:"at"`
-	NotifyURL       string    `json:"notify_url,omitempty"`
-	NotifyDelivered bool      `json:"notify_delivered"`
+	fields map[string]string // unifiedorder's request, to recognise an identical replay
+	// refunds in the order they were made: refundquery numbers them refund_$n by position,
+	// which must not change between two queries.
+	refunds []*RefundRecord
 }
 
 // payFunc handles an authenticated pay request under s.mu and returns the answer's fields
@@ -129,12 +119,6 @@ func (s *Server) handleCloseOrder(w http.ResponseWriter, r *http.Request) {
 	s.payHandler("closeorder", "appid", true, s.closeOrder)(w, r)
 }
 
-func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
-	s.payHandler("refund", "appid", true, func(m *merchant, req map[string]string) (map[string]string, string) {
-		return s.refund(m, req), ""
-	})(w, r)
-}
-
 // orderFields are the unifiedorder fields that must repeat for a replay to be identical.
 var orderFields = []string{"body", "out_trade_no", "total_fee", "trade_type", "openid", "product_id", "notify_url", "attach", "time_expire"}
 
@@ -188,7 +172,7 @@ func (s *Server) unifiedOrder(m *merchant, req map[string]string) (map[string]st
 		Description: req["body"], OpenID: req["openid"], TotalFen: total, State: "NOTPAY",
 		CreatedAt: now, ExpiresAt: expires, NotifyURL: req["notify_url"],
 		PrepayID: fmt.Sprintf("wx%s%018d", now.In(chinaTime).Format("02150405"), s.id()),
-	}, fields: req, refunds: map[string]*RefundRecord{}}
+	}, fields: req}
 	if o.TradeType == "NATIVE" {
 		pr := randomString(8)
 		o.CodeURL = "weixin://wxpay/bizpayurl?pr=" + pr
@@ -242,46 +226,13 @@ func (s *Server) closeOrder(m *merchant, req map[string]string) (map[string]stri
 		return fail("ORDERNOTEXIST"), ""
 	case o.State == "SUCCESS" || o.State == "REFUND":
 		return fail("ORDERPAID"), ""
+	case o.State == "CLOSED":
+		// As WeChat answers a second close: the caller learns the order's real state, and
+		// nothing changes.
+		return fail("ORDERCLOSED"), ""
 	}
-	o.State = "CLOSED" // closing twice is harmless
+	o.State = "CLOSED"
 	return map[string]string{"result_code": "SUCCESS"}, ""
-}
-
-// refund refunds at once and notifies the refund's notify_url. out_refund_no is idempotent.
-func (s *Server) refund(m *merchant, req map[string]string) map[string]string {
-	o := s.findOrder(m, req)
-	total, err1 := strconv.ParseInt(req["total_fee"], 10, 64)
-	amount, err2 := strconv.ParseInt(req["refund_fee"], 10, 64)
-	switch {
-	case o == nil:
-		return fail("ORDERNOTEXIST")
-	case req["out_refund_no"] == "" || err1 != nil || err2 != nil || amount <= 0:
-		return fail("PARAM_ERROR")
-	case o.State != "SUCCESS" && o.State != "REFUND":
-		return fail("TRADE_STATE_ERROR")
-	case total != o.TotalFen:
-		return fail("PARAM_ERROR")
-	}
-	rf := o.refunds[req["out_refund_no"]]
-	if rf != nil && rf.RefundFen != amount {
-		return fail("PARAM_ERROR")
-	}
-	if rf == nil {
-		if o.RefundedFen+amount > o.TotalFen {
-			return map[string]string{"result_code": "FAIL", "err_code": "PARAM_ERROR", "err_code_des": "累计退款金额大于支付金额"}
-		}
-		rf = &RefundRecord{MchID: m.mchID, OutTradeNo: o.OutTradeNo, OutRefundNo: req["out_refund_no"],
-			RefundID: fmt.Sprintf("5030%024d", s.id()), RefundFen: amount, At: s.now(), NotifyURL: req["notify_url"]}
-		o.refunds[rf.OutRefundNo] = rf
-		o.RefundedFen += amount
-		o.State = "REFUND"
-		if rf.NotifyURL != "" {
-			s.startRefundNotify(m, o, rf)
-		}
-	}
-	return map[string]string{"result_code": "SUCCESS", "transaction_id": o.TransactionID, "out_trade_no": o.OutTradeNo,
-		"out_refund_no": rf.OutRefundNo, "refund_id": rf.RefundID, "refund_fee": strconv.FormatInt(rf.RefundFen, 10),
-		"total_fee": strconv.FormatInt(o.TotalFen, 10), "cash_fee": strconv.FormatInt(o.TotalFen, 10)}
 }
 
 // Pay confirms the payment of prepayID as the cashier's 确认支付 does, and starts sending the
@@ -297,6 +248,31 @@ func (s *Server) Pay(prepayID, openID string) error {
 	if err := s.payable(o); err != nil {
 		return err
 	}
+	return s.complete(o, openID)
+}
+
+// PayLate pays prepayID although the merchant's side has given up on it: its state is
+// CLOSED or it is past its expiry. WeChat does this when the payer's USERPAYING (password,
+// bank confirmation) finishes after the merchant closed the order, or when closeorder races
+// the payment: the money is taken and the notifications come, for an order the merchant
+// thinks is dead. It is a test and development tool for that race; the cashier never does
+// it. An order already paid (SUCCESS or REFUND) is refused; openID is as for Pay.
+func (s *Server) PayLate(prepayID, openID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.prepays[prepayID]
+	if o == nil {
+		return ErrNotFound
+	}
+	if o.State == "SUCCESS" || o.State == "REFUND" {
+		return fmt.Errorf("%w: the order is already paid (%s)", ErrState, o.State)
+	}
+	return s.complete(o, openID)
+}
+
+// complete pays o by openID and starts its notifications, whatever its state and expiry:
+// the callers decide whether it may be paid. Caller holds s.mu.
+func (s *Server) complete(o *order, openID string) error {
 	if o.TradeType == "JSAPI" && openID != "" && openID != o.OpenID {
 		return fmt.Errorf("%w: the order is for another user", ErrState)
 	}

@@ -4,19 +4,22 @@
 //
 // It speaks WeChat's wire formats — JSON for the official account (access_token, user info,
 // JS-SDK ticket, parametric QR codes, template messages, web OAuth), XML for WeChat Pay v2
-// (unifiedorder, orderquery, closeorder, refund, sendredpack, gethbinfo) — verifies the
-// caller's signatures with the merchant's key, and signs its own answers and notifications.
-// Several merchants (appid + mch_id) live side by side. It enforces WeChat's red-packet rules:
-// 1 to 200 yuan unless scene_id, 10 packets and 1000 yuan per user per day (China time),
-// a per-merchant call rate (30/s), one packet per mch_billno however often it is sent (an
-// identical replay answers as the first call did; a replay with other fields is FATAL_ERROR),
-// mch_billno ≤ 28 characters.
+// (unifiedorder, orderquery, closeorder, refund, refundquery, sendredpack, gethbinfo) —
+// verifies the caller's signatures with the merchant's key, and signs its own answers and
+// notifications. Several merchants (appid + mch_id) live side by side. It enforces WeChat's
+// red-packet rules: 1 to 200 yuan unless scene_id, 10 packets and 1000 yuan per user per day
+// (China time), a per-merchant call rate (30/s), one packet per mch_billno however often it
+// is sent (an identical replay answers as the first call did; a replay with other fields is
+// FATAL_ERROR), mch_billno ≤ 28 characters.
 //
 // Browser pages (in Chinese, styled like WeChat) stand in for what a person does inside
 // WeChat: the OAuth authorize page picks or creates a user; the cashier confirms or cancels a
 // payment (and /pay/native "scans" a Native code_url); scanning a follow QR subscribes and
 // pushes the event to the merchant's callback; the red-packet inbox opens packets. BridgeJS
 // gives an ordinary browser WeixinJSBridge and a small wx object backed by these pages.
+// Two things WeChat does that no page can start are Go methods (and admin calls): PayLate, a
+// payment that completes after the merchant closed the order, and RefundInPlatform, a refund
+// a person makes in the merchant platform rather than through the API.
 //
 // The client IP. A phone's IP reaches a real server as the TCP peer (or X-Forwarded-For from
 // a load balancer); in the simulator everyone is 127.0.0.1. So the user carries the IP chosen
@@ -195,6 +198,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /pay/orderquery", s.handleOrderQuery)
 	m.HandleFunc("POST /pay/closeorder", s.handleCloseOrder)
 	m.HandleFunc("POST /secapi/pay/refund", s.handleRefund)
+	m.HandleFunc("POST /pay/refundquery", s.handleRefundQuery)
 	m.HandleFunc("POST /mmpaymkttransfers/sendredpack", s.handleSendRedPack)
 	m.HandleFunc("POST /mmpaymkttransfers/gethbinfo", s.handleGetHBInfo)
 	// Browser pages.
