@@ -22,6 +22,7 @@ const (
 	SnapshotSharer  = "snapshot_sharer"   // the sharer is a WeChat snapshot-mode user
 	SharerNotBuyer  = "sharer_not_buyer"  // buy-before-sharing and the sharer has no paid, unrefunded order
 	SharerNotViable = "sharer_not_viable" // the sharer no longer exists for this merchant
+	ReserveReleased = "reserve_released"  // paid after the campaign's reserve went back to the merchant
 )
 
 // ShareToken signs (campaign, sharer). It is what a share link carries.
@@ -102,6 +103,8 @@ type credit struct {
 
 // attribute decides who earns on a paid order and moves the commission, in the payment's
 // transaction. Units without an eligible sharer keep their commission frozen in the reserve.
+// Once the campaign's reserve has gone back to the merchant (a payment after the release),
+// the eligible sharer is named on the order but earns nothing: the reserve no longer holds it.
 func (s *Service) attribute(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, paidAt time.Time) (credit, error) {
 	none := credit{amount: decimal.Zero, status: "none"}
 	var sharer struct {
@@ -134,6 +137,10 @@ WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, o.BuyerID)
 		none.reason = SharerNotBuyer
 		return none, nil
 	}
+	if c.Status != Published || c.ReleasedAt != nil {
+		none.sharerID, none.reason = &sharer.ID, ReserveReleased
+		return none, nil
+	}
 	cr := credit{sharerID: &sharer.ID, amount: c.Commission.Mul(decimalInt(o.Qty)), status: "earned"}
 	held := c.HoldDays > 0
 	if held {
@@ -159,21 +166,24 @@ WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, o.BuyerID)
 	return cr, nil
 }
 
-// voidCommission returns a held commission to the campaign reserve (refund within the hold
-// period). If the campaign's reserve was already released, the voided amount is released too.
-func (s *Service) voidCommission(ctx context.Context, tx *sqlx.Tx, o *Order) error {
+// voidCommission returns the held commission of units more of o's units to the campaign
+// reserve (a refund within the hold period covering them); upTo is the count voided once done,
+// which keys the ledger transfer. If the campaign's reserve was already released, the voided
+// amount is released too.
+func (s *Service) voidCommission(ctx context.Context, tx *sqlx.Tx, o *Order, units, upTo int) error {
+	amount := o.Commission.Div(decimalInt(o.Qty)).Mul(decimalInt(units)) // exact: commission = qty × per unit
 	e := wallet.Earning{MerchantID: o.MerchantID, CampaignID: o.CampaignID, SharerID: *o.SharerID,
-		Amount: o.Commission, Key: fmt.Sprintf("order:%d:void", o.ID), Ref: o.OutTradeNo}
+		Amount: amount, Key: fmt.Sprintf("order:%d:void:%d", o.ID, upTo), Ref: o.OutTradeNo}
 	if _, err := s.wallet.VoidCommission(ctx, tx, e); err != nil {
 		return err
 	}
 	var released bool
 	if err := tx.QueryRowxContext(ctx, `UPDATE campaigns SET earned = earned - $2 WHERE id = $1 RETURNING released_at IS NOT NULL`,
-		o.CampaignID, o.Qty).Scan(&released); err != nil {
+		o.CampaignID, units).Scan(&released); err != nil {
 		return err
 	}
 	if released {
-		_, err := s.wallet.ReleaseReserve(ctx, tx, o.MerchantID, o.CampaignID, o.Commission, fmt.Sprintf("order:%d:void-release", o.ID))
+		_, err := s.wallet.ReleaseReserve(ctx, tx, o.MerchantID, o.CampaignID, amount, fmt.Sprintf("order:%d:void-release:%d", o.ID, upTo))
 		return err
 	}
 	return nil

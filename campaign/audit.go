@@ -27,7 +27,7 @@ LEFT JOIN (SELECT campaign_id, sum(delta) AS total FROM stock_changes GROUP BY c
 LEFT JOIN (SELECT campaign_id,
                   sum(qty) FILTER (WHERE status = 'pending') AS pending,
                   sum(qty) FILTER (WHERE status IN ('paid', 'refunded')) AS sold,
-                  sum(qty) FILTER (WHERE commission_status IN ('earned', 'held')) AS earned
+                  sum(qty - voided_qty) FILTER (WHERE commission_status IN ('earned', 'held', 'voided')) AS earned
            FROM orders GROUP BY campaign_id) o ON o.campaign_id = c.id
 LEFT JOIN (SELECT campaign_id, count(*) FILTER (WHERE orders > 0) AS n FROM campaign_buyers GROUP BY campaign_id) b ON b.campaign_id = c.id
 WHERE c.stock <> COALESCE(sc.total, 0) OR c.held <> COALESCE(o.pending, 0) OR c.sold <> COALESCE(o.sold, 0)
@@ -43,6 +43,63 @@ GROUP BY o.id
 HAVING count(t.id) <> CASE WHEN o.commission_status = 'none' THEN 0 ELSE 1 END
     OR COALESCE(sum(t.amount), 0) <> o.commission
     OR (o.commission_status <> 'none' AND o.status NOT IN ('paid', 'refunded'))
+ORDER BY o.id`},
+	{Name: "paid order has its commission or a reason", Query: `
+SELECT ARRAY[o.id], format('order %s (%s) has commission %s %s and no-commission reason %L',
+    o.id, o.status, o.commission_status, o.commission, o.no_commission)
+FROM orders o
+WHERE (o.status IN ('paid', 'refunded') AND o.commission_status = 'none' AND o.no_commission = '')
+   OR (o.status IN ('paid', 'refunded') AND o.commission_status <> 'none' AND (o.sharer_id IS NULL OR o.commission <= 0))
+   OR (o.status IN ('paid', 'refunded', 'oversold')) <> (o.transaction_id IS NOT NULL AND o.paid_at IS NOT NULL)
+ORDER BY o.id`},
+	{Name: "held commissions equal pending vaults", Query: `
+SELECT ARRAY[a.id], format('pending vault %s of sharer %s holds %s; the held commissions of their orders add up to %s',
+    a.id, a.ref_id, a.balance, COALESCE(h.held, 0))
+FROM accounts a
+LEFT JOIN (SELECT merchant_id, sharer_id, sum(commission / qty * (qty - voided_qty)) AS held
+           FROM orders WHERE commission_status = 'held' GROUP BY merchant_id, sharer_id) h
+       ON h.merchant_id = a.merchant_id AND h.sharer_id = a.ref_id
+WHERE a.kind = 'vault_pending' AND a.balance <> COALESCE(h.held, 0)
+UNION ALL
+SELECT ARRAY[o.id], format('order %s holds a commission of %s for sharer %s, who has no pending vault', o.id, o.commission, o.sharer_id)
+FROM orders o
+WHERE o.commission_status = 'held'
+  AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.merchant_id = o.merchant_id AND a.kind = 'vault_pending' AND a.ref_id = o.sharer_id)
+ORDER BY 1`},
+	{Name: "settled commission has its settle transfer", Query: `
+SELECT ARRAY[o.id] || array_agg(t.id) FILTER (WHERE t.id IS NOT NULL),
+       format('order %s (commission %s held until %s) has %s settle transfers totalling %s, expected %s',
+           o.id, o.commission_status, o.settle_at, count(t.id), COALESCE(sum(t.amount), 0), o.commission / o.qty * (o.qty - o.voided_qty))
+FROM orders o
+LEFT JOIN transfers t ON t.merchant_id = o.merchant_id AND t.idem_key = 'order:' || o.id || ':settle'
+WHERE o.settle_at IS NOT NULL
+GROUP BY o.id
+HAVING count(t.id) <> (o.commission_status = 'earned')::int
+    OR (o.commission_status = 'earned' AND COALESCE(sum(t.amount), 0) <> o.commission / o.qty * (o.qty - o.voided_qty))
+ORDER BY o.id`},
+	{Name: "reserve belongs to a campaign", Query: `
+SELECT ARRAY[a.id], format('reserve account %s of merchant %s names campaign %s, which is not one of the merchant''s', a.id, a.merchant_id, a.ref_id)
+FROM accounts a
+WHERE a.kind = 'reserve' AND NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = a.ref_id AND c.merchant_id = a.merchant_id)
+ORDER BY a.id`},
+	{Name: "buyer slots match orders", Query: `
+SELECT ARRAY[COALESCE(b.campaign_id, o.campaign_id), COALESCE(b.buyer_id, o.buyer_id)],
+       format('buyer %s of campaign %s: slot counts %s orders, %s are neither closed nor oversold',
+           COALESCE(b.buyer_id, o.buyer_id), COALESCE(b.campaign_id, o.campaign_id), COALESCE(b.orders, 0), COALESCE(o.n, 0))
+FROM campaign_buyers b
+FULL JOIN (SELECT campaign_id, buyer_id, count(*) AS n FROM orders WHERE status NOT IN ('closed', 'oversold') GROUP BY campaign_id, buyer_id) o
+       ON o.campaign_id = b.campaign_id AND o.buyer_id = b.buyer_id
+WHERE COALESCE(b.orders, 0) <> COALESCE(o.n, 0)
+ORDER BY 1`},
+	{Name: "refunds add up", Query: `
+SELECT ARRAY[o.id], format('order %s (%s, %s) records %s refunded; its refunds add up to %s',
+    o.id, o.status, o.amount, o.refunded, COALESCE(r.total, 0))
+FROM orders o
+LEFT JOIN (SELECT order_id, sum(amount) AS total FROM order_refunds GROUP BY order_id) r ON r.order_id = o.id
+WHERE o.refunded <> COALESCE(r.total, 0)
+   OR (o.status = 'refunded') <> (o.refunded = o.amount AND o.status IN ('paid', 'refunded'))
+   OR (o.status = 'oversold' AND (o.refunded_at IS NOT NULL) <> (o.refunded = o.amount))
+   OR (o.refunded > 0 AND o.status NOT IN ('paid', 'refunded', 'oversold'))
 ORDER BY o.id`},
 }
 

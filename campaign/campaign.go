@@ -137,6 +137,9 @@ const (
 	Paid     OrderStatus = "paid"
 	Closed   OrderStatus = "closed"
 	Refunded OrderStatus = "refunded"
+	// Oversold: WeChat took the money for an order closed meanwhile whose stock was sold; it
+	// holds no stock and is refunded automatically (RefundedAt set once done).
+	Oversold OrderStatus = "oversold"
 )
 
 // Order is one purchase of a campaign's product.
@@ -161,4 +164,10 @@ type Order struct {
 	ClosedAt         *time.Time      `db:"closed_at"`
 	RefundedAt       *time.Time      `db:"refunded_at"`
 	SettleAt         *time.Time      `db:"settle_at"`
+	PaidLate         bool            `db:"paid_late"`  // paid after the order was closed
+	Refunded         decimal.Decimal `db:"refunded"`   // refunded so far; partial while below Amount
+	VoidedQty        int             `db:"voided_qty"` // units whose held commission a refund voided
+	RetryAt          *time.Time      `db:"retry_at"`   // jobs: the next attempt at WeChat
+	Attempts         int             `db:"attempts"`
+	LastError        string          `db:"last_error"`
 }

@@ -70,6 +70,10 @@ func (s *Service) BuyerOrder(ctx context.Context, buyer *User, orderID int64) (*
 type Earnings struct {
 	wallet.VaultBalances
 	Lines []wallet.Line
+	// UnitsAfterRelease are units friends bought through the sharer but paid for only after
+	// the campaign had ended and returned its frozen commissions to the merchant: they earn
+	// nothing, and the page says so.
+	UnitsAfterRelease int
 }
 
 // Earnings reads a sharer's vault and its history, newest first.
@@ -82,7 +86,13 @@ func (s *Service) Earnings(ctx context.Context, merchantID, sharerID int64, limi
 	if err != nil {
 		return nil, err
 	}
-	return &Earnings{VaultBalances: v, Lines: p.Lines}, nil
+	e := &Earnings{VaultBalances: v, Lines: p.Lines}
+	// Friends' units that earned nothing because they were paid after the campaign settled.
+	if err := s.db.GetContext(ctx, &e.UnitsAfterRelease, `SELECT COALESCE(sum(qty), 0) FROM orders
+WHERE merchant_id = $1 AND sharer_id = $2 AND no_commission = $3 AND status = 'paid'`, merchantID, sharerID, ReserveReleased); err != nil {
+		return nil, fmt.Errorf("campaign: earnings of %d: %w", sharerID, err)
+	}
+	return e, nil
 }
 
 // GateError refuses an order because a gate is closed for the buyer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
@@ -19,102 +20,250 @@ import (
 // jobBatch bounds the rows one run handles; the next run takes the rest.
 const jobBatch = 200
 
-// CloseExpired closes unpaid orders past their timeout and returns their stock. WeChat is
-// asked first, so an order paid at the last second is recorded as paid, not closed.
-func (s *Service) CloseExpired(ctx context.Context) (int, error) {
-	var orders []Order
-	if err := s.db.SelectContext(ctx, &orders, `SELECT `+orderCols+` FROM orders WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2`,
-		s.now(), jobBatch); err != nil {
-		return 0, fmt.Errorf("campaign: expired orders: %w", err)
+// One merchant's WeChat must not hold up the others' jobs: a run takes at most perMerchant
+// rows of each merchant, interleaved (every merchant's oldest first); each WeChat call gets
+// callTimeout within the run's own deadline; a row that fails is backed off (retry_at) so the
+// next run tries the others first; and a merchant whose WeChat times out, limits the rate or
+// refuses the configuration is left alone for the rest of the run. A run never stops at its
+// first error: it reports them all at the end.
+const (
+	perMerchant = 20
+	callTimeout = 10 * time.Second
+)
+
+// retryIn is how long a row that failed its attempts times waits: 30 s, 1 m, 2 m … 1 h.
+func retryIn(attempts int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
 	}
-	closed := 0
+	return min(d, time.Hour)
+}
+
+// dueOrders returns orders matching where (over orders o, with $1 = now) that are not backed
+// off, fairly across merchants.
+func (s *Service) dueOrders(ctx context.Context, where, orderBy string, args ...any) ([]Order, error) {
+	q := `SELECT ` + orderCols + ` FROM (
+    SELECT o.*, row_number() OVER (PARTITION BY o.merchant_id ORDER BY ` + orderBy + `) AS rn
+    FROM orders o WHERE ` + where + ` AND (o.retry_at IS NULL OR o.retry_at <= $1)) x
+WHERE rn <= ` + fmt.Sprint(perMerchant) + ` ORDER BY rn, merchant_id LIMIT ` + fmt.Sprint(jobBatch)
+	var orders []Order
+	if err := s.db.SelectContext(ctx, &orders, q, append([]any{s.now()}, args...)...); err != nil {
+		return nil, err
+	}
+	return orders, nil
+}
+
+// backOff records a failed attempt on an order: it waits before the next one, and the console
+// shows what went wrong.
+func (s *Service) backOff(ctx context.Context, o *Order, cause error) error {
+	msg := cause.Error()
+	if len(msg) > 300 {
+		msg = msg[:300]
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE orders SET attempts = attempts + 1, retry_at = $2, last_error = $3 WHERE id = $1`,
+		o.ID, s.now().Add(retryIn(o.Attempts+1)), msg)
+	return err
+}
+
+// merchantDown reports an error after which the rest of a merchant's rows wait for the next
+// run: WeChat unreachable or slow, rate-limited, or the merchant's set-up refused.
+func merchantDown(err error) bool {
+	switch wechat.KindOf(err) {
+	case wechat.KindUnknown, wechat.KindRateLimited, wechat.KindConfig:
+		return true
+	}
+	return errors.Is(err, ErrNoWeChat)
+}
+
+// eachOrder runs fn on each order within the run's deadline, with the isolation above, and
+// returns how many fn reported done and every error.
+func (s *Service) eachOrder(ctx context.Context, job string, orders []Order, fn func(ctx context.Context, o *Order) (bool, error)) (int, error) {
+	done := 0
+	down := map[int64]bool{}
+	var errs []error
 	for i := range orders {
 		o := &orders[i]
-		paid, _, err := s.checkWithWeChat(ctx, o)
+		if ctx.Err() != nil {
+			break // the run's time is up; the next run goes on
+		}
+		if down[o.MerchantID] {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		ok, err := fn(cctx, o)
+		cancel()
 		if err != nil {
-			s.log.Warn("close expired order: WeChat unsure, will retry", "merchant_id", o.MerchantID, "order_id", o.ID, "err", err)
-			continue
-		}
-		if paid {
-			continue
-		}
-		if wx, err := s.WeChatFor(ctx, o.MerchantID); err == nil {
-			if err := wx.CloseOrder(ctx, o.OutTradeNo); err != nil && wechat.KindOf(err) != wechat.KindNotFound {
-				s.log.Warn("close order at WeChat failed, will retry", "order_id", o.ID, "err", err)
-				continue
+			s.log.Warn(job+": will retry", "merchant_id", o.MerchantID, "order_id", o.ID, "err", err)
+			if merchantDown(err) {
+				down[o.MerchantID] = true
 			}
-		}
-		ok, err := s.closeOrder(ctx, o, "unpaid after timeout")
-		if err != nil {
-			return closed, err
+			if berr := s.backOff(ctx, o, err); berr != nil {
+				errs = append(errs, fmt.Errorf("order %d: %w", o.ID, berr))
+			}
+			if !isWeChat(err) {
+				errs = append(errs, fmt.Errorf("order %d: %w", o.ID, err))
+			}
+			continue
 		}
 		if ok {
-			closed++
+			done++
 		}
 	}
-	return closed, nil
+	return done, errors.Join(errs...)
+}
+
+// isWeChat reports an error that WeChat (or its absence) caused, which backing off handles; any
+// other error is ours and is reported too.
+func isWeChat(err error) bool {
+	var we *wechat.Error
+	return errors.As(err, &we) || errors.Is(err, ErrNoWeChat)
+}
+
+// CloseExpired closes unpaid orders past their timeout and returns their stock. WeChat is
+// asked first, so an order paid (or refunded) at the last second is recorded so, not closed.
+func (s *Service) CloseExpired(ctx context.Context) (int, error) {
+	orders, err := s.dueOrders(ctx, `o.status = 'pending' AND o.expires_at < $1`, `o.expires_at`)
+	if err != nil {
+		return 0, fmt.Errorf("campaign: expired orders: %w", err)
+	}
+	n, err := s.eachOrder(ctx, "close expired order", orders, s.closeExpired)
+	if err != nil {
+		return n, fmt.Errorf("campaign: close expired orders: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Service) closeExpired(ctx context.Context, o *Order) (bool, error) {
+	state, err := s.checkWithWeChat(ctx, o)
+	if err != nil || state != stillUnpaid {
+		return state == closedByWeChat, err
+	}
+	wx, err := s.WeChatFor(ctx, o.MerchantID)
+	if err != nil {
+		return false, err
+	}
+	err = wx.CloseOrder(ctx, o.OutTradeNo)
+	var we *wechat.Error
+	switch {
+	case err == nil, wechat.KindOf(err) == wechat.KindNotFound, errors.As(err, &we) && we.Code == "ORDERCLOSED":
+		return s.closeOrder(ctx, o, "unpaid after timeout")
+	case errors.As(err, &we) && we.Code == "ORDERPAID":
+		// Paid between the query and the close: ask again, which records it.
+		_, err := s.checkWithWeChat(ctx, o)
+		return false, err
+	}
+	return false, err
 }
 
 // QueryUnpaid asks WeChat about unpaid orders older than a minute whose notification has not
-// come, recording the ones WeChat says are paid.
+// come, recording what WeChat knows: paid, refunded in the merchant platform, or closed.
 func (s *Service) QueryUnpaid(ctx context.Context) (int, error) {
-	now := s.now()
-	var orders []Order
-	if err := s.db.SelectContext(ctx, &orders, `SELECT `+orderCols+` FROM orders
-WHERE status = 'pending' AND created_at < $1 AND expires_at >= $2 ORDER BY created_at LIMIT $3`,
-		now.Add(-oneMinute), now, jobBatch); err != nil {
+	orders, err := s.dueOrders(ctx, `o.status = 'pending' AND o.created_at < $2 AND o.expires_at >= $1`, `o.created_at`,
+		s.now().Add(-oneMinute))
+	if err != nil {
 		return 0, fmt.Errorf("campaign: unpaid orders: %w", err)
 	}
-	found := 0
-	for i := range orders {
-		_, recorded, err := s.checkWithWeChat(ctx, &orders[i])
-		if err != nil {
-			s.log.Warn("query unpaid order", "order_id", orders[i].ID, "err", err)
-			continue
-		}
-		if recorded {
-			found++
-		}
+	n, err := s.eachOrder(ctx, "query unpaid order", orders, func(ctx context.Context, o *Order) (bool, error) {
+		state, err := s.checkWithWeChat(ctx, o)
+		return state == recordedPaid, err
+	})
+	if err != nil {
+		return n, fmt.Errorf("campaign: query unpaid orders: %w", err)
 	}
-	return found, nil
+	return n, nil
 }
 
-// checkWithWeChat queries an order and records it paid when WeChat says so. recorded is
-// false when WeChat says paid but the payment was already recorded (a notification won).
-func (s *Service) checkWithWeChat(ctx context.Context, o *Order) (paid, recorded bool, err error) {
+// What checkWithWeChat found out about a pending order.
+type wechatState int
+
+const (
+	stillUnpaid      wechatState = iota // NOTPAY, USERPAYING: nothing to record yet
+	recordedPaid                        // paid (and maybe refunded since): recorded now
+	alreadyPaid                         // paid, but a notification had recorded it already
+	closedByWeChat                      // WeChat closed it (or it never reached WeChat): closed here too
+	handledElsewhere                    // it was no longer pending: another replica got there first
+)
+
+// checkWithWeChat queries an order and brings it to the state WeChat reports: SUCCESS records
+// the payment; REFUND records the payment and then the refunds WeChat lists (made in the
+// merchant platform); CLOSED, REVOKED and PAYERROR, or an order WeChat never saw (its prepay
+// failed), close it.
+func (s *Service) checkWithWeChat(ctx context.Context, o *Order) (wechatState, error) {
 	wx, err := s.WeChatFor(ctx, o.MerchantID)
 	if err != nil {
-		return false, false, err
+		return stillUnpaid, err
 	}
 	st, err := wx.QueryOrder(ctx, o.OutTradeNo)
 	if wechat.KindOf(err) == wechat.KindNotFound {
-		return false, false, nil // never reached WeChat (prepay failed): nothing was paid
+		return s.closedByWeChat(ctx, o, "unknown to WeChat")
 	}
 	if err != nil {
-		return false, false, err
+		return stillUnpaid, err
 	}
-	if st.TradeState != "SUCCESS" {
-		return false, false, nil
+	switch st.TradeState {
+	case "SUCCESS", "REFUND":
+		recorded, err := s.markPaid(ctx, o.MerchantID, o.OutTradeNo, st.TransactionID, st.TotalFen, st.PaidAt)
+		if err != nil {
+			return stillUnpaid, err
+		}
+		if recorded {
+			s.log.Info("order found paid by query", "merchant_id", o.MerchantID, "order_id", o.ID, "trade_state", st.TradeState)
+		}
+		if st.TradeState == "REFUND" {
+			if err := s.syncRefunds(ctx, wx, o); err != nil {
+				return recordedPaid, fmt.Errorf("refunds of order %d: %w", o.ID, err)
+			}
+		}
+		if !recorded {
+			return alreadyPaid, nil
+		}
+		return recordedPaid, nil
+	case "CLOSED", "REVOKED", "PAYERROR":
+		return s.closedByWeChat(ctx, o, "WeChat says "+st.TradeState)
 	}
-	recorded, err = s.markPaid(ctx, o.MerchantID, o.OutTradeNo, st.TransactionID, st.TotalFen, st.PaidAt)
-	if err != nil {
-		return false, false, err
-	}
-	if recorded {
-		s.log.Info("order found paid by query", "merchant_id", o.MerchantID, "order_id", o.ID)
-	}
-	return true, recorded, nil
+	return stillUnpaid, nil
 }
 
-// SettleHeld makes held commissions claimable once their hold period has passed.
+// closedByWeChat closes an order WeChat will never be paid for; handledElsewhere when another
+// replica closed it first.
+func (s *Service) closedByWeChat(ctx context.Context, o *Order, why string) (wechatState, error) {
+	closed, err := s.closeOrder(ctx, o, why)
+	if err != nil || !closed {
+		return handledElsewhere, err
+	}
+	return closedByWeChat, nil
+}
+
+// RefundOversold refunds, through WeChat Pay, the orders paid after they were closed whose
+// stock was sold meanwhile.
+func (s *Service) RefundOversold(ctx context.Context) (int, error) {
+	orders, err := s.dueOrders(ctx, `o.status = 'oversold' AND o.refunded_at IS NULL`, `o.paid_at`)
+	if err != nil {
+		return 0, fmt.Errorf("campaign: oversold orders: %w", err)
+	}
+	n, err := s.eachOrder(ctx, "refund oversold order", orders, func(ctx context.Context, o *Order) (bool, error) {
+		fen, err := s.refundAtWeChat(ctx, o, "库存已售完，自动退款")
+		return fen > 0, err
+	})
+	if err != nil {
+		return n, fmt.Errorf("campaign: refund oversold orders: %w", err)
+	}
+	return n, nil
+}
+
+// SettleHeld makes held commissions claimable once their hold period has passed: what is
+// left of each after refunds voided some of its units. A row that fails is backed off and the
+// run goes on with the others.
 func (s *Service) SettleHeld(ctx context.Context) (int, error) {
 	settled := 0
-	for {
-		var done bool
+	var errs []error
+	for settled+len(errs) < jobBatch*10 && ctx.Err() == nil {
+		var o Order
+		done := false
 		err := s.transact(ctx, func(tx *sqlx.Tx) error {
-			var o Order
 			err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders
-WHERE commission_status = 'held' AND status = 'paid' AND settle_at <= $1
+WHERE commission_status = 'held' AND status = 'paid' AND settle_at <= $1 AND (retry_at IS NULL OR retry_at <= $1)
 ORDER BY settle_at LIMIT 1 FOR UPDATE SKIP LOCKED`, s.now())
 			if isNoRows(err) {
 				done = true
@@ -123,23 +272,31 @@ ORDER BY settle_at LIMIT 1 FOR UPDATE SKIP LOCKED`, s.now())
 			if err != nil {
 				return err
 			}
+			left := o.Commission.Div(decimalInt(o.Qty)).Mul(decimalInt(o.Qty - o.VoidedQty))
 			if _, err := s.wallet.SettleCommission(ctx, tx, wallet.Earning{
 				MerchantID: o.MerchantID, CampaignID: o.CampaignID, SharerID: *o.SharerID,
-				Amount: o.Commission, Key: fmt.Sprintf("order:%d:settle", o.ID), Ref: o.OutTradeNo,
+				Amount: left, Key: fmt.Sprintf("order:%d:settle", o.ID), Ref: o.OutTradeNo,
 			}); err != nil {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE orders SET commission_status = 'earned' WHERE id = $1`, o.ID)
 			return err
 		})
-		if err != nil {
-			return settled, fmt.Errorf("campaign: settle held commission: %w", err)
+		switch {
+		case done:
+			return settled, errors.Join(errs...)
+		case err != nil && o.ID == 0:
+			return settled, errors.Join(append(errs, fmt.Errorf("campaign: held commissions: %w", err))...)
+		case err != nil:
+			errs = append(errs, fmt.Errorf("campaign: settle order %d: %w", o.ID, err))
+			if berr := s.backOff(ctx, &o, err); berr != nil {
+				return settled, errors.Join(append(errs, berr)...)
+			}
+		default:
+			settled++
 		}
-		if done || settled >= jobBatch*10 {
-			return settled, nil
-		}
-		settled++
 	}
+	return settled, errors.Join(errs...)
 }
 
 // ReleaseEnded returns the reserve of each ended campaign to the merchant once no unpaid
@@ -155,6 +312,7 @@ LIMIT $2`, s.now(), jobBatch); err != nil {
 		return 0, fmt.Errorf("campaign: ended campaigns: %w", err)
 	}
 	released := 0
+	var errs []error
 	for _, r := range ids {
 		err := s.transact(ctx, func(tx *sqlx.Tx) error {
 			var ok bool
@@ -185,12 +343,13 @@ FOR NO KEY UPDATE SKIP LOCKED`, r.ID)
 			continue
 		}
 		if err != nil {
-			return released, fmt.Errorf("campaign: release %d: %w", r.ID, err)
+			errs = append(errs, fmt.Errorf("campaign: release %d: %w", r.ID, err))
+			continue
 		}
 		s.log.Info("campaign ended, reserve released", "merchant_id", r.MerchantID, "campaign_id", r.ID)
 		released++
 	}
-	return released, nil
+	return released, errors.Join(errs...)
 }
 
 var errSkip = errors.New("skip")

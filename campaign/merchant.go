@@ -26,6 +26,7 @@ type WeChat interface {
 	QueryOrder(ctx context.Context, outTradeNo string) (wechat.OrderState, error)
 	CloseOrder(ctx context.Context, outTradeNo string) error
 	Refund(ctx context.Context, r wechat.Refund) (wechat.RefundResult, error)
+	QueryRefund(ctx context.Context, outTradeNo string) (wechat.RefundState, error)
 	CallbackHandler(h wechat.EventHandler) http.Handler
 	JSConfig(ctx context.Context, pageURL string) (wechat.JSConfig, error)
 	SendRedPacket(ctx context.Context, p wechat.RedPacket) (wechat.SendResult, error)

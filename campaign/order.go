@@ -26,7 +26,7 @@ import (
 
 const orderCols = `id, merchant_id, campaign_id, buyer_id, sharer_id, out_trade_no, qty, amount, status,
 transaction_id, commission, commission_status, no_commission, client_ip, created_at, expires_at, paid_at,
-closed_at, refunded_at, settle_at`
+closed_at, refunded_at, settle_at, paid_late, refunded, voided_qty, retry_at, attempts, last_error`
 
 // Checkout is a created order and what the page needs to pay it.
 type Checkout struct {
@@ -194,10 +194,15 @@ func (s *Service) HandlePayNotify(ctx context.Context, merchantID int64, body []
 	return err
 }
 
-// markPaid moves an order from pending to paid and, in the same transaction, credits the
-// bound sharer's commission. Exactly once: the order row is locked and the status checked,
-// transaction_id is unique and the commission's ledger key is the order. recorded is false
-// for a duplicate.
+// markPaid records a payment WeChat reports (notification or query) and, in the same
+// transaction, credits the bound sharer's commission. Exactly once: the order row is locked
+// and its status checked, transaction_id is unique and the commission's ledger key is the
+// order. recorded is false for a duplicate.
+//
+// Every payment is recorded against its order, also one for an order closed meanwhile (the
+// buyer's payment raced the close): it takes its stock and buyer place again when the stock is
+// still there (paid_late), and otherwise becomes oversold, refunded by RefundOversold. A
+// commission comes only out of a reserve that still holds it.
 func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, transactionID string, paidFen int64, paidAt time.Time) (recorded bool, err error) {
 	if paidAt.IsZero() {
 		paidAt = s.now()
@@ -218,28 +223,48 @@ func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, tr
 		if fen != paidFen {
 			return fmt.Errorf("%w: order %s costs %d fen, notification says %d", wechat.ErrAmountMismatch, outTradeNo, fen, paidFen)
 		}
+		late := false
 		switch o.Status {
-		case Paid, Refunded:
+		case Paid, Refunded, Oversold:
 			return nil // a duplicate: already recorded
 		case Closed:
-			// Paid after we closed it (WeChat's close raced the payment): take the stock again
-			// if it is still there; otherwise the merchant must refund it.
-			res, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held + $2 WHERE id = $1 AND stock - sold - held >= $2`, o.CampaignID, o.Qty)
-			if err != nil {
+			late = true
+		}
+		// Lock order: order, buyer slot, campaign, accounts (see the top of this file).
+		newBuyer := 0
+		if late {
+			if newBuyer, err = takeSlot(ctx, tx, o.CampaignID, o.BuyerID, merchantID); err != nil {
 				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				// Recording it would oversell. Answer WeChat SUCCESS and leave it to a person.
-				s.log.Error("order paid after it was closed and its stock sold: refund it in WeChat Pay",
-					"merchant_id", merchantID, "order_id", o.ID, "transaction_id", transactionID)
-				return nil
 			}
 		}
 		c, err := getCampaign(ctx, tx, merchantID, o.CampaignID, true)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $2 WHERE id = $1`, c.ID, o.Qty); err != nil {
+		if late && c.Left() < o.Qty {
+			// The stock went to others after the close: record the money and refund it.
+			if _, err := giveBackSlot(ctx, tx, o.CampaignID, o.BuyerID); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `
+UPDATE orders SET status = 'oversold', transaction_id = $2, paid_at = $3, paid_late = true, retry_at = $4, attempts = 0, last_error = ''
+WHERE id = $1`, o.ID, transactionID, paidAt, s.now())
+			if isUnique(err) {
+				return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
+			}
+			if err == nil {
+				recorded = true
+				s.log.Warn("order paid after it was closed and its stock sold: refunding it",
+					"merchant_id", merchantID, "order_id", o.ID, "transaction_id", transactionID)
+			}
+			return err
+		}
+		held := o.Qty // a pending order's units move from held to sold; a closed one's come from unsold stock
+		if late {
+			held = 0
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $3, buyers = buyers + $4 WHERE id = $1`,
+			c.ID, held, o.Qty, newBuyer); err != nil {
 			return err
 		}
 		credit, err := s.attribute(ctx, tx, c, &o, paidAt)
@@ -248,12 +273,15 @@ func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, tr
 		}
 		_, err = tx.ExecContext(ctx, `
 UPDATE orders SET status = 'paid', transaction_id = $2, paid_at = $3, sharer_id = $4, commission = $5,
-    commission_status = $6, no_commission = $7, settle_at = $8
-WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, credit.status, credit.reason, credit.settleAt)
+    commission_status = $6, no_commission = $7, settle_at = $8, paid_late = $9, retry_at = NULL, last_error = ''
+WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, credit.status, credit.reason, credit.settleAt, late)
 		if isUnique(err) {
 			return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
 		}
 		recorded = err == nil
+		if recorded && late {
+			s.log.Warn("order paid after it was closed: recorded, its stock taken again", "merchant_id", merchantID, "order_id", o.ID)
+		}
 		return err
 	})
 	return recorded, err
@@ -282,83 +310,6 @@ func (s *Service) closeOrder(ctx context.Context, o *Order, why string) (closed 
 		s.log.Info("order closed", "merchant_id", o.MerchantID, "order_id", o.ID, "why", why)
 	}
 	return closed, err
-}
-
-// Refund refunds a paid order in full through WeChat Pay. Stock is not returned. A commission
-// still held is voided back to the reserve; one already credited is kept (DESIGN.md).
-func (s *Service) Refund(ctx context.Context, merchantID, orderID int64, reason string) (*Order, error) {
-	o, err := s.Order(ctx, merchantID, orderID)
-	if err != nil {
-		return nil, err
-	}
-	if o.Status == Refunded {
-		return o, nil
-	}
-	if o.Status != Paid {
-		return nil, fmt.Errorf("%w: 只有已支付的订单可以退款", ErrConflict)
-	}
-	wx, err := s.WeChatFor(ctx, merchantID)
-	if err != nil {
-		return nil, err
-	}
-	fen, err := wallet.ToFen(o.Amount)
-	if err != nil {
-		return nil, err
-	}
-	// The refund number is derived from the order, so a retried refund is the same refund.
-	if _, err := wx.Refund(ctx, wechat.Refund{
-		OutTradeNo: o.OutTradeNo, OutRefundNo: "R" + o.OutTradeNo, TotalFen: fen, RefundFen: fen,
-		Reason: reason, NotifyURL: s.RefundNotifyURL(merchantID),
-	}); err != nil {
-		return nil, fmt.Errorf("campaign: refund order %d: %w", orderID, err)
-	}
-	if err := s.markRefunded(ctx, merchantID, o.OutTradeNo); err != nil {
-		return nil, err
-	}
-	return s.Order(ctx, merchantID, orderID)
-}
-
-// HandleRefundNotify records a refund WeChat confirms (idempotent; also covers refunds made
-// in WeChat's own merchant platform).
-func (s *Service) HandleRefundNotify(ctx context.Context, merchantID int64, body []byte) error {
-	wx, err := s.WeChatFor(ctx, merchantID)
-	if err != nil {
-		return err
-	}
-	n, err := wx.ParseRefundNotify(body)
-	if err != nil {
-		return fmt.Errorf("campaign: refund notification for merchant %d: %w", merchantID, err)
-	}
-	if n.Status != "SUCCESS" {
-		s.log.Warn("refund not successful", "merchant_id", merchantID, "out_trade_no", n.OutTradeNo, "status", n.Status)
-		return nil
-	}
-	return s.markRefunded(ctx, merchantID, n.OutTradeNo)
-}
-
-func (s *Service) markRefunded(ctx context.Context, merchantID int64, outTradeNo string) error {
-	return s.transact(ctx, func(tx *sqlx.Tx) error {
-		var o Order
-		err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND out_trade_no = $2 FOR UPDATE`, merchantID, outTradeNo)
-		if err != nil {
-			return err
-		}
-		if o.Status != Paid {
-			return nil
-		}
-		if _, err := getCampaign(ctx, tx, merchantID, o.CampaignID, true); err != nil { // lock order: campaign before accounts
-			return err
-		}
-		status := o.CommissionStatus
-		if o.CommissionStatus == "held" {
-			if err := s.voidCommission(ctx, tx, &o); err != nil {
-				return err
-			}
-			status = "voided"
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE orders SET status = 'refunded', refunded_at = $2, commission_status = $3 WHERE id = $1`, o.ID, s.now(), status)
-		return err
-	})
 }
 
 // takeSlot counts one more order (not closed) of the buyer; newBuyer is 1 when it is their

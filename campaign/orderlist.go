@@ -59,7 +59,7 @@ func nameOr(nickname string) string {
 	return nickname
 }
 
-var orderStatuses = map[OrderStatus]string{Pending: "待支付", Paid: "已支付", Closed: "已关闭", Refunded: "已退款"}
+var orderStatuses = map[OrderStatus]string{Pending: "待支付", Paid: "已支付", Closed: "已关闭", Refunded: "已退款", Oversold: "超卖退款"}
 
 // Label is the status in the console's words.
 func (s OrderStatus) Label() string { return orderStatuses[s] }
@@ -88,14 +88,34 @@ func (o *Order) CommissionLabel() string {
 		return "分享人未先购买"
 	case SharerNotViable:
 		return "分享人无效"
+	case ReserveReleased:
+		return "活动结算后到账，不计佣金"
 	}
 	return "—"
+}
+
+// Notice tells the merchant what is unusual about an order and what, if anything, to do;
+// "" for an ordinary one.
+func (o *Order) Notice() string {
+	switch {
+	case o.Status == Oversold && o.RefundedAt != nil:
+		return "买家在订单关闭后才完成支付，库存已售完：已自动原路退款，无需处理。"
+	case o.Status == Oversold && o.LastError != "":
+		return "买家在订单关闭后才完成支付，库存已售完：自动退款暂未成功（" + o.LastError + "），系统会继续重试；也可在微信支付商户平台手动退款。"
+	case o.Status == Oversold:
+		return "买家在订单关闭后才完成支付，库存已售完：系统正在自动原路退款。"
+	case o.Status == Paid && o.Refunded.IsPositive():
+		return "已部分退款 " + o.Refunded.StringFixed(2) + " 元（共 " + o.Amount.StringFixed(2) + " 元）。"
+	case o.PaidLate && o.Status == Paid:
+		return "买家在订单关闭后才完成支付：已补录为已支付并重新占用库存，请正常发货。"
+	}
+	return ""
 }
 
 const orderRowSQL = `
 SELECT o.id, o.merchant_id, o.campaign_id, o.buyer_id, o.sharer_id, o.out_trade_no, o.qty, o.amount, o.status,
        o.transaction_id, o.commission, o.commission_status, o.no_commission, o.client_ip, o.created_at, o.expires_at,
-       o.paid_at, o.closed_at, o.refunded_at, o.settle_at,
+       o.paid_at, o.closed_at, o.refunded_at, o.settle_at, o.paid_late, o.refunded, o.voided_qty, o.retry_at, o.attempts, o.last_error,
        c.title AS campaign_title, c.product_name, b.nickname AS buyer_name, b.openid AS buyer_openid,
        b.avatar_url AS buyer_avatar, sh.nickname AS sharer_name, sh.openid AS sharer_openid
 FROM orders o

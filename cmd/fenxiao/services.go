@@ -110,6 +110,7 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	}
 	add("@every 30s", job("close expired orders", time.Minute, s.campaign.CloseExpired))
 	add("@every 1m", job("query unpaid orders", time.Minute, s.campaign.QueryUnpaid))
+	add("@every 1m", job("refund oversold orders", time.Minute, s.campaign.RefundOversold))
 	add("@every 1m", job("release ended campaigns", 2*time.Minute, s.campaign.ReleaseEnded))
 	add("@every 10m", job("settle held commissions", 5*time.Minute, s.campaign.SettleHeld))
 	add("@every 5s", job("send red packets", 10*time.Minute, s.payouts.SendDue))

@@ -1,0 +1,217 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"fenxiao/wallet"
+	"fenxiao/wechat"
+)
+
+// Refunds. Every refund of an order counts once, whoever made it (the console, the oversold job
+// or the merchant in WeChat Pay's own platform) and however many notifications and queries
+// report it: each is a row of order_refunds keyed by its out_refund_no, and the order's
+// refunded amount is their sum. Stock is never returned. A refund within the commission hold
+// voids the held commission of the whole units it covers; a commission already credited is
+// kept (DESIGN.md).
+
+// refundLine is one refund WeChat confirms.
+type refundLine struct {
+	OutRefundNo string
+	Fen         int64
+	At          time.Time
+}
+
+// Refund refunds what is left of a paid order through WeChat Pay.
+func (s *Service) Refund(ctx context.Context, merchantID, orderID int64, reason string) (*Order, error) {
+	o, err := s.Order(ctx, merchantID, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Status == Refunded {
+		return o, nil
+	}
+	if o.Status != Paid {
+		return nil, fmt.Errorf("%w: 只有已支付的订单可以退款", ErrConflict)
+	}
+	if _, err := s.refundAtWeChat(ctx, o, reason); err != nil {
+		return nil, fmt.Errorf("campaign: refund order %d: %w", orderID, err)
+	}
+	return s.Order(ctx, merchantID, orderID)
+}
+
+// refundAtWeChat refunds the rest of o (amount − refunded) and records it. The refund number
+// is derived from the order and the refunds before it, so a retried refund is the same refund.
+func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string) (int64, error) {
+	wx, err := s.WeChatFor(ctx, o.MerchantID)
+	if err != nil {
+		return 0, err
+	}
+	total, err := wallet.ToFen(o.Amount)
+	if err != nil {
+		return 0, err
+	}
+	rest, err := wallet.ToFen(o.Amount.Sub(o.Refunded))
+	if err != nil || rest <= 0 {
+		return 0, err
+	}
+	var before int
+	if err := s.db.GetContext(ctx, &before, `SELECT count(*) FROM order_refunds WHERE order_id = $1`, o.ID); err != nil {
+		return 0, err
+	}
+	no := refundNo(o.OutTradeNo, before)
+	res, err := wx.Refund(ctx, wechat.Refund{
+		OutTradeNo: o.OutTradeNo, OutRefundNo: no, TotalFen: total, RefundFen: rest,
+		Reason: reason, NotifyURL: s.RefundNotifyURL(o.MerchantID),
+	})
+	if err != nil {
+		return 0, err
+	}
+	if res.RefundFen > 0 {
+		rest = res.RefundFen
+	}
+	return rest, s.recordRefunds(ctx, o.MerchantID, o.OutTradeNo, []refundLine{{OutRefundNo: no, Fen: rest, At: s.now()}})
+}
+
+// refundNo is the out_refund_no of an order's refund after n others: "R" + out_trade_no for
+// the first (as refunds were always numbered), then "-2", "-3" ….
+func refundNo(outTradeNo string, n int) string {
+	if n == 0 {
+		return "R" + outTradeNo
+	}
+	return fmt.Sprintf("R%s-%d", outTradeNo, n+1)
+}
+
+// HandleRefundNotify records a refund WeChat confirms (idempotent; also covers refunds made
+// in WeChat's own merchant platform, partial ones included).
+func (s *Service) HandleRefundNotify(ctx context.Context, merchantID int64, body []byte) error {
+	wx, err := s.WeChatFor(ctx, merchantID)
+	if err != nil {
+		return err
+	}
+	n, err := wx.ParseRefundNotify(body)
+	if err != nil {
+		return fmt.Errorf("campaign: refund notification for merchant %d: %w", merchantID, err)
+	}
+	if n.Status != "SUCCESS" {
+		s.log.Warn("refund not successful", "merchant_id", merchantID, "out_trade_no", n.OutTradeNo, "status", n.Status)
+		return nil
+	}
+	at := n.SucceededAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	return s.recordRefunds(ctx, merchantID, n.OutTradeNo, []refundLine{{OutRefundNo: n.OutRefundNo, Fen: n.RefundFen, At: at}})
+}
+
+// syncRefunds asks WeChat for an order's refunds and records the ones that succeeded (an
+// order found refunded by a query: refunded in the merchant platform without a notification).
+func (s *Service) syncRefunds(ctx context.Context, wx WeChat, o *Order) error {
+	st, err := wx.QueryRefund(ctx, o.OutTradeNo)
+	if err != nil {
+		return err
+	}
+	var lines []refundLine
+	for _, r := range st.Refunds {
+		if r.Status == "SUCCESS" {
+			lines = append(lines, refundLine{OutRefundNo: r.OutRefundNo, Fen: r.Fen, At: r.SucceededAt})
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return s.recordRefunds(ctx, o.MerchantID, o.OutTradeNo, lines)
+}
+
+// recordRefunds records refunds of an order, each once, and brings the order along: fully
+// refunded once they add up to its amount, the held commission of every whole unit they cover
+// voided. Unknown refunds of an order not paid here are an error: the payment must come first.
+func (s *Service) recordRefunds(ctx context.Context, merchantID int64, outTradeNo string, lines []refundLine) error {
+	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		var o Order
+		err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND out_trade_no = $2 FOR UPDATE`, merchantID, outTradeNo)
+		if isNoRows(err) {
+			return fmt.Errorf("%w: no order %s", ErrNotFound, outTradeNo)
+		}
+		if err != nil {
+			return err
+		}
+		if o.Status != Paid && o.Status != Refunded && o.Status != Oversold {
+			return fmt.Errorf("%w: order %s is %s, its payment is not recorded", ErrConflict, outTradeNo, o.Status)
+		}
+		source := "wechat" // made in WeChat Pay's merchant platform
+		added := false
+		for _, l := range lines {
+			if l.Fen <= 0 {
+				continue
+			}
+			if strings.HasPrefix(l.OutRefundNo, "R"+o.OutTradeNo) {
+				source = "console"
+				if o.Status == Oversold {
+					source = "oversold"
+				}
+			}
+			at := l.At
+			if at.IsZero() {
+				at = s.now()
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO order_refunds (merchant_id, order_id, out_refund_no, amount, source, at)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (merchant_id, out_refund_no) DO NOTHING`,
+				merchantID, o.ID, l.OutRefundNo, wallet.FromFen(l.Fen), source, at)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				added = true
+			}
+		}
+		if !added {
+			return nil // every one already recorded
+		}
+		var refunded decimal.Decimal
+		if err := sqlx.GetContext(ctx, tx, &refunded, `SELECT COALESCE(sum(amount), 0) FROM order_refunds WHERE order_id = $1`, o.ID); err != nil {
+			return err
+		}
+		if refunded.GreaterThan(o.Amount) {
+			return fmt.Errorf("campaign: order %s: refunds add up to %s, more than its %s", outTradeNo, refunded, o.Amount)
+		}
+		full := refunded.Equal(o.Amount)
+		if o.Status == Oversold {
+			_, err := tx.ExecContext(ctx, `UPDATE orders SET refunded = $2, refunded_at = CASE WHEN $3 THEN $4::timestamptz END, retry_at = NULL WHERE id = $1`,
+				o.ID, refunded, full, s.now())
+			return err
+		}
+		// Lock order: the campaign before the accounts the void moves.
+		if _, err := getCampaign(ctx, tx, merchantID, o.CampaignID, true); err != nil {
+			return err
+		}
+		status, commission, voided := o.Status, o.CommissionStatus, o.VoidedQty
+		if full {
+			status = Refunded
+		}
+		// The whole units the refunds cover; a commission already credited is kept.
+		units := int(refunded.Div(o.Amount.Div(decimalInt(o.Qty))).IntPart())
+		if o.CommissionStatus == "held" && units > o.VoidedQty {
+			if err := s.voidCommission(ctx, tx, &o, units-o.VoidedQty, units); err != nil {
+				return err
+			}
+			voided = units
+			if voided == o.Qty {
+				commission = "voided"
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE orders SET status = $2, refunded = $3, voided_qty = $4, commission_status = $5,
+    refunded_at = CASE WHEN $6 THEN $7::timestamptz ELSE refunded_at END WHERE id = $1`,
+			o.ID, status, refunded, voided, commission, full, s.now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("campaign: refunds of %s: %w", outTradeNo, err)
+	}
+	return nil
+}
