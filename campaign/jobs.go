@@ -40,30 +40,39 @@ func retryIn(attempts int) time.Duration {
 	return min(d, time.Hour)
 }
 
-// dueOrders returns orders matching where (over orders o, with $1 = now) that are not backed
-// off, fairly across merchants.
-func (s *Service) dueOrders(ctx context.Context, where, orderBy string, args ...any) ([]Order, error) {
-	q := `SELECT ` + orderCols + ` FROM (
-    SELECT o.*, row_number() OVER (PARTITION BY o.merchant_id ORDER BY ` + orderBy + `) AS rn
-    FROM orders o WHERE ` + where + ` AND (o.retry_at IS NULL OR o.retry_at <= $1)) x
+// fairBatch is the query for a job's rows of table (aliased t, columns cols) matching where
+// ($1 = now): rows backed off until later are left out, at most perMerchant of a merchant are
+// taken, and merchants are interleaved, every merchant's oldest first.
+func fairBatch(table, cols, where, orderBy string) string {
+	return `SELECT ` + cols + ` FROM (
+    SELECT t.*, row_number() OVER (PARTITION BY t.merchant_id ORDER BY ` + orderBy + `) AS rn
+    FROM ` + table + ` t WHERE ` + where + ` AND (t.retry_at IS NULL OR t.retry_at <= $1)) x
 WHERE rn <= ` + fmt.Sprint(perMerchant) + ` ORDER BY rn, merchant_id LIMIT ` + fmt.Sprint(jobBatch)
+}
+
+// dueOrders returns the orders matching where (over orders t, with $1 = now) for a job.
+func (s *Service) dueOrders(ctx context.Context, where, orderBy string, args ...any) ([]Order, error) {
 	var orders []Order
-	if err := s.db.SelectContext(ctx, &orders, q, append([]any{s.now()}, args...)...); err != nil {
+	if err := s.db.SelectContext(ctx, &orders, fairBatch("orders", orderCols, where, orderBy), append([]any{s.now()}, args...)...); err != nil {
 		return nil, err
 	}
 	return orders, nil
 }
 
-// backOff records a failed attempt on an order: it waits before the next one, and the console
-// shows what went wrong.
-func (s *Service) backOff(ctx context.Context, o *Order, cause error) error {
+// backOffRow records a failed attempt on a row of table (orders, topups): it waits before the
+// next one, and the console shows what went wrong.
+func (s *Service) backOffRow(ctx context.Context, table string, id int64, attempts int, cause error) error {
 	msg := cause.Error()
 	if len(msg) > 300 {
 		msg = msg[:300]
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE orders SET attempts = attempts + 1, retry_at = $2, last_error = $3 WHERE id = $1`,
-		o.ID, s.now().Add(retryIn(o.Attempts+1)), msg)
+	_, err := s.db.ExecContext(ctx, `UPDATE `+table+` SET attempts = attempts + 1, retry_at = $2, last_error = $3 WHERE id = $1`,
+		id, s.now().Add(retryIn(attempts+1)), msg)
 	return err
+}
+
+func (s *Service) backOff(ctx context.Context, o *Order, cause error) error {
+	return s.backOffRow(ctx, "orders", o.ID, o.Attempts, cause)
 }
 
 // merchantDown reports an error after which the rest of a merchant's rows wait for the next
@@ -76,33 +85,34 @@ func merchantDown(err error) bool {
 	return errors.Is(err, ErrNoWeChat)
 }
 
-// eachOrder runs fn on each order within the run's deadline, with the isolation above, and
-// returns how many fn reported done and every error.
-func (s *Service) eachOrder(ctx context.Context, job string, orders []Order, fn func(ctx context.Context, o *Order) (bool, error)) (int, error) {
+// eachDue runs fn on each row within the run's deadline, with the isolation above: it returns
+// how many fn reported done and every error that is ours (WeChat's are backed off and logged).
+func eachDue[T any](ctx context.Context, s *Service, job string, rows []T, merchant func(*T) int64,
+	fn func(ctx context.Context, row *T) (bool, error), backOff func(ctx context.Context, row *T, cause error) error) (int, error) {
 	done := 0
 	down := map[int64]bool{}
 	var errs []error
-	for i := range orders {
-		o := &orders[i]
+	for i := range rows {
+		r, m := &rows[i], merchant(&rows[i])
 		if ctx.Err() != nil {
 			break // the run's time is up; the next run goes on
 		}
-		if down[o.MerchantID] {
+		if down[m] {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		ok, err := fn(cctx, o)
+		ok, err := fn(cctx, r)
 		cancel()
 		if err != nil {
-			s.log.Warn(job+": will retry", "merchant_id", o.MerchantID, "order_id", o.ID, "err", err)
+			s.log.Warn(job+": will retry", "merchant_id", m, "err", err)
 			if merchantDown(err) {
-				down[o.MerchantID] = true
+				down[m] = true
 			}
-			if berr := s.backOff(ctx, o, err); berr != nil {
-				errs = append(errs, fmt.Errorf("order %d: %w", o.ID, berr))
+			if berr := backOff(ctx, r, err); berr != nil {
+				errs = append(errs, berr)
 			}
 			if !isWeChat(err) {
-				errs = append(errs, fmt.Errorf("order %d: %w", o.ID, err))
+				errs = append(errs, err)
 			}
 			continue
 		}
@@ -111,6 +121,11 @@ func (s *Service) eachOrder(ctx context.Context, job string, orders []Order, fn 
 		}
 	}
 	return done, errors.Join(errs...)
+}
+
+// eachOrder is eachDue for orders.
+func (s *Service) eachOrder(ctx context.Context, job string, orders []Order, fn func(ctx context.Context, o *Order) (bool, error)) (int, error) {
+	return eachDue(ctx, s, job, orders, func(o *Order) int64 { return o.MerchantID }, fn, s.backOff)
 }
 
 // isWeChat reports an error that WeChat (or its absence) caused, which backing off handles; any
@@ -123,7 +138,7 @@ func isWeChat(err error) bool {
 // CloseExpired closes unpaid orders past their timeout and returns their stock. WeChat is
 // asked first, so an order paid (or refunded) at the last second is recorded so, not closed.
 func (s *Service) CloseExpired(ctx context.Context) (int, error) {
-	orders, err := s.dueOrders(ctx, `o.status = 'pending' AND o.expires_at < $1`, `o.expires_at`)
+	orders, err := s.dueOrders(ctx, `t.status = 'pending' AND t.expires_at < $1`, `t.expires_at`)
 	if err != nil {
 		return 0, fmt.Errorf("campaign: expired orders: %w", err)
 	}
@@ -159,7 +174,7 @@ func (s *Service) closeExpired(ctx context.Context, o *Order) (bool, error) {
 // QueryUnpaid asks WeChat about unpaid orders older than a minute whose notification has not
 // come, recording what WeChat knows: paid, refunded in the merchant platform, or closed.
 func (s *Service) QueryUnpaid(ctx context.Context) (int, error) {
-	orders, err := s.dueOrders(ctx, `o.status = 'pending' AND o.created_at < $2 AND o.expires_at >= $1`, `o.created_at`,
+	orders, err := s.dueOrders(ctx, `t.status = 'pending' AND t.created_at < $2 AND t.expires_at >= $1`, `t.created_at`,
 		s.now().Add(-oneMinute))
 	if err != nil {
 		return 0, fmt.Errorf("campaign: unpaid orders: %w", err)
@@ -238,7 +253,7 @@ func (s *Service) closedByWeChat(ctx context.Context, o *Order, why string) (wec
 // RefundOversold refunds, through WeChat Pay, the orders paid after they were closed whose
 // stock was sold meanwhile.
 func (s *Service) RefundOversold(ctx context.Context) (int, error) {
-	orders, err := s.dueOrders(ctx, `o.status = 'oversold' AND o.refunded_at IS NULL`, `o.paid_at`)
+	orders, err := s.dueOrders(ctx, `t.status = 'oversold' AND t.refunded_at IS NULL`, `t.paid_at`)
 	if err != nil {
 		return 0, fmt.Errorf("campaign: oversold orders: %w", err)
 	}

@@ -32,9 +32,10 @@ type TopUp struct {
 	CreatedAt     time.Time       `db:"created_at"`
 	ExpiresAt     time.Time       `db:"expires_at"`
 	PaidAt        *time.Time      `db:"paid_at"`
+	Attempts      int             `db:"attempts"` // the query job's failed attempts
 }
 
-const topUpCols = `id, merchant_id, out_trade_no, amount, status, code_url, transaction_id, created_at, expires_at, paid_at`
+const topUpCols = `id, merchant_id, out_trade_no, amount, status, code_url, transaction_id, created_at, expires_at, paid_at, attempts`
 
 // Top-up limits and timing.
 var (
@@ -167,35 +168,31 @@ func (s *Service) TopUpStatus(ctx context.Context, merchantID, id int64) (*TopUp
 // top-up, closing is conditional.
 func (s *Service) QueryTopUps(ctx context.Context) (int, error) {
 	var ts []TopUp
-	if err := s.db.SelectContext(ctx, &ts, `SELECT `+topUpCols+` FROM topups WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2`,
-		s.now().Add(-time.Minute), jobBatch); err != nil {
+	if err := s.db.SelectContext(ctx, &ts, fairBatch("topups", topUpCols, `t.status = 'pending' AND t.created_at < $2`, `t.created_at`),
+		s.now(), s.now().Add(-time.Minute)); err != nil {
 		return 0, fmt.Errorf("campaign: pending top-ups: %w", err)
 	}
-	n := 0
-	for i := range ts {
-		changed, err := s.checkTopUp(ctx, &ts[i])
-		if err != nil {
-			return n, err
-		}
-		if changed {
-			n++
-		}
+	n, err := eachDue(ctx, s, "query top-up", ts, func(t *TopUp) int64 { return t.MerchantID }, s.checkTopUp,
+		func(ctx context.Context, t *TopUp, cause error) error {
+			return s.backOffRow(ctx, "topups", t.ID, t.Attempts, cause)
+		})
+	if err != nil {
+		return n, fmt.Errorf("campaign: query top-ups: %w", err)
 	}
 	return n, nil
 }
 
 // checkTopUp asks WeChat about a pending top-up: paid → credited; past its expiry and unpaid →
-// closed. WeChat being unsure or unreachable changes nothing (the next check asks again).
+// closed. An error leaves it pending (the job backs it off and asks again).
 func (s *Service) checkTopUp(ctx context.Context, t *TopUp) (changed bool, err error) {
 	wx, err := s.WeChatFor(ctx, t.MerchantID)
 	if err != nil {
-		return false, nil // settings removed or broken: the notification may still come
+		return false, err
 	}
 	st, err := wx.QueryOrder(ctx, t.OutTradeNo)
 	switch {
 	case err != nil:
-		s.log.Warn("top-up status query", "merchant_id", t.MerchantID, "topup_id", t.ID, "err", err)
-		return false, nil
+		return false, err
 	case st.TradeState == "SUCCESS":
 		if err := s.markTopUpPaid(ctx, t.MerchantID, t.OutTradeNo, st.TransactionID, st.TotalFen, st.PaidAt); err != nil {
 			return false, err

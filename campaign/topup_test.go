@@ -1,6 +1,7 @@
 package campaign_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -245,4 +246,44 @@ func TestQueryTopUpsJob(t *testing.T) {
 	te.waitTopUp(tu.ID, "paid")
 	equal(t, "available", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "88.80")
 	audit(t, te.db)
+}
+
+// A merchant whose WeChat hangs does not keep the top-up query job from the others: its
+// first top-up is tried, backed off, and the rest of it waits for the next run, while a
+// healthy merchant's lost notification is found in the same run.
+func TestQueryTopUpsIsolatesAHangingMerchant(t *testing.T) {
+	hanging, healthy := newTopUpEnv(t), newTopUpEnv(t)
+	hanging.setUpWeChat()
+	healthy.setUpWeChat()
+	hanging.drop.Store(true)
+	healthy.drop.Store(true)
+	for range 10 { // the oldest pending top-ups are the hanging merchant's
+		if _, err := hanging.svc.StartTopUp(ctx, hanging.merchant, d("50"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tu, err := healthy.svc.StartTopUp(ctx, healthy.merchant, d("66"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy.scanAndPay(tu)
+	if err := simulator.InjectFault(sim.Fault{Endpoint: "orderquery", Fault: sim.FaultTimeout, Count: 1000, Merchant: hanging.creds.MchID}); err != nil {
+		t.Fatal(err)
+	}
+	defer simulator.ClearFaults()
+	clock.Advance(2 * time.Minute)
+	defer clock.Advance(-2 * time.Minute)
+	jctx, cancel := context.WithTimeout(ctx, 15*time.Second) // under the hanging merchant's 10 × 5 s
+	defer cancel()
+	if _, err := healthy.svc.QueryTopUps(jctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := healthy.svc.TopUp(ctx, healthy.merchant, tu.ID); got.Status != "paid" {
+		t.Fatalf("the healthy merchant's paid top-up is %s after the run", got.Status)
+	}
+	var backedOff int
+	if err := hanging.db.Get(&backedOff, `SELECT count(*) FROM topups WHERE merchant_id = $1 AND retry_at > $2 AND last_error <> ''`,
+		hanging.merchant, clock.Now()); err != nil || backedOff != 1 {
+		t.Fatalf("%d of the hanging merchant's top-ups backed off (%v), want the one tried", backedOff, err)
+	}
 }

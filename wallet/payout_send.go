@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"golang.org/x/time/rate"
 
 	"fenxiao/wechat"
@@ -73,30 +74,38 @@ func (p *Payouts) sendMerchant(ctx context.Context, merchantID int64) (int, erro
 			wg      sync.WaitGroup
 			mu      sync.Mutex
 			stop    bool
+			failing int // unusable answers in a row
 			workers = make(chan struct{}, p.cfg.Workers)
 		)
 		for i := range batch {
-			mu.Lock()
-			halted := stop
-			mu.Unlock()
-			if halted {
-				break
-			}
 			if err := limiter.Wait(ctx); err != nil {
 				wg.Wait()
 				return sent, err
 			}
 			workers <- struct{}{}
+			// Checked once a worker is free: the one that just finished may have halted us.
+			mu.Lock()
+			halted := stop
+			mu.Unlock()
+			if halted {
+				<-workers
+				break
+			}
 			wg.Add(1)
 			go func(pk *Packet) {
 				defer func() { <-workers; wg.Done() }()
-				ok, pause := p.sendOne(ctx, client, truncateRunes(sendName, 32), pk)
+				ok, pause, unusable := p.sendOne(ctx, client, truncateRunes(sendName, 32), pk)
 				mu.Lock()
 				defer mu.Unlock()
 				if ok {
 					sent++
 				}
-				if pause {
+				if unusable {
+					failing++
+				} else {
+					failing = 0
+				}
+				if pause || failing >= unusableInARow {
 					stop = true
 				}
 			}(&batch[i])
@@ -128,24 +137,31 @@ RETURNING `+packetCols, merchantID, now, now.Add(p.cfg.Lease), n)
 	return ps, nil
 }
 
+// unusableInARow is how many answers in a row that say nothing (a timeout, an unknown answer,
+// "slow down") end a merchant's run: the rest of its packets wait for the next run, so a
+// hanging WeChat costs a few calls per run, not one timeout per due packet, and the other
+// merchants' packets go out meanwhile. Occasional SYSTEMERRORs do not stop a run.
+const unusableInARow = 3
+
 // sendOne sends one packet and records the answer. ok: WeChat accepted it; pause: the
-// merchant's sending must stop (empty WeChat balance, configuration).
-func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName string, pk *Packet) (ok, pause bool) {
+// merchant's sending must stop until they act (empty WeChat balance, configuration);
+// unusable: the answer said nothing (the packet is retried later with the same bill number).
+func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName string, pk *Packet) (ok, pause, unusable bool) {
 	log := p.cfg.Log.With("merchant_id", pk.MerchantID, "bill_no", pk.BillNo)
 	if p.cfg.crash != nil && p.cfg.crash("leased", pk.BillNo) {
-		return false, false
+		return false, false, false
 	}
 	fen, err := ToFen(pk.Amount)
 	if err != nil {
 		log.Error("packet amount", "err", err)
-		return false, false
+		return false, false, false
 	}
 	res, err := client.SendRedPacket(ctx, wechat.RedPacket{
 		BillNo: pk.BillNo, OpenID: pk.OpenID, AmountFen: fen, SendName: sendName,
 		Wishing: "感谢分享，佣金请收好", ActName: "分享赚佣金", Remark: "分享越多，赚得越多", ClientIP: p.cfg.ServerIP,
 	})
 	if p.cfg.crash != nil && p.cfg.crash("sent", pk.BillNo) {
-		return false, false
+		return false, false, false
 	}
 	now := p.cfg.Now()
 	kind := wechat.KindOf(err)
@@ -164,6 +180,7 @@ func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName strin
 		pause = true
 		rerr = p.pause(ctx, pk, err, now)
 	default: // unknown outcome or rate limited: the same bill number again, later
+		unusable = true
 		_, rerr = p.db.ExecContext(ctx, `UPDATE packets SET next_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'`,
 			pk.ID, now.Add(backoff(pk.Attempts, kind == wechat.KindRateLimited)), errText(err))
 	}
@@ -171,7 +188,7 @@ func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName strin
 		// The lease will expire and the packet be retried with the same bill number.
 		log.Error("record red-packet answer", "err", rerr, "answer", errText(err))
 	}
-	return ok, pause
+	return ok, pause, unusable
 }
 
 func (p *Payouts) markSent(ctx context.Context, pk *Packet, sendListID string, now time.Time) error {
@@ -239,16 +256,27 @@ func (p *Payouts) pause(ctx context.Context, pk *Packet, cause error, now time.T
 }
 
 // SyncSent asks WeChat about sent packets whose check is due: opened ones are final (money to
-// the world), refunded and failed ones return their money to the vault.
+// the world), refunded and failed ones return their money to the vault. One merchant's WeChat
+// cannot hold up the others: each lease takes at most 20 packets of a merchant (merchants
+// interleaved), and a merchant whose WeChat gives unusableInARow unusable answers in a row
+// (timeouts, rate limits, configuration) is left alone for the rest of the run (its leased
+// packets come back when the lease ends).
 func (p *Payouts) SyncSent(ctx context.Context) (int, error) {
 	done := 0
-	for {
+	down := map[int64]bool{}
+	failing := map[int64]int{} // unusable answers in a row, per merchant
+	for ctx.Err() == nil {
 		now := p.cfg.Now()
 		var batch []Packet
 		if err := p.db.SelectContext(ctx, &batch, `
 UPDATE packets SET next_at = $2
-WHERE id IN (SELECT id FROM packets WHERE status = 'sent' AND next_at <= $1 ORDER BY next_at, id LIMIT 200 FOR UPDATE SKIP LOCKED)
-RETURNING `+packetCols, now, now.Add(p.cfg.Lease)); err != nil {
+WHERE id IN (
+    SELECT id FROM (
+        SELECT id, merchant_id, row_number() OVER (PARTITION BY merchant_id ORDER BY next_at, id) AS rn
+        FROM packets WHERE status = 'sent' AND next_at <= $1 AND NOT (merchant_id = ANY ($3))) x
+    WHERE rn <= 20 ORDER BY rn LIMIT 200)
+  AND status = 'sent' AND next_at <= $1
+RETURNING `+packetCols, now, now.Add(p.cfg.Lease), pq.Array(keys(down))); err != nil {
 			return done, fmt.Errorf("wallet: lease sent packets: %w", err)
 		}
 		if len(batch) == 0 {
@@ -256,21 +284,48 @@ RETURNING `+packetCols, now, now.Add(p.cfg.Lease)); err != nil {
 		}
 		for i := range batch {
 			pk := &batch[i]
-			if p.check(ctx, pk) {
+			if down[pk.MerchantID] || ctx.Err() != nil {
+				continue
+			}
+			final, unreachable := p.check(ctx, pk)
+			if final {
 				done++
+			}
+			if unreachable {
+				failing[pk.MerchantID]++
+			} else {
+				failing[pk.MerchantID] = 0
+			}
+			if failing[pk.MerchantID] >= unusableInARow {
+				down[pk.MerchantID] = true
 			}
 		}
 	}
+	return done, nil
 }
 
-func (p *Payouts) check(ctx context.Context, pk *Packet) (final bool) {
+func keys(m map[int64]bool) []int64 {
+	out := make([]int64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// check asks WeChat about one sent packet and records a final status. unreachable: the
+// merchant's WeChat did not give a usable answer (timeout, rate limit, configuration).
+func (p *Payouts) check(ctx context.Context, pk *Packet) (final, unreachable bool) {
 	log := p.cfg.Log.With("merchant_id", pk.MerchantID, "bill_no", pk.BillNo)
 	client, err := p.cfg.Clients(ctx, pk.MerchantID)
 	if err != nil {
 		log.Error("red-packet status: client", "err", err)
-		return false
+		return false, true
 	}
 	info, err := client.RedPacketInfo(ctx, pk.BillNo)
+	switch wechat.KindOf(err) {
+	case wechat.KindUnknown, wechat.KindRateLimited, wechat.KindConfig:
+		unreachable = true
+	}
 	now := p.cfg.Now()
 	var status PacketStatus
 	switch {
@@ -288,13 +343,13 @@ func (p *Payouts) check(ctx context.Context, pk *Packet) (final bool) {
 		if _, err := p.db.ExecContext(ctx, `UPDATE packets SET next_at = $2 WHERE id = $1 AND status = 'sent'`, pk.ID, next); err != nil {
 			log.Error("red-packet status: reschedule", "err", err)
 		}
-		return false
+		return false, unreachable
 	}
 	if err := p.finish(ctx, pk, status, info.Reason, now); err != nil {
 		log.Error("red-packet status: record", "status", status, "err", err)
-		return false
+		return false, false
 	}
-	return true
+	return true, false
 }
 
 // nextDay is the start of WeChat's next day.

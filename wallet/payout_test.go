@@ -348,3 +348,104 @@ func TestNotificationsSentOnce(t *testing.T) {
 		t.Fatalf("%d notifications still pending (%v)", pending, err)
 	}
 }
+
+// countingClient counts the red-packet calls made for one merchant.
+type countingClient struct {
+	wallet.RedPackets
+	sends, infos *atomic.Int64
+}
+
+func (c countingClient) SendRedPacket(ctx context.Context, p wechat.RedPacket) (wechat.SendResult, error) {
+	c.sends.Add(1)
+	return c.RedPackets.SendRedPacket(ctx, p)
+}
+
+func (c countingClient) RedPacketInfo(ctx context.Context, billNo string) (wechat.PacketInfo, error) {
+	c.infos.Add(1)
+	return c.RedPackets.RedPacketInfo(ctx, billNo)
+}
+
+// A merchant whose WeChat hangs does not hold up the others' red packets: the sending and the
+// status jobs give it a few calls per run (three unusable answers in a row end its run) and
+// go on to the healthy merchant.
+func TestPayoutJobsIsolateAHangingMerchant(t *testing.T) {
+	e := newPayEnv(t) // the healthy merchant
+	s, url := simulator()
+	hangCreds, err := s.AddMerchant(sim.MerchantConfig{Name: "卡住的店"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hangClient, err := wechat.NewClient(hangCreds, wechat.Options{APIBase: url, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hangClient.Close()
+	hung := newMerchant(t, e.db)
+	var sends, infos atomic.Int64
+	p := e.payouts(func(c *wallet.PayoutConfig) {
+		c.Workers = 2
+		c.Lease = time.Minute
+		c.CheckEvery = time.Minute
+		c.Clients = func(_ context.Context, m int64) (wallet.RedPackets, error) {
+			if m == hung {
+				return countingClient{hangClient, &sends, &infos}, nil
+			}
+			return e.client, nil
+		}
+	})
+	// 30 sharers of the hanging merchant with a packet each, sent while its WeChat still worked.
+	other := &payEnv{t: t, db: e.db, ledger: e.ledger, merchant: hung, creds: hangCreds, client: hangClient, sim: s}
+	for i := range 30 {
+		sh, o := other.sharer(int64(100+i), "2")
+		if _, err := p.Claim(ctx, hung, sh, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := p.SendDue(ctx); err != nil || n != 30 {
+		t.Fatalf("sent %d (%v)", n, err)
+	}
+	// Then its WeChat hangs, with 30 more packets due and 30 to check.
+	for _, ep := range []string{"sendredpack", "gethbinfo"} {
+		if err := s.InjectFault(sim.Fault{Endpoint: ep, Fault: sim.FaultTimeout, Count: 1000, Merchant: hangCreds.MchID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer s.ClearFaults()
+	for i := range 30 {
+		sh, o := other.sharer(int64(200+i), "2")
+		if _, err := p.Claim(ctx, hung, sh, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	healthy, openid := e.sharer(1, "5")
+	if _, err := p.Claim(ctx, e.merchant, healthy, openid); err != nil {
+		t.Fatal(err)
+	}
+	sends.Store(0)
+	if _, err := p.SendDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := sends.Load(); n > 4 {
+		t.Errorf("one sending run called the hanging merchant's WeChat %d times, want at most 4 (3 in a row end its run, 2 workers)", n)
+	}
+	ps, _ := p.Packets(ctx, e.merchant, healthy, 1)
+	if len(ps) != 1 || ps[0].Status != wallet.PacketSent {
+		t.Fatalf("the healthy merchant's packet: %+v", ps)
+	}
+
+	clock.Advance(2 * time.Minute) // every sent packet is due for a check
+	defer clock.Advance(-2 * time.Minute)
+	if err := e.sim.OpenPacket(e.creds.MchID, ps[0].BillNo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.SyncSent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := infos.Load(); n > 3 {
+		t.Errorf("one status run asked the hanging merchant's WeChat %d times, want at most 3 (3 in a row end its run)", n)
+	}
+	if ps, _ = p.Packets(ctx, e.merchant, healthy, 1); ps[0].Status != wallet.PacketReceived {
+		t.Errorf("the healthy merchant's opened packet is %s after the status run", ps[0].Status)
+	}
+	auditAll(t, e.db)
+}
