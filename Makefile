@@ -1,7 +1,7 @@
 # The two commands of the README, plus the benchmarks. Everything else lives in scripts/.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: dev test flaketest bench stop-db
+.PHONY: dev test flaketest soak bench stop-db
 
 ## dev: run Fenxiao locally with its own PostgreSQL (unless DATABASE_URL is set)
 dev:
@@ -15,6 +15,12 @@ test:
 N ?= 10
 flaketest:
 	FENXIAO_BROWSER_SLOWDOWN=$(SLOWDOWN) scripts/test.sh -flake $(N)
+
+## soak: the campaign simulation for 1,000,000 steps (100 seeds × 10,000); SEEDS and STEPS change it
+SEEDS ?= 100
+STEPS ?= 10000
+soak:
+	scripts/pg.sh run go test -count=1 -timeout 0 -run '^TestSimulation$$' -v ./campaign/ -args -sim.seeds $(SEEDS) -sim.steps $(STEPS)
 
 ## bench: the benchmarks, with their baselines measured in the same run
 bench:

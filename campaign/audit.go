@@ -92,14 +92,15 @@ FULL JOIN (SELECT campaign_id, buyer_id, count(*) AS n FROM orders WHERE status 
 WHERE COALESCE(b.orders, 0) <> COALESCE(o.n, 0)
 ORDER BY 1`},
 	{Name: "refunds add up", Query: `
-SELECT ARRAY[o.id], format('order %s (%s, %s) records %s refunded; its refunds add up to %s',
-    o.id, o.status, o.amount, o.refunded, COALESCE(r.total, 0))
+SELECT ARRAY[o.id], format('order %s (%s, %s × %s) records %s refunded, its refunds add up to %s, %s units'' commission voided',
+    o.id, o.status, o.qty, round(o.amount / o.qty, 2), o.refunded, COALESCE(r.total, 0), o.voided_qty)
 FROM orders o
 LEFT JOIN (SELECT order_id, sum(amount) AS total FROM order_refunds GROUP BY order_id) r ON r.order_id = o.id
 WHERE o.refunded <> COALESCE(r.total, 0)
    OR (o.status = 'refunded') <> (o.refunded = o.amount AND o.status IN ('paid', 'refunded'))
    OR (o.status = 'oversold' AND (o.refunded_at IS NOT NULL) <> (o.refunded = o.amount))
    OR (o.refunded > 0 AND o.status NOT IN ('paid', 'refunded', 'oversold'))
+   OR o.voided_qty > floor(o.refunded / (o.amount / o.qty))
 ORDER BY o.id`},
 }
 
@@ -107,3 +108,6 @@ ORDER BY o.id`},
 func Audit(ctx context.Context, q sqlx.QueryerContext) ([]wallet.Violation, error) {
 	return wallet.RunChecks(ctx, q, auditChecks)
 }
+
+// Checks are the campaign invariants, for an Auditor.
+func Checks() []wallet.Check { return auditChecks }

@@ -95,6 +95,7 @@ func TestAuditCatchesBrokenRows(t *testing.T) {
 		{"buyer slots match orders", c.ID, fmt.Sprintf(`UPDATE campaign_buyers SET orders = orders + 1 WHERE buyer_id = %d`, a.ID)},
 		{"refunds add up", own.ID, fmt.Sprintf(`UPDATE orders SET refunded = 1 WHERE id = %d`, own.ID)},
 		{"refunds add up", own.ID, fmt.Sprintf(`UPDATE orders SET status = 'refunded' WHERE id = %d`, own.ID)},
+		{"refunds add up", held.ID, fmt.Sprintf(`UPDATE orders SET voided_qty = 1 WHERE id = %d`, held.ID)},
 		{"reserve belongs to a campaign", 0, fmt.Sprintf(`INSERT INTO accounts (merchant_id, kind, ref_id) VALUES (%d, 'reserve', 999)`, m)},
 		{"stock conserved", c.ID, fmt.Sprintf(`UPDATE campaigns SET sold = sold + 1, stock = stock + 1 WHERE id = %d`, c.ID)},
 	}

@@ -16,3 +16,12 @@ func (s *Service) MarkPaid(ctx context.Context, merchantID int64, outTradeNo, tr
 func (s *Service) CloseOrder(ctx context.Context, o *Order) (bool, error) {
 	return s.closeOrder(ctx, o, "test")
 }
+
+// ReserveOrder is CreateOrder in a process that dies after its commit, before asking WeChat.
+func (s *Service) ReserveOrder(ctx context.Context, campaignID int64, buyer *User, qty int) (*Order, error) {
+	_, o, err := s.reserveOrder(ctx, campaignID, buyer, qty, "127.0.0.1")
+	return o, err
+}
+
+// RefundNo is the out_refund_no of an order's refund after n others.
+var RefundNo = refundNo

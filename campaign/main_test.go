@@ -37,10 +37,26 @@ var (
 )
 
 // testClock is shared by the simulator and the services, so order expiry agrees on both sides.
-type testClock struct{ offset atomic.Int64 }
+type testClock struct {
+	offset atomic.Int64
+	frozen atomic.Int64 // Unix ns the clock stands at (plus offset); 0: it runs
+}
 
-func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) Now() time.Time {
+	if f := c.frozen.Load(); f != 0 {
+		return time.Unix(0, f).Add(time.Duration(c.offset.Load()))
+	}
+	return time.Now().Add(time.Duration(c.offset.Load()))
+}
 func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// Freeze stops the clock at t until the returned func lets it run again: time then moves only
+// by Advance, as a deterministic simulation needs.
+func (c *testClock) Freeze(t time.Time) (thaw func()) {
+	offset := c.offset.Swap(0)
+	c.frozen.Store(t.UnixNano())
+	return func() { c.frozen.Store(0); c.offset.Store(offset) }
+}
 
 func TestMain(m *testing.M) {
 	var err error

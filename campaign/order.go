@@ -40,26 +40,44 @@ type Checkout struct {
 // password) are checked by the caller through Enter; the rules that protect stock and money
 // are checked here again.
 func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Checkout, error) {
-	c, err := s.Public(ctx, campaignID)
+	c, o, err := s.reserveOrder(ctx, campaignID, buyer, qty, clientIP)
 	if err != nil {
 		return nil, err
 	}
+	// The WeChat call happens after the commit: no lock is held while WeChat thinks. A process
+	// that dies here leaves an order WeChat never saw, which the jobs close.
+	pay, err := s.prepay(ctx, c, buyer, o)
+	if err != nil {
+		if _, cerr := s.closeOrder(ctx, o, "prepay failed"); cerr != nil {
+			s.log.Error("close order after failed prepay", "order_id", o.ID, "err", cerr)
+		}
+		return nil, fmt.Errorf("campaign: pay order %d: %w", o.ID, err)
+	}
+	return &Checkout{Order: o, Pay: pay}, nil
+}
+
+// reserveOrder takes the stock and the buyer's place and records the order, in one transaction.
+func (s *Service) reserveOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Campaign, *Order, error) {
+	c, err := s.Public(ctx, campaignID)
+	if err != nil {
+		return nil, nil, err
+	}
 	if c.MerchantID != buyer.MerchantID {
-		return nil, fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+		return nil, nil, fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
 	}
 	now := s.now()
 	if phase := c.Phase(now); phase != "running" {
-		return nil, fmt.Errorf("%w: %s", ErrNotOpen, phase)
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotOpen, phase)
 	}
 	if qty < 1 || qty > c.MaxPerOrder {
-		return nil, invalid("qty", fmt.Sprintf("每单可购买 1 到 %d 件", c.MaxPerOrder))
+		return nil, nil, invalid("qty", fmt.Sprintf("每单可购买 1 到 %d 件", c.MaxPerOrder))
 	}
 	if clientIP == "" {
 		clientIP = "127.0.0.1" // WeChat requires an address; unknown ones are sent as loopback
 	}
 	outTradeNo, err := newTradeNo(now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	expires := now.Add(s.orderTimeout)
 	amount := c.Price.Mul(decimalInt(qty))
@@ -87,18 +105,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING `+orderCols, c.MerchantID, c.ID, buyer.ID, outTradeNo, qty, amount, clientIP, now, expires)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("campaign: order in %d: %w", campaignID, err)
+		return nil, nil, fmt.Errorf("campaign: order in %d: %w", campaignID, err)
 	}
-
-	// The WeChat call happens after the commit: no lock is held while WeChat thinks.
-	pay, err := s.prepay(ctx, c, buyer, &o)
-	if err != nil {
-		if _, cerr := s.closeOrder(ctx, &o, "prepay failed"); cerr != nil {
-			s.log.Error("close order after failed prepay", "order_id", o.ID, "err", cerr)
-		}
-		return nil, fmt.Errorf("campaign: pay order %d: %w", o.ID, err)
-	}
-	return &Checkout{Order: &o, Pay: pay}, nil
+	return c, &o, nil
 }
 
 func (s *Service) prepay(ctx context.Context, c *Campaign, buyer *User, o *Order) (wechat.PayRequest, error) {

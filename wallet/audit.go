@@ -3,6 +3,7 @@ package wallet
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -89,7 +90,12 @@ ORDER BY p.id`},
 
 // Audit checks every invariant of the ledger and of the red packets paid from it.
 func Audit(ctx context.Context, q sqlx.QueryerContext) ([]Violation, error) {
-	return RunChecks(ctx, q, append(ledgerChecks[:len(ledgerChecks):len(ledgerChecks)], payoutChecks...))
+	return RunChecks(ctx, q, Checks())
+}
+
+// Checks are the ledger's and the payouts' invariants, for Audit and for an Auditor.
+func Checks() []Check {
+	return append(ledgerChecks[:len(ledgerChecks):len(ledgerChecks)], payoutChecks...)
 }
 
 // AuditLedger checks the ledger's own invariants only: for tests that move money between
@@ -101,25 +107,77 @@ func AuditLedger(ctx context.Context, q sqlx.QueryerContext) ([]Violation, error
 // RunChecks runs invariant queries. Other packages extend the audit with checks of their own
 // through it.
 func RunChecks(ctx context.Context, q sqlx.QueryerContext, checks []Check) ([]Violation, error) {
-	var out []Violation
-	for _, c := range checks {
-		rows, err := q.QueryxContext(ctx, c.Query)
-		if err != nil {
-			return nil, fmt.Errorf("wallet: audit %q: %w", c.Name, err)
+	rows, err := q.QueryxContext(ctx, checksQuery(checks))
+	if err != nil {
+		return nil, fmt.Errorf("wallet: audit: %w", err)
+	}
+	return scanViolations(rows, checks)
+}
+
+// checksQuery is one statement for all the checks, so an audit is one round trip (it also
+// runs after every step of the campaign simulation).
+func checksQuery(checks []Check) string {
+	var sql strings.Builder
+	for i, c := range checks {
+		if i > 0 {
+			sql.WriteString("\nUNION ALL\n")
 		}
-		for rows.Next() {
-			var ids pq.Int64Array
-			var msg string
-			if err := rows.Scan(&ids, &msg); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("wallet: audit %q: %w", c.Name, err)
-			}
-			out = append(out, Violation{Check: c.Name, Message: msg, IDs: ids})
+		fmt.Fprintf(&sql, "SELECT %d AS check_no, v.* FROM (%s) AS v", i, c.Query)
+	}
+	return sql.String()
+}
+
+func scanViolations(rows *sqlx.Rows, checks []Check) ([]Violation, error) {
+	defer rows.Close()
+	type found struct {
+		n int
+		v Violation
+	}
+	var all []found
+	for rows.Next() {
+		var f found
+		var ids pq.Int64Array
+		if err := rows.Scan(&f.n, &ids, &f.v.Message); err != nil {
+			return nil, fmt.Errorf("wallet: audit: %w", err)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("wallet: audit %q: %w", c.Name, err)
-		}
+		f.v.Check, f.v.IDs = checks[f.n].Name, ids
+		all = append(all, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("wallet: audit: %w", err)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].n < all[j].n })
+	out := make([]Violation, len(all))
+	for i, f := range all {
+		out[i] = f.v
 	}
 	return out, nil
 }
+
+// Auditor runs checks again and again as one prepared statement (planned once), for audits
+// after every step of a simulation.
+type Auditor struct {
+	stmt   *sqlx.Stmt
+	checks []Check
+}
+
+// NewAuditor prepares checks on db; Close releases the statement.
+func NewAuditor(ctx context.Context, db *sqlx.DB, checks []Check) (*Auditor, error) {
+	stmt, err := db.PreparexContext(ctx, checksQuery(checks))
+	if err != nil {
+		return nil, fmt.Errorf("wallet: prepare audit: %w", err)
+	}
+	return &Auditor{stmt: stmt, checks: checks}, nil
+}
+
+// Run checks every invariant and returns the violations found.
+func (a *Auditor) Run(ctx context.Context) ([]Violation, error) {
+	rows, err := a.stmt.QueryxContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: audit: %w", err)
+	}
+	return scanViolations(rows, a.checks)
+}
+
+// Close releases the prepared statement.
+func (a *Auditor) Close() error { return a.stmt.Close() }

@@ -76,3 +76,51 @@ func TestAdminPayLateAndPlatformRefund(t *testing.T) {
 		t.Fatal("the late payment was never notified")
 	}
 }
+
+// Held notifications wait for DeliverHeld: nothing reaches the merchant until then, a failed
+// delivery stays held, and a delivered one is gone.
+func TestHeldNotifications(t *testing.T) {
+	var answers atomic.Int32
+	var fail atomic.Bool
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answers.Add(1)
+		w.Write(wechat.NotifyReply(!fail.Load(), "")) //nolint:errcheck
+	}))
+	defer hook.Close()
+	c, creds := newMerchant(t)
+	u := newUser(t, creds.AppID)
+	simulator.HoldNotifications(creds.MchID, true)
+	defer simulator.HoldNotifications(creds.MchID, false)
+	req, err := c.PrepayJSAPI(context.Background(), wechat.Prepay{OutTradeNo: "held1", Description: "x", TotalFen: 500, OpenID: u.OpenID,
+		ClientIP: "1.2.3.4", NotifyURL: hook.URL, TimeExpire: simulator.Now().Add(15 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := simulator.Pay(strings.TrimPrefix(req.Package, "prepay_id="), u.OpenID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // a notification that was not held would have arrived
+	if n := answers.Load(); n != 0 {
+		t.Fatalf("%d notifications arrived while held", n)
+	}
+	if kinds := simulator.HeldNotifications(creds.MchID); len(kinds) != 1 || kinds[0] != "pay" {
+		t.Fatalf("held %v", kinds)
+	}
+	fail.Store(true)
+	if ok, err := simulator.DeliverHeld(creds.MchID, 0); ok || err != nil {
+		t.Fatalf("a FAIL answer: %v %v", ok, err)
+	}
+	if len(simulator.HeldNotifications(creds.MchID)) != 1 {
+		t.Fatal("a notification answered FAIL is no longer held")
+	}
+	fail.Store(false)
+	if ok, err := simulator.DeliverHeld(creds.MchID, 0); !ok || err != nil {
+		t.Fatalf("a SUCCESS answer: %v %v", ok, err)
+	}
+	if len(simulator.HeldNotifications(creds.MchID)) != 0 || answers.Load() != 2 {
+		t.Fatalf("after delivery: held %v, %d answers", simulator.HeldNotifications(creds.MchID), answers.Load())
+	}
+	if _, err := simulator.DeliverHeld(creds.MchID, 0); err == nil {
+		t.Fatal("delivered a notification that is not held")
+	}
+}

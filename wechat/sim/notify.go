@@ -59,7 +59,7 @@ func (s *Server) startPayNotify(o *order) {
 		f["sign"] = paySign(f, m.apiKey, "MD5")
 		return encodeXML(f, "")
 	}
-	s.deliver("pay", o.NotifyURL, body, func(ok bool) {
+	s.deliver(o.MchID, "pay", o.NotifyURL, body, func(ok bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		o.NotifyAttempts++
@@ -84,7 +84,7 @@ func (s *Server) startRefundNotify(m *merchant, o *order, rf *RefundRecord) {
 		"return_code": "SUCCESS", "appid": m.appID, "mch_id": m.mchID, "nonce_str": randomString(32),
 		"req_info": EncryptReqInfo(plain, m.apiKey),
 	}, "")
-	s.deliver("refund", rf.NotifyURL, func() []byte { return body }, func(ok bool) {
+	s.deliver(m.mchID, "refund", rf.NotifyURL, func() []byte { return body }, func(ok bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		rf.NotifyDelivered = rf.NotifyDelivered || ok
@@ -107,7 +107,11 @@ func EncryptReqInfo(plain []byte, apiKey string) string {
 // deliver posts body() to url now and then on the compressed schedule until the answer says
 // SUCCESS, the schedule ends or the simulator closes. Caller may hold s.mu: it only starts
 // the goroutine.
-func (s *Server) deliver(kind, url string, body func() []byte, record func(ok bool)) {
+func (s *Server) deliver(mchID, kind, url string, body func() []byte, record func(ok bool)) {
+	if held, ok := s.held[mchID]; ok {
+		s.held[mchID] = append(held, &heldNotice{Kind: kind, URL: url, body: body, record: record})
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -207,4 +211,66 @@ func (s *Server) SendPayNotify(mchID, outTradeNo string, opt NotifyOptions) ([]s
 		replies = append(replies, string(reply))
 	}
 	return replies, nil
+}
+
+// heldNotice is a notification kept for a merchant whose notifications are held.
+type heldNotice struct {
+	Kind, URL string // "pay" or "refund", and where it goes
+	body      func() []byte
+	record    func(ok bool)
+}
+
+// HoldNotifications keeps a merchant's payment and refund notifications (hold) until
+// DeliverHeld sends them, instead of sending them at once and on WeChat's retry schedule: a
+// deterministic test decides when, how often and in which order WeChat's notifications
+// arrive. Releasing the hold drops what is still held.
+func (s *Server) HoldNotifications(mchID string, hold bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if hold {
+		if _, ok := s.held[mchID]; !ok {
+			s.held[mchID] = nil
+		}
+		return
+	}
+	delete(s.held, mchID)
+}
+
+// HeldNotifications returns the kinds ("pay", "refund") of a merchant's held notifications,
+// oldest first.
+func (s *Server) HeldNotifications(mchID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kinds := make([]string, len(s.held[mchID]))
+	for i, n := range s.held[mchID] {
+		kinds[i] = n.Kind
+	}
+	return kinds
+}
+
+// DeliverHeld sends the i-th held notification of a merchant once, now, and reports whether
+// the merchant answered SUCCESS; only then is it no longer held (WeChat retries the others).
+func (s *Server) DeliverHeld(mchID string, i int) (bool, error) {
+	s.mu.Lock()
+	held := s.held[mchID]
+	if i < 0 || i >= len(held) {
+		s.mu.Unlock()
+		return false, ErrNotFound
+	}
+	n := held[i]
+	s.mu.Unlock()
+	ok := s.post(n.Kind, n.URL, n.body())
+	n.record(ok)
+	if ok {
+		s.mu.Lock()
+		held = s.held[mchID]
+		for j, m := range held {
+			if m == n {
+				s.held[mchID] = append(held[:j:j], held[j+1:]...)
+				break
+			}
+		}
+		s.mu.Unlock()
+	}
+	return ok, nil
 }

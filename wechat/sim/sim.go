@@ -96,6 +96,7 @@ type Server struct {
 	templates []TemplateMessage
 	shares    []Share
 	faults    faultTable
+	held      map[string][]*heldNotice // by mch_id, for merchants whose notifications are held
 }
 
 // New returns a simulator with no merchants.
@@ -133,6 +134,7 @@ func New(cfg Config) *Server {
 		prepays:   map[string]*order{},
 		codeURLs:  map[string]*order{},
 		packets:   map[string]*packet{},
+		held:      map[string][]*heldNotice{},
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.faults.init()
