@@ -170,4 +170,6 @@ type Order struct {
 	RetryAt          *time.Time      `db:"retry_at"`   // jobs: the next attempt at WeChat
 	Attempts         int             `db:"attempts"`
 	LastError        string          `db:"last_error"`
+	RefundCheckAt    *time.Time      `db:"refund_check_at"` // next refundquery of a paid order
+	RefundChecks     int             `db:"refund_checks"`
 }

@@ -268,50 +268,64 @@ func (s *Service) RefundOversold(ctx context.Context) (int, error) {
 }
 
 // SettleHeld makes held commissions claimable once their hold period has passed: what is
-// left of each after refunds voided some of its units. A row that fails is backed off and the
-// run goes on with the others.
+// left of each after refunds voided some of its units. WeChat is asked for the order's refunds
+// first, so a refund made in the merchant platform within the hold voids what it covers even
+// when no notification reached us; an order whose refunds cannot be confirmed waits (backed
+// off). No lock is held while WeChat answers.
 func (s *Service) SettleHeld(ctx context.Context) (int, error) {
 	settled := 0
-	var errs []error
-	for settled+len(errs) < jobBatch*10 && ctx.Err() == nil {
-		var o Order
-		done := false
-		err := s.transact(ctx, func(tx *sqlx.Tx) error {
-			err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders
-WHERE commission_status = 'held' AND status = 'paid' AND settle_at <= $1 AND (retry_at IS NULL OR retry_at <= $1)
-ORDER BY settle_at LIMIT 1 FOR UPDATE SKIP LOCKED`, s.now())
-			if isNoRows(err) {
-				done = true
-				return nil
-			}
+	for ctx.Err() == nil {
+		orders, err := s.dueOrders(ctx, `t.commission_status = 'held' AND t.status = 'paid' AND t.settle_at <= $1`, `t.settle_at`)
+		if err != nil {
+			return settled, fmt.Errorf("campaign: held commissions: %w", err)
+		}
+		n, err := s.eachOrder(ctx, "settle held commission", orders, func(ctx context.Context, o *Order) (bool, error) {
+			wx, err := s.WeChatFor(ctx, o.MerchantID)
 			if err != nil {
-				return err
+				return false, err
 			}
-			left := o.Commission.Div(decimalInt(o.Qty)).Mul(decimalInt(o.Qty - o.VoidedQty))
-			if _, err := s.wallet.SettleCommission(ctx, tx, wallet.Earning{
-				MerchantID: o.MerchantID, CampaignID: o.CampaignID, SharerID: *o.SharerID,
-				Amount: left, Key: fmt.Sprintf("order:%d:settle", o.ID), Ref: o.OutTradeNo,
-			}); err != nil {
-				return err
+			if err := s.syncRefunds(ctx, wx, o); err != nil {
+				return false, err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE orders SET commission_status = 'earned' WHERE id = $1`, o.ID)
-			return err
+			return s.settle(ctx, o.ID)
 		})
-		switch {
-		case done:
-			return settled, errors.Join(errs...)
-		case err != nil && o.ID == 0:
-			return settled, errors.Join(append(errs, fmt.Errorf("campaign: held commissions: %w", err))...)
-		case err != nil:
-			errs = append(errs, fmt.Errorf("campaign: settle order %d: %w", o.ID, err))
-			if berr := s.backOff(ctx, &o, err); berr != nil {
-				return settled, errors.Join(append(errs, berr)...)
-			}
-		default:
-			settled++
+		settled += n
+		if err != nil {
+			return settled, fmt.Errorf("campaign: settle held commissions: %w", err)
+		}
+		if n == 0 || len(orders) < jobBatch {
+			return settled, nil
 		}
 	}
-	return settled, errors.Join(errs...)
+	return settled, nil
+}
+
+// settle moves what is left of an order's held commission to the sharer's claimable vault,
+// if it is still held and due.
+func (s *Service) settle(ctx context.Context, orderID int64) (bool, error) {
+	done := false
+	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		var o Order
+		err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders
+WHERE id = $1 AND commission_status = 'held' AND status = 'paid' AND settle_at <= $2 FOR UPDATE SKIP LOCKED`, orderID, s.now())
+		if isNoRows(err) {
+			return nil // refunded in full, settled by another replica, or being settled
+		}
+		if err != nil {
+			return err
+		}
+		left := o.Commission.Div(decimalInt(o.Qty)).Mul(decimalInt(o.Qty - o.VoidedQty))
+		if _, err := s.wallet.SettleCommission(ctx, tx, wallet.Earning{
+			MerchantID: o.MerchantID, CampaignID: o.CampaignID, SharerID: *o.SharerID,
+			Amount: left, Key: fmt.Sprintf("order:%d:settle", o.ID), Ref: o.OutTradeNo,
+		}); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE orders SET commission_status = 'earned' WHERE id = $1`, o.ID)
+		done = err == nil
+		return err
+	})
+	return done, err
 }
 
 // ReleaseEnded returns the reserve of each ended campaign to the merchant once no unpaid

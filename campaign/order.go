@@ -26,7 +26,7 @@ import (
 
 const orderCols = `id, merchant_id, campaign_id, buyer_id, sharer_id, out_trade_no, qty, amount, status,
 transaction_id, commission, commission_status, no_commission, client_ip, created_at, expires_at, paid_at,
-closed_at, refunded_at, settle_at, paid_late, refunded, voided_qty, retry_at, attempts, last_error`
+closed_at, refunded_at, settle_at, paid_late, refunded, voided_qty, retry_at, attempts, last_error, refund_check_at, refund_checks`
 
 // Checkout is a created order and what the page needs to pay it.
 type Checkout struct {
@@ -282,8 +282,10 @@ WHERE id = $1`, o.ID, transactionID, paidAt, s.now())
 		}
 		_, err = tx.ExecContext(ctx, `
 UPDATE orders SET status = 'paid', transaction_id = $2, paid_at = $3, sharer_id = $4, commission = $5,
-    commission_status = $6, no_commission = $7, settle_at = $8, paid_late = $9, retry_at = NULL, last_error = ''
-WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, credit.status, credit.reason, credit.settleAt, late)
+    commission_status = $6, no_commission = $7, settle_at = $8, paid_late = $9, retry_at = NULL, last_error = '',
+    refund_check_at = $10
+WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, credit.status, credit.reason, credit.settleAt, late,
+			paidAt.Add(refundChecks[0]))
 		if isUnique(err) {
 			return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
 		}

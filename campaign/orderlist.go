@@ -115,7 +115,7 @@ func (o *Order) Notice() string {
 const orderRowSQL = `
 SELECT o.id, o.merchant_id, o.campaign_id, o.buyer_id, o.sharer_id, o.out_trade_no, o.qty, o.amount, o.status,
        o.transaction_id, o.commission, o.commission_status, o.no_commission, o.client_ip, o.created_at, o.expires_at,
-       o.paid_at, o.closed_at, o.refunded_at, o.settle_at, o.paid_late, o.refunded, o.voided_qty, o.retry_at, o.attempts, o.last_error,
+       o.paid_at, o.closed_at, o.refunded_at, o.settle_at, o.paid_late, o.refunded, o.voided_qty, o.retry_at, o.attempts, o.last_error, o.refund_check_at, o.refund_checks,
        c.title AS campaign_title, c.product_name, b.nickname AS buyer_name, b.openid AS buyer_openid,
        b.avatar_url AS buyer_avatar, sh.nickname AS sharer_name, sh.openid AS sharer_openid
 FROM orders o

@@ -45,12 +45,24 @@ func (s *Service) Refund(ctx context.Context, merchantID, orderID int64, reason 
 	return s.Order(ctx, merchantID, orderID)
 }
 
-// refundAtWeChat refunds the rest of o (amount − refunded) and records it. The refund number
-// is derived from the order and the refunds before it, so a retried refund is the same refund.
+// refundAtWeChat refunds the rest of o (amount − refunded) and records it; 0 when nothing is
+// left. The refund number is derived from the order and the refunds before it, so a retried
+// refund is the same refund.
 func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string) (int64, error) {
 	wx, err := s.WeChatFor(ctx, o.MerchantID)
 	if err != nil {
 		return 0, err
+	}
+	// What is left is what WeChat says is left: a refund made in the merchant platform that no
+	// notification reported is recorded first (asking for more than is left is refused).
+	if err := s.syncRefunds(ctx, wx, o); err != nil {
+		return 0, err
+	}
+	if o, err = s.Order(ctx, o.MerchantID, o.ID); err != nil {
+		return 0, err
+	}
+	if o.Status == Refunded || o.RefundedAt != nil {
+		return 0, nil
 	}
 	total, err := wallet.ToFen(o.Amount)
 	if err != nil {
@@ -113,6 +125,9 @@ func (s *Service) HandleRefundNotify(ctx context.Context, merchantID int64, body
 // order found refunded by a query: refunded in the merchant platform without a notification).
 func (s *Service) syncRefunds(ctx context.Context, wx WeChat, o *Order) error {
 	st, err := wx.QueryRefund(ctx, o.OutTradeNo)
+	if wechat.KindOf(err) == wechat.KindNotFound {
+		return nil // REFUNDNOTEXIST: no refund
+	}
 	if err != nil {
 		return err
 	}
@@ -214,4 +229,37 @@ VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (merchant_id, out_refund_no) DO NOTH
 		return fmt.Errorf("campaign: refunds of %s: %w", outTradeNo, err)
 	}
 	return nil
+}
+
+// refundChecks are when, after its payment, a paid order asks WeChat for refunds made in the
+// merchant platform, in case no refund notification reached us.
+var refundChecks = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+// SyncRefunds asks WeChat about the refunds of paid orders whose check is due (see
+// refundChecks) and records the ones made in WeChat Pay's merchant platform.
+func (s *Service) SyncRefunds(ctx context.Context) (int, error) {
+	orders, err := s.dueOrders(ctx, `t.status = 'paid' AND t.refund_check_at <= $1`, `t.refund_check_at`)
+	if err != nil {
+		return 0, fmt.Errorf("campaign: orders to check for refunds: %w", err)
+	}
+	n, err := s.eachOrder(ctx, "check refunds", orders, func(ctx context.Context, o *Order) (bool, error) {
+		wx, err := s.WeChatFor(ctx, o.MerchantID)
+		if err != nil {
+			return false, err
+		}
+		if err := s.syncRefunds(ctx, wx, o); err != nil {
+			return false, err
+		}
+		var next *time.Time
+		if i := o.RefundChecks + 1; i < len(refundChecks) && o.PaidAt != nil {
+			at := o.PaidAt.Add(refundChecks[i])
+			next = &at
+		}
+		_, err = s.db.ExecContext(ctx, `UPDATE orders SET refund_checks = refund_checks + 1, refund_check_at = $2 WHERE id = $1`, o.ID, next)
+		return true, err
+	})
+	if err != nil {
+		return n, fmt.Errorf("campaign: check refunds: %w", err)
+	}
+	return n, nil
 }

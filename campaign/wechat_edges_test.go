@@ -338,3 +338,87 @@ func TestExpiryJobIsolatesMerchants(t *testing.T) {
 	}
 	audit(t, healthy.db)
 }
+
+// A refund made in WeChat Pay's platform with no refund notification set up there still
+// reaches the order: paid orders ask WeChat for their refunds an hour, a day and a week after
+// payment.
+func TestPlatformRefundWithoutNotificationIsFound(t *testing.T) {
+	e := newEnv(t, "100")
+	c := e.campaign(10)
+	b := e.user("乙")
+	o := e.buy(c, b, 1)
+	if _, err := simulator.RefundInPlatform(e.creds.MchID, o.OutTradeNo, 8800, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SyncRefunds(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ = e.svc.Order(ctx, e.merchant, o.ID); o.Status != campaign.Paid {
+		t.Fatalf("checked before its hour: %s", o.Status)
+	}
+	clock.Advance(61 * time.Minute)
+	defer clock.Advance(-61 * time.Minute)
+	if n, err := e.svc.SyncRefunds(ctx); err != nil || n < 1 {
+		t.Fatalf("checked %d orders (%v)", n, err)
+	}
+	if o, _ = e.svc.Order(ctx, e.merchant, o.ID); o.Status != campaign.Refunded || !o.Refunded.Equal(d("88")) {
+		t.Fatalf("after the refund check: %s, refunded %s", o.Status, o.Refunded)
+	}
+	audit(t, e.db)
+}
+
+// Before a held commission becomes claimable WeChat is asked for the order's refunds: a
+// platform refund within the hold that no notification reported voids what it covers.
+func TestSettleAsksForPlatformRefundsFirst(t *testing.T) {
+	e := newEnv(t, "100")
+	c := e.campaign(10, func(s *campaign.Settings) { s.HoldDays = 7 })
+	a, b := e.user("甲"), e.user("乙")
+	e.svc.Bind(ctx, c, b, e.svc.ShareToken(c.ID, a.ID)) //nolint:errcheck
+	o := e.buy(c, b, 2)                                 // 176.00, commission 4.00 held
+	if _, err := simulator.RefundInPlatform(e.creds.MchID, o.OutTradeNo, 8800, ""); err != nil {
+		t.Fatal(err) // one unit's worth, and nobody told us
+	}
+	clock.Advance(7*24*time.Hour + time.Minute)
+	defer clock.Advance(-7*24*time.Hour - time.Minute)
+	if _, err := e.svc.SettleHeld(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ = e.svc.Order(ctx, e.merchant, o.ID); o.VoidedQty != 1 || o.CommissionStatus != "earned" {
+		t.Fatalf("after settling: voided %d, commission %s", o.VoidedQty, o.CommissionStatus)
+	}
+	equal(t, "A's claimable vault", e.balance(wallet.VaultOf(e.merchant, a.ID)), "2")
+	audit(t, e.db)
+}
+
+// An oversold order that the merchant partly refunded in WeChat's platform (no notification)
+// is refunded for what is left, not for its whole amount, which WeChat would refuse forever.
+// Found by the simulation (seed 5).
+func TestOversoldRefundCountsPlatformRefunds(t *testing.T) {
+	e := newEnv(t, "100")
+	c := e.campaign(1)
+	late, other := e.user("迟付"), e.user("抢到")
+	co, err := e.svc.CreateOrder(ctx, c.ID, late, 1, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expire(co)
+	e.buy(c, other, 1)
+	if err := simulator.PayLate(prepayID(co), late.OpenID); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(co.Order.ID, campaign.Oversold)
+	if _, err := simulator.RefundInPlatform(e.creds.MchID, co.Order.OutTradeNo, 3000, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.svc.RefundOversold(ctx); err != nil || n != 1 {
+		t.Fatalf("refunded %d (%v)", n, err)
+	}
+	o, err := e.svc.Order(ctx, e.merchant, co.Order.ID)
+	if err != nil || o.RefundedAt == nil || !o.Refunded.Equal(d("88")) || o.LastError != "" {
+		t.Fatalf("after the refund job: %+v %v", o, err)
+	}
+	if p := simPayment(t, o.OutTradeNo); p.RefundedFen != 8800 {
+		t.Fatalf("WeChat refunded %d fen, want 8800", p.RefundedFen)
+	}
+	audit(t, e.db)
+}
