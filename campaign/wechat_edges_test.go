@@ -53,6 +53,24 @@ func waitDelivered(t *testing.T, outTradeNo string) sim.Payment {
 
 func prepayID(co *campaign.Checkout) string { return strings.TrimPrefix(co.Pay.Package, "prepay_id=") }
 
+// oversold makes a campaign of one unit whose first order closes, whose unit then goes to
+// another buyer, and whose first buyer then pays: the payment WeChat reports is oversold.
+func (e *env) oversold() (*campaign.Campaign, *campaign.Checkout) {
+	e.t.Helper()
+	c := e.campaign(1)
+	late, other := e.user("迟付"), e.user("抢到")
+	co, err := e.svc.CreateOrder(ctx, c.ID, late, 1, "127.0.0.1")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.expire(co)
+	e.buy(c, other, 1) // the last unit
+	if err := simulator.PayLate(prepayID(co), late.OpenID); err != nil {
+		e.t.Fatal(err)
+	}
+	return c, co
+}
+
 // A payment for an order closed meanwhile is never lost: with the stock still there it is
 // recorded paid (late), takes its stock and buyer place again and earns its sharer's
 // commission.
@@ -88,17 +106,7 @@ func TestLatePaymentWithStockIsRecorded(t *testing.T) {
 // is told SUCCESS, and the job refunds it through WeChat Pay; the console says so.
 func TestLatePaymentOversoldIsRefunded(t *testing.T) {
 	e := newEnv(t, "100")
-	c := e.campaign(1)
-	late, other := e.user("迟付"), e.user("抢到")
-	co, err := e.svc.CreateOrder(ctx, c.ID, late, 1, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.expire(co)
-	e.buy(c, other, 1) // the last unit
-	if err := simulator.PayLate(prepayID(co), late.OpenID); err != nil {
-		t.Fatal(err)
-	}
+	c, co := e.oversold()
 	o := e.waitStatus(co.Order.ID, campaign.Oversold)
 	waitDelivered(t, co.Order.OutTradeNo)
 	if o.TransactionID == nil || o.CommissionStatus != "none" || !strings.Contains(o.Notice(), "正在自动原路退款") {
@@ -107,7 +115,7 @@ func TestLatePaymentOversoldIsRefunded(t *testing.T) {
 	if n, err := e.svc.RefundOversold(ctx); err != nil || n != 1 {
 		t.Fatalf("refunded %d oversold orders (%v)", n, err)
 	}
-	o, err = e.svc.Order(ctx, e.merchant, o.ID)
+	o, err := e.svc.Order(ctx, e.merchant, o.ID)
 	if err != nil || o.RefundedAt == nil || !o.Refunded.Equal(o.Amount) || !strings.Contains(o.Notice(), "已自动原路退款") {
 		t.Fatalf("after the refund job: %+v %v", o, err)
 	}
@@ -395,17 +403,7 @@ func TestSettleAsksForPlatformRefundsFirst(t *testing.T) {
 // Found by the simulation (seed 5).
 func TestOversoldRefundCountsPlatformRefunds(t *testing.T) {
 	e := newEnv(t, "100")
-	c := e.campaign(1)
-	late, other := e.user("迟付"), e.user("抢到")
-	co, err := e.svc.CreateOrder(ctx, c.ID, late, 1, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.expire(co)
-	e.buy(c, other, 1)
-	if err := simulator.PayLate(prepayID(co), late.OpenID); err != nil {
-		t.Fatal(err)
-	}
+	_, co := e.oversold()
 	e.waitStatus(co.Order.ID, campaign.Oversold)
 	if _, err := simulator.RefundInPlatform(e.creds.MchID, co.Order.OutTradeNo, 3000, ""); err != nil {
 		t.Fatal(err)
