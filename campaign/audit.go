@@ -77,6 +77,17 @@ GROUP BY o.id
 HAVING count(t.id) <> (o.commission_status = 'earned')::int
     OR (o.commission_status = 'earned' AND COALESCE(sum(t.amount), 0) <> o.commission / o.qty * (o.qty - o.voided_qty))
 ORDER BY o.id`},
+	{Name: "paid top-up credited once", Query: `
+SELECT ARRAY[t.id] || array_agg(x.id) FILTER (WHERE x.id IS NOT NULL),
+       format('top-up %s (%s, %s, transaction %s) has %s top-up transfers totalling %s',
+           t.id, t.status, t.amount, COALESCE(t.transaction_id, 'none'), count(x.id), COALESCE(sum(x.amount), 0))
+FROM topups t
+LEFT JOIN transfers x ON x.merchant_id = t.merchant_id AND x.idem_key = 'topup:' || t.out_trade_no
+GROUP BY t.id
+HAVING count(x.id) <> (t.status = 'paid')::int
+    OR (t.status = 'paid' AND sum(x.amount) <> t.amount)
+    OR (t.status = 'paid') <> (t.transaction_id IS NOT NULL)
+ORDER BY t.id`},
 	{Name: "reserve belongs to a campaign", Query: `
 SELECT ARRAY[a.id], format('reserve account %s of merchant %s names campaign %s, which is not one of the merchant''s', a.id, a.merchant_id, a.ref_id)
 FROM accounts a

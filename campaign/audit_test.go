@@ -79,6 +79,10 @@ func TestAuditCatchesBrokenRows(t *testing.T) {
 	if err := db.Get(&pendingVault, `SELECT id FROM accounts WHERE merchant_id = $1 AND kind = 'vault_pending' AND ref_id = $2`, m, a.ID); err != nil {
 		t.Fatal(err)
 	}
+	tu, err := svc.StartTopUp(ctx, m, d("50"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if vs, err := campaign.Audit(ctx, db); err != nil || len(vs) > 0 {
 		t.Fatalf("healthy database: %v %v", vs, err)
 	}
@@ -96,6 +100,7 @@ func TestAuditCatchesBrokenRows(t *testing.T) {
 		{"refunds add up", own.ID, fmt.Sprintf(`UPDATE orders SET refunded = 1 WHERE id = %d`, own.ID)},
 		{"refunds add up", own.ID, fmt.Sprintf(`UPDATE orders SET status = 'refunded' WHERE id = %d`, own.ID)},
 		{"refunds add up", held.ID, fmt.Sprintf(`UPDATE orders SET voided_qty = 1 WHERE id = %d`, held.ID)},
+		{"paid top-up credited once", tu.ID, fmt.Sprintf(`UPDATE topups SET status = 'paid', transaction_id = '4200x' WHERE id = %d`, tu.ID)},
 		{"reserve belongs to a campaign", 0, fmt.Sprintf(`INSERT INTO accounts (merchant_id, kind, ref_id) VALUES (%d, 'reserve', 999)`, m)},
 		{"stock conserved", c.ID, fmt.Sprintf(`UPDATE campaigns SET sold = sold + 1, stock = stock + 1 WHERE id = %d`, c.ID)},
 	}

@@ -76,8 +76,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// serveHook routes /wechat/pay/{merchant}/notify, /wechat/pay/{merchant}/refund and
-// /wechat/oa/{merchant} to the test's Service, as cmd/fenxiao does in production.
+// serveHook routes /wechat/pay/{merchant}/notify, …/topup, …/refund and /wechat/oa/{merchant}
+// to the test's Service, as cmd/fenxiao does in production.
 func serveHook(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(parts) < 3 {
@@ -113,9 +113,12 @@ func serveHook(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		var err error
-		if parts[3] == "notify" {
+		switch parts[3] {
+		case "notify":
 			err = svc.HandlePayNotify(r.Context(), m, body)
-		} else {
+		case "topup":
+			err = svc.HandleTopUpNotify(r.Context(), m, body)
+		default:
 			err = svc.HandleRefundNotify(r.Context(), m, body)
 		}
 		if err != nil {

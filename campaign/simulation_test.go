@@ -20,8 +20,8 @@ import (
 	"fenxiao/wechat/sim"
 )
 
-// The simulation: from a seed, random steps over two merchants with two campaigns each, run
-// through the real services on a database of its own and the simulator, with WeChat's
+// The simulation: from a seed, random steps over two merchants with two campaigns each (and
+// their top-ups), run through the real services on a database of its own and the simulator, with WeChat's
 // notifications delivered when the seed says (late, twice, never, forged, for the wrong
 // amount), refunds in the console and in WeChat's platform (notified or not), stock edits,
 // early ends, claims,
@@ -360,6 +360,17 @@ func (w *world) do() {
 		if running < 2 && len(m.camps) < 12 {
 			m.camps = append(m.camps, w.newCampaign(m))
 		}
+	case r < 745:
+		kind = "top-up"
+		tu, err := svc.StartTopUp(ctx, m.id, d([]string{"50", "120.50", "300"}[w.rng.IntN(3)]), "127.0.0.1")
+		w.check(kind, err)
+		if err == nil && w.rng.IntN(4) > 0 { // the merchant scans the QR code and pays
+			prepay, err := simulator.PrepayIDOfCodeURL(tu.CodeURL)
+			if err != nil {
+				w.fail("top-up QR code: %v", err)
+			}
+			simulator.Pay(prepay, m.users[0].OpenID) //nolint:errcheck
+		}
 	case r < 760:
 		kind = "claim"
 		u := pick(w, m.users)
@@ -429,6 +440,7 @@ func (w *world) jobs(both bool) string {
 		{"refund oversold", func(i int) (int, error) { return w.svc[i].RefundOversold(ctx) }},
 		{"settle held", func(i int) (int, error) { return w.svc[i].SettleHeld(ctx) }},
 		{"check refunds", func(i int) (int, error) { return w.svc[i].SyncRefunds(ctx) }},
+		{"query top-ups", func(i int) (int, error) { return w.svc[i].QueryTopUps(ctx) }},
 		{"release ended", func(i int) (int, error) { return w.svc[i].ReleaseEnded(ctx) }},
 		{"send packets", func(i int) (int, error) { return w.payouts[i].SendDue(ctx) }},
 		{"sync packets", func(i int) (int, error) { return w.payouts[i].SyncSent(ctx) }},
@@ -512,7 +524,7 @@ func (w *world) drain() {
 			w.jobs(false)
 		}
 		for _, j := range []func(context.Context) (int, error){w.svc[0].CloseExpired, w.svc[0].QueryUnpaid, w.svc[0].RefundOversold,
-			w.svc[0].SettleHeld, w.svc[0].SyncRefunds, w.svc[0].ReleaseEnded, w.payouts[0].SendDue, w.payouts[0].SyncSent} {
+			w.svc[0].SettleHeld, w.svc[0].SyncRefunds, w.svc[0].QueryTopUps, w.svc[0].ReleaseEnded, w.payouts[0].SendDue, w.payouts[0].SyncSent} {
 			_, err := j(ctx)
 			w.check("drain job", err)
 		}
@@ -530,7 +542,7 @@ WHERE (status = 'pending' AND expires_at < $1) OR (status = 'oversold' AND refun
 }
 
 // moneyAgrees compares WeChat's money with the ledger's, per merchant: what buyers paid and
-// were refunded, order by order, and what red packets paid out.
+// were refunded, order by order; the merchant's top-ups; and what red packets paid out.
 func (w *world) moneyAgrees() {
 	led := simulator.Ledger()
 	for _, m := range w.ms {
@@ -546,8 +558,26 @@ func (w *world) moneyAgrees() {
 		for i, o := range ours {
 			byNo[o.OutTradeNo] = i
 		}
+		var topups []struct {
+			OutTradeNo    string  `db:"out_trade_no"`
+			TransactionID *string `db:"transaction_id"`
+		}
+		if err := w.db.Select(&topups, `SELECT out_trade_no, transaction_id FROM topups WHERE merchant_id = $1`, m.id); err != nil {
+			w.fail("%v", err)
+		}
+		topupTx := map[string]*string{}
+		for _, tu := range topups {
+			topupTx[tu.OutTradeNo] = tu.TransactionID
+		}
 		for _, p := range led.Payments {
-			if p.MchID != m.creds.MchID || p.TradeType != "JSAPI" {
+			if p.MchID != m.creds.MchID {
+				continue
+			}
+			if p.TradeType == "NATIVE" { // a top-up: paid at WeChat ⇔ credited here, once
+				got, ok := topupTx[p.OutTradeNo]
+				if !ok || (p.State == "SUCCESS") != (got != nil) || (got != nil && *got != p.TransactionID) {
+					w.fail("top-up %s: WeChat says %s (%s), we recorded %v", p.OutTradeNo, p.State, p.TransactionID, got)
+				}
 				continue
 			}
 			i, ok := byNo[p.OutTradeNo]
@@ -586,9 +616,12 @@ func (w *world) summary() string {
 		Oversold int `db:"oversold"`
 		Late     int `db:"late"`
 		Packets  int `db:"packets"`
+		TopUps   int `db:"topups"`
 	}
 	w.db.Get(&n, `SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM orders WHERE status IN ('paid', 'refunded')) AS paid,
     (SELECT count(*) FROM order_refunds) AS refunds, (SELECT count(*) FROM orders WHERE status = 'oversold') AS oversold,
-    (SELECT count(*) FROM orders WHERE paid_late) AS late, (SELECT count(*) FROM packets) AS packets`) //nolint:errcheck
-	return fmt.Sprintf("%d orders (%d paid, %d paid late, %d oversold), %d refunds, %d red packets", n.Orders, n.Paid, n.Late, n.Oversold, n.Refunds, n.Packets)
+    (SELECT count(*) FROM orders WHERE paid_late) AS late, (SELECT count(*) FROM packets) AS packets,
+    (SELECT count(*) FROM topups WHERE status = 'paid') AS topups`) //nolint:errcheck
+	return fmt.Sprintf("%d orders (%d paid, %d paid late, %d oversold), %d refunds, %d red packets, %d top-ups paid",
+		n.Orders, n.Paid, n.Late, n.Oversold, n.Refunds, n.Packets, n.TopUps)
 }
