@@ -238,11 +238,23 @@ var refundChecks = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour
 // SyncRefunds asks WeChat about the refunds of paid orders whose check is due (see
 // refundChecks) and records the ones made in WeChat Pay's merchant platform.
 func (s *Service) SyncRefunds(ctx context.Context) (int, error) {
+	checked := 0
+	for ctx.Err() == nil { // batch after batch: a viral campaign's orders all come due together
+		n, more, err := s.syncRefundsBatch(ctx)
+		checked += n
+		if err != nil || !more || n == 0 {
+			return checked, err
+		}
+	}
+	return checked, nil
+}
+
+func (s *Service) syncRefundsBatch(ctx context.Context) (n int, more bool, err error) {
 	orders, err := s.dueOrders(ctx, `t.status = 'paid' AND t.refund_check_at <= $1`, `t.refund_check_at`)
 	if err != nil {
-		return 0, fmt.Errorf("campaign: orders to check for refunds: %w", err)
+		return 0, false, fmt.Errorf("campaign: orders to check for refunds: %w", err)
 	}
-	n, err := s.eachOrder(ctx, "check refunds", orders, func(ctx context.Context, o *Order) (bool, error) {
+	n, err = s.eachOrder(ctx, "check refunds", orders, func(ctx context.Context, o *Order) (bool, error) {
 		wx, err := s.WeChatFor(ctx, o.MerchantID)
 		if err != nil {
 			return false, err
@@ -259,7 +271,7 @@ func (s *Service) SyncRefunds(ctx context.Context) (int, error) {
 		return true, err
 	})
 	if err != nil {
-		return n, fmt.Errorf("campaign: check refunds: %w", err)
+		return n, false, fmt.Errorf("campaign: check refunds: %w", err)
 	}
-	return n, nil
+	return n, len(orders) == jobBatch, nil
 }
