@@ -16,11 +16,12 @@ N ?= 10
 flaketest:
 	FENXIAO_BROWSER_SLOWDOWN=$(SLOWDOWN) scripts/test.sh -flake $(N)
 
-## soak: the campaign simulation for 1,000,000 steps (100 seeds × 10,000); SEEDS and STEPS change it
+## soak: the campaign simulation for 1,000,000 steps (100 seeds × 10,000, in two processes, one
+## per core); SEEDS (even) and STEPS change it; the log is artifacts/soak-{1,2}.log
 SEEDS ?= 100
 STEPS ?= 10000
 soak:
-	scripts/pg.sh run go test -count=1 -timeout 0 -run '^TestSimulation$$' -v ./campaign/ -args -sim.seeds $(SEEDS) -sim.steps $(STEPS)
+	scripts/soak.sh $(SEEDS) $(STEPS)
 
 ## bench: the benchmarks, with their baselines measured in the same run
 bench:

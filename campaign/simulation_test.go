@@ -37,7 +37,8 @@ import (
 // make test runs 10,000 steps; make soak runs 1,000,000.
 var (
 	simSeed  = flag.Uint64("sim.seed", 0, "run only this seed of the simulation")
-	simSeeds = flag.Int("sim.seeds", 5, "seeds of the simulation, from 1")
+	simFrom  = flag.Int("sim.from", 1, "the first seed of the simulation")
+	simSeeds = flag.Int("sim.seeds", 5, "how many seeds, from -sim.from on")
 	simSteps = flag.Int("sim.steps", 2000, "steps per seed")
 )
 
@@ -46,8 +47,8 @@ func TestSimulation(t *testing.T) {
 	if *simSeed != 0 {
 		seeds = append(seeds, *simSeed)
 	} else {
-		for i := 1; i <= *simSeeds; i++ {
-			seeds = append(seeds, uint64(i))
+		for i := range *simSeeds {
+			seeds = append(seeds, uint64(*simFrom+i))
 		}
 	}
 	for _, seed := range seeds {
