@@ -25,6 +25,26 @@ BEGIN IF NEW.client_ip = '%s' THEN PERFORM pg_sleep(%f); END IF; RETURN NEW; END
 	t.Cleanup(func() { db.MustExec(`DROP TRIGGER test_slow_order ON orders`) })
 }
 
+// waitAsleep waits until a transaction is inside a test trigger's pg_sleep: the window the
+// test races into is open (on a loaded machine the goroutine may take a while to get there).
+func waitAsleep(t *testing.T, db *sqlx.DB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := db.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()`); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no transaction reached the test trigger's sleep within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func deadlock(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe) && pe.Code == "40P01"
@@ -89,11 +109,11 @@ func TestRefundRacingPaymentsNoDeadlock(t *testing.T) {
 func TestBuyerSlotSurvivesCloseRacingANewOrder(t *testing.T) {
 	e := newEnv(t, "100")
 	c := e.campaign(50, func(s *campaign.Settings) { s.BuyerLimit = 10 })
-	// Every order's transaction waits 400 ms right after taking (or finding) its buyer slot
+	// Every order's transaction waits a second right after taking (or finding) its buyer slot
 	// while the switch is on: the window in which the close races it.
 	e.db.MustExec(`CREATE TABLE test_slow_slot (on_ boolean NOT NULL)`)
 	e.db.MustExec(`CREATE OR REPLACE FUNCTION test_slow_slot() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN IF EXISTS (SELECT 1 FROM test_slow_slot WHERE on_) THEN PERFORM pg_sleep(0.4); END IF; RETURN NULL; END $$`)
+BEGIN IF EXISTS (SELECT 1 FROM test_slow_slot WHERE on_) THEN PERFORM pg_sleep(1); END IF; RETURN NULL; END $$`)
 	e.db.MustExec(`CREATE TRIGGER test_slow_slot AFTER INSERT ON campaign_buyers FOR EACH STATEMENT EXECUTE FUNCTION test_slow_slot()`)
 	t.Cleanup(func() { e.db.MustExec(`DROP TRIGGER test_slow_slot ON campaign_buyers; DROP TABLE test_slow_slot`) })
 	for i := range 3 {
@@ -110,7 +130,7 @@ BEGIN IF EXISTS (SELECT 1 FROM test_slow_slot WHERE on_) THEN PERFORM pg_sleep(0
 			_, err := e.svc.CreateOrder(ctx, c.ID, u, 1, "127.0.0.1")
 			done <- err
 		}()
-		time.Sleep(150 * time.Millisecond) // inside the 400 ms the second order holds open
+		waitAsleep(t, e.db) // the second order's transaction holds its slot, and sleeps
 		e.db.MustExec(`DELETE FROM test_slow_slot`)
 		if ok, err := e.svc.CloseOrder(ctx, first.Order); err != nil || !ok {
 			t.Fatalf("close: %v %v", ok, err)
@@ -146,7 +166,7 @@ func TestReleaseWaitsForALastMomentOrder(t *testing.T) {
 		_, err := e.svc.CreateOrder(context.Background(), c.ID, u, 1, "10.9.9.8")
 		done <- err
 	}()
-	time.Sleep(150 * time.Millisecond)
+	waitAsleep(t, e.db) // the order's transaction has reserved its unit, and sleeps
 	clock.Advance(25 * time.Hour) // the campaign has ended while the order is being made
 	defer clock.Advance(-25 * time.Hour)
 	if _, err := e.svc.ReleaseEnded(ctx); err != nil {
