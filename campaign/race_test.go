@@ -166,7 +166,7 @@ func TestReleaseWaitsForALastMomentOrder(t *testing.T) {
 		_, err := e.svc.CreateOrder(context.Background(), c.ID, u, 1, "10.9.9.8")
 		done <- err
 	}()
-	waitAsleep(t, e.db) // the order's transaction has reserved its unit, and sleeps
+	waitAsleep(t, e.db)           // the order's transaction has reserved its unit, and sleeps
 	clock.Advance(25 * time.Hour) // the campaign has ended while the order is being made
 	defer clock.Advance(-25 * time.Hour)
 	if _, err := e.svc.ReleaseEnded(ctx); err != nil {
