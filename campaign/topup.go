@@ -209,7 +209,9 @@ func (s *Service) checkTopUp(ctx context.Context, t *TopUp) (changed bool, err e
 
 // HandleTopUpNotify verifies a top-up payment notification and credits the merchant's assets.
 // Duplicates return nil (WeChat must be told SUCCESS); a forged or mismatching notification
-// is an error.
+// is an error. The notification is signed with the merchant's own API key, which the merchant
+// holds: it could sign one for a top-up it never paid. So it only triggers a check, and what
+// is credited is what WeChat's orderquery confirms (paid, this order, this amount).
 func (s *Service) HandleTopUpNotify(ctx context.Context, merchantID int64, body []byte) error {
 	wx, err := s.WeChatFor(ctx, merchantID)
 	if err != nil {
@@ -219,7 +221,16 @@ func (s *Service) HandleTopUpNotify(ctx context.Context, merchantID int64, body 
 	if err != nil {
 		return fmt.Errorf("campaign: top-up notification for merchant %d: %w", merchantID, err)
 	}
-	return s.markTopUpPaid(ctx, merchantID, n.OutTradeNo, n.TransactionID, n.TotalFen, n.PaidAt)
+	st, err := wx.QueryOrder(ctx, n.OutTradeNo)
+	if err != nil {
+		return fmt.Errorf("campaign: confirm top-up %s of merchant %d: %w", n.OutTradeNo, merchantID, err)
+	}
+	if st.TradeState != "SUCCESS" || st.OutTradeNo != n.OutTradeNo || st.TransactionID != n.TransactionID || st.TotalFen != n.TotalFen {
+		s.log.Warn("top-up notification not confirmed by WeChat", "merchant_id", merchantID, "out_trade_no", n.OutTradeNo,
+			"trade_state", st.TradeState, "transaction_id", n.TransactionID)
+		return fmt.Errorf("%w: top-up %s: WeChat says %s", ErrConflict, n.OutTradeNo, st.TradeState)
+	}
+	return s.markTopUpPaid(ctx, merchantID, st.OutTradeNo, st.TransactionID, st.TotalFen, st.PaidAt)
 }
 
 // markTopUpPaid moves a top-up from pending to paid and credits the ledger in the same

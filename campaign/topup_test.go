@@ -287,3 +287,31 @@ func TestQueryTopUpsIsolatesAHangingMerchant(t *testing.T) {
 		t.Fatalf("%d of the hanging merchant's top-ups backed off (%v), want the one tried", backedOff, err)
 	}
 }
+
+// A merchant holds its own WeChat Pay key, so it can sign a "paid" notification for a top-up it
+// never paid. The notification only triggers a check: WeChat's orderquery must say the top-up
+// is paid, for its amount, before any asset is credited. The honest payment is still credited.
+func TestTopUpNotificationSignedByTheMerchantIsNotEnough(t *testing.T) {
+	te := newTopUpEnv(t)
+	te.setUpWeChat()
+	tu, err := te.svc.StartTopUp(ctx, te.merchant, d("500"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Correctly signed with the merchant's key, a made-up transaction id, never paid.
+	replies, err := simulator.SendPayNotify(te.creds.MchID, tu.OutTradeNo, sim.NotifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replies) != 1 || strings.Contains(replies[0], "SUCCESS") {
+		t.Errorf("a notification WeChat does not back answered %v", replies)
+	}
+	if got, _ := te.svc.TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
+		t.Fatalf("an unpaid top-up is %s after a self-signed notification", got.Status)
+	}
+	equal(t, "available", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "0")
+	te.scanAndPay(tu)
+	te.waitTopUp(tu.ID, "paid")
+	equal(t, "available after paying", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "500")
+	audit(t, te.db)
+}
