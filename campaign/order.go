@@ -14,6 +14,7 @@ package campaign
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -30,8 +31,9 @@ closed_at, refunded_at, settle_at, paid_late, refunded, voided_qty, retry_at, at
 
 // Checkout is a created order and what the page needs to pay it.
 type Checkout struct {
-	Order *Order
-	Pay   wechat.PayRequest // the getBrandWCPayRequest parameters
+	Order    *Order
+	Pay      wechat.PayRequest // the getBrandWCPayRequest parameters
+	Existing bool              // the buyer's unpaid order from before: one live order per buyer
 }
 
 // CreateOrder reserves qty units for the buyer and asks WeChat Pay for a JSAPI prepay. The
@@ -41,6 +43,16 @@ type Checkout struct {
 // are checked here again.
 func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Checkout, error) {
 	c, o, err := s.reserveOrder(ctx, campaignID, buyer, qty, clientIP)
+	var live *liveOrderError
+	if errors.As(err, &live) {
+		// One live unpaid order per buyer: a second buy pays the first. Its unifiedorder is
+		// replayed identically, which WeChat answers with the same prepay_id.
+		pay, err := s.prepay(ctx, c, buyer, live.order)
+		if err != nil {
+			return nil, fmt.Errorf("campaign: pay order %d: %w", live.order.ID, err)
+		}
+		return &Checkout{Order: live.order, Pay: pay, Existing: true}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +99,17 @@ func (s *Service) reserveOrder(ctx context.Context, campaignID int64, buyer *Use
 		if err != nil {
 			return err
 		}
+		// The slot row is now locked: the buyer's other order attempts wait here, so only one
+		// of them can find no live order and make one.
+		var live Order
+		err = sqlx.GetContext(ctx, tx, &live, `SELECT `+orderCols+` FROM orders
+WHERE campaign_id = $1 AND buyer_id = $2 AND status = 'pending' AND expires_at > $3 ORDER BY id LIMIT 1`, c.ID, buyer.ID, now)
+		if err == nil {
+			return &liveOrderError{order: &live} // rolls the slot back: nothing changes
+		}
+		if !isNoRows(err) {
+			return err
+		}
 		var left int
 		err = tx.QueryRowxContext(ctx, `
 UPDATE campaigns SET held = held + $2, buyers = buyers + $3
@@ -104,10 +127,21 @@ INSERT INTO orders (merchant_id, campaign_id, buyer_id, out_trade_no, qty, amoun
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING `+orderCols, c.MerchantID, c.ID, buyer.ID, outTradeNo, qty, amount, clientIP, now, expires)
 	})
+	var live *liveOrderError
+	if errors.As(err, &live) {
+		return c, nil, err
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("campaign: order in %d: %w", campaignID, err)
 	}
 	return c, &o, nil
+}
+
+// liveOrderError is the buyer's unpaid order that a new order attempt found.
+type liveOrderError struct{ order *Order }
+
+func (e *liveOrderError) Error() string {
+	return fmt.Sprintf("campaign: order %d of this buyer is still unpaid", e.order.ID)
 }
 
 func (s *Service) prepay(ctx context.Context, c *Campaign, buyer *User, o *Order) (wechat.PayRequest, error) {

@@ -122,6 +122,9 @@ BEGIN IF EXISTS (SELECT 1 FROM test_slow_slot WHERE on_) THEN PERFORM pg_sleep(1
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The first order's time is up (a live one would be the buyer's order again).
+		clock.Advance(16 * time.Minute)
+		defer clock.Advance(-16 * time.Minute)
 		// The second order's transaction has seen the buyer's slot and is still open when the
 		// first order is closed.
 		e.db.MustExec(`INSERT INTO test_slow_slot VALUES (true)`)

@@ -140,11 +140,15 @@ func (s *server) h5CreateOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return orderError(err)
 	}
-	return c.JSON(fiber.Map{
+	answer := fiber.Map{
 		"order_id": co.Order.ID,
 		"pay":      co.Pay,
 		"next":     fmt.Sprintf("/c/%d/orders/%d", camp.ID, co.Order.ID),
-	})
+	}
+	if co.Existing { // one live unpaid order per buyer: the page says it pays that one
+		answer["notice"] = fmt.Sprintf("你有一笔未支付的订单（%d 件，¥%s），请先完成支付", co.Order.Qty, co.Order.Amount.StringFixed(2))
+	}
+	return c.JSON(answer)
 }
 
 // orderError says in the buyer's words why an order was refused.

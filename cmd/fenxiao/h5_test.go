@@ -150,6 +150,16 @@ func TestH5SessionAndOAuthState(t *testing.T) {
 		t.Fatalf("order: %d %s", resp.StatusCode, body)
 	}
 	fmt.Sscanf(string(body[strings.Index(string(body), `"order_id":`)+len(`"order_id":`):]), "%d", &orderID) //nolint:errcheck
+	// Buying again while that order is unpaid pays that order, and the page is told so.
+	resp, err = a.Post(fmt.Sprintf("%s/api/h5/c/%d/orders", st.base, c.ID), "application/json", strings.NewReader(`{"qty":3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(again), fmt.Sprintf(`"order_id":%d`, orderID)) || !strings.Contains(string(again), "你有一笔未支付的订单") {
+		t.Fatalf("a second buy while order %d is unpaid: %d %s", orderID, resp.StatusCode, again)
+	}
 	if resp, _ := b.get(t, fmt.Sprintf("%s/c/%d/orders/%d", st.base, c.ID, orderID)); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("another follower's order: %d, want 404", resp.StatusCode)
 	}

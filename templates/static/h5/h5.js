@@ -99,6 +99,7 @@
       if (!window.WeixinJSBridge) { err.textContent = "请在微信中打开本页面完成支付"; err.hidden = false; return; }
       payBtn.disabled = true; err.hidden = true;
       api("POST", payBtn.dataset.url, { qty: +qty.value }).then(function (o) {
+        if (o.notice) toast(o.notice);
         WeixinJSBridge.invoke("getBrandWCPayRequest", o.pay, function (res) {
           var msg = (res && res.err_msg) || "";
           if (/:ok$/.test(msg)) location.href = o.next;
