@@ -34,6 +34,9 @@ type Gate struct {
 	StartsAt time.Time  // NotStarted: when it opens
 	Region   Region     // RegionNotAllowed: the region detected from the visitor's IP
 	FollowQR *wechat.QR // NotFan: the OA's follow QR that brings them back here
+	// SoldOut while units are only held by unpaid orders: when the first of them times out
+	// (a unit may come back then); nil when everything is sold.
+	ReleasesAt *time.Time
 }
 
 // Enter decides whether a visitor may take part in a campaign now. Checks run in the order a
@@ -76,7 +79,18 @@ func (s *Service) Enter(ctx context.Context, c *Campaign, u *User, clientIP stri
 		}
 	}
 	if c.Left() <= 0 {
-		return Gate{Reason: SoldOut}, nil
+		// Held units may come back. The buyer whose unpaid order holds some goes on to pay it.
+		var g struct {
+			Mine       bool       `db:"mine"`
+			ReleasesAt *time.Time `db:"releases_at"`
+		}
+		if err := s.db.GetContext(ctx, &g, `SELECT COALESCE(bool_or(buyer_id = $2), false) AS mine, min(expires_at) AS releases_at
+FROM orders WHERE campaign_id = $1 AND status = 'pending' AND expires_at > $3`, c.ID, u.ID, s.now()); err != nil {
+			return Gate{}, err
+		}
+		if !g.Mine {
+			return Gate{Reason: SoldOut, ReleasesAt: g.ReleasesAt}, nil
+		}
 	}
 	if c.BuyerLimit > 0 && c.Buyers >= c.BuyerLimit {
 		var already bool

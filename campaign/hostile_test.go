@@ -49,3 +49,29 @@ func TestOneLiveUnpaidOrderPerBuyer(t *testing.T) {
 	}
 	audit(t, e.db)
 }
+
+// While units are only held by unpaid orders, the sold-out gate says when the first of them
+// is released (not 已售罄 for good), and the buyer whose order holds them goes on to pay it.
+func TestHeldStockGateSaysWhenItMayComeBack(t *testing.T) {
+	e := newEnv(t, "100")
+	c := e.campaign(1)
+	holder, late := e.user("占着"), e.user("后来")
+	co, err := e.svc.CreateOrder(ctx, c.ID, holder, 1, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = e.reload(c)
+	g, err := e.svc.Enter(ctx, c, late, "127.0.0.1", 0)
+	if err != nil || g.Reason != campaign.SoldOut || g.ReleasesAt == nil || !g.ReleasesAt.Equal(co.Order.ExpiresAt) {
+		t.Fatalf("a latecomer while the last unit is held: %+v %v", g, err)
+	}
+	if g, err := e.svc.Enter(ctx, c, holder, "127.0.0.1", 0); err != nil || g.Reason != campaign.Open {
+		t.Fatalf("the holder of the unpaid order: %+v %v", g, err)
+	}
+	e.pay(co, holder)
+	e.waitStatus(co.Order.ID, campaign.Paid)
+	if g, err := e.svc.Enter(ctx, e.reload(c), late, "127.0.0.1", 0); err != nil || g.Reason != campaign.SoldOut || g.ReleasesAt != nil {
+		t.Fatalf("once the last unit is paid: %+v %v", g, err)
+	}
+	audit(t, e.db)
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
 
@@ -210,5 +211,35 @@ func TestForwardedFor(t *testing.T) {
 		if got := forwardedFor(netip.MustParseAddr(tc.peer), tc.header, tc.trusted); got != tc.want {
 			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", tc.peer, tc.header, got, tc.want)
 		}
+	}
+}
+
+// While the last units are only held by someone's unpaid order, the landing page tells a
+// latecomer they may come back, and when, instead of 已售罄.
+func TestH5HeldStockPage(t *testing.T) {
+	st := newH5Stack(t)
+	m := st.merchant("抢光店")
+	c := st.campaign(m, 1)
+	holder, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: "占着", Subscribed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hu, err := st.srv.campaign.SignIn(context.Background(), m.id, wechat.OAuthToken{OpenID: holder.OpenID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.srv.campaign.CreateOrder(context.Background(), c.ID, hu, 1, "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	late, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: "后来", Subscribed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFollower()
+	page := fmt.Sprintf("%s/c/%d", st.base, c.ID)
+	f.signIn(t, st, m, page, late.OpenID)
+	resp, body := f.get(t, page)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "已被抢光") || !strings.Contains(body, "未支付订单释放后可再购买") || strings.Contains(body, "商品已售罄") {
+		t.Fatalf("landing page while the last unit is held: %d\n%s", resp.StatusCode, body)
 	}
 }
