@@ -102,11 +102,17 @@ type credit struct {
 }
 
 // attribute decides who earns on a paid order and moves the commission, in the payment's
-// transaction. Units without an eligible sharer keep their commission frozen in the reserve.
-// Once the campaign's reserve has gone back to the merchant (a payment after the release),
-// the eligible sharer is named on the order but earns nothing: the reserve no longer holds it.
+// transaction. The sharer is the one frozen on the order when it was made (a binding that
+// changed while the buyer paid counts only for later orders); whether they earn is decided
+// now. Units without an eligible sharer keep their commission frozen in the reserve. Once the
+// campaign's reserve has gone back to the merchant (a payment after the release), the sharer
+// stays named on the order but earns nothing: the reserve no longer holds it.
 func (s *Service) attribute(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, paidAt time.Time) (credit, error) {
-	none := credit{amount: decimal.Zero, status: "none"}
+	none := credit{amount: decimal.Zero, status: "none", sharerID: o.SharerID}
+	if o.SharerID == nil {
+		none.reason = NoSharer
+		return none, nil
+	}
 	var sharer struct {
 		ID       int64  `db:"id"`
 		OpenID   string `db:"openid"`
@@ -115,20 +121,18 @@ func (s *Service) attribute(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Or
 	}
 	err := sqlx.GetContext(ctx, tx, &sharer, `
 SELECT u.id, u.openid, u.snapshot,
-       EXISTS (SELECT 1 FROM orders p WHERE p.campaign_id = b.campaign_id AND p.buyer_id = u.id AND p.status = 'paid') AS bought
-FROM bindings b JOIN wechat_users u ON u.id = b.sharer_id
-WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, o.BuyerID)
+       EXISTS (SELECT 1 FROM orders p WHERE p.campaign_id = $1 AND p.buyer_id = u.id AND p.status = 'paid') AS bought
+FROM wechat_users u WHERE u.id = $2 AND u.merchant_id = $3`, c.ID, *o.SharerID, c.MerchantID)
 	switch {
 	case isNoRows(err):
-		none.reason = NoSharer
+		none.sharerID, none.reason = nil, SharerNotViable
 		return none, nil
 	case err != nil:
 		return credit{}, err
 	}
-	none.sharerID = nil
 	switch {
 	case sharer.ID == o.BuyerID:
-		none.reason = SelfPurchase
+		none.sharerID, none.reason = nil, SelfPurchase
 		return none, nil
 	case sharer.Snapshot:
 		none.reason = SnapshotSharer
@@ -138,7 +142,7 @@ WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, o.BuyerID)
 		return none, nil
 	}
 	if c.Status != Published || c.ReleasedAt != nil {
-		none.sharerID, none.reason = &sharer.ID, ReserveReleased
+		none.reason = ReserveReleased
 		return none, nil
 	}
 	cr := credit{sharerID: &sharer.ID, amount: c.Commission.Mul(decimalInt(o.Qty)), status: "earned"}

@@ -65,6 +65,31 @@ func (s *Service) BuyerOrder(ctx context.Context, buyer *User, orderID int64) (*
 	return o, nil
 }
 
+// Referrer is the masked nickname of the sharer a new order of the buyer would name — the
+// one they are bound to now — or "" when they came without a share link. The buy page shows
+// it as 本单推荐人 before the buyer pays.
+func (s *Service) Referrer(ctx context.Context, c *Campaign, buyer *User) (string, error) {
+	var name []string
+	err := s.db.SelectContext(ctx, &name, `SELECT u.nickname FROM bindings b JOIN wechat_users u ON u.id = b.sharer_id
+WHERE b.campaign_id = $1 AND b.visitor_id = $2`, c.ID, buyer.ID)
+	if err != nil || len(name) == 0 {
+		return "", err
+	}
+	return MaskName(name[0]), nil
+}
+
+// OrderReferrer is the masked nickname of the sharer frozen on an order, "" for none.
+func (s *Service) OrderReferrer(ctx context.Context, o *Order) (string, error) {
+	if o.SharerID == nil {
+		return "", nil
+	}
+	u, err := s.User(ctx, o.MerchantID, *o.SharerID)
+	if err != nil {
+		return "", err
+	}
+	return MaskName(u.Nickname), nil
+}
+
 // Earnings is a sharer's commissions with one merchant: the balances and the latest
 // movements of their vault (each commission names its order).
 type Earnings struct {
@@ -104,8 +129,17 @@ func (e *GateError) Error() string { return "campaign: gate closed: " + string(e
 func (e *GateError) Is(target error) bool { return target == ErrConflict }
 
 // Buy checks every gate for the buyer, as the landing page did (a page can be skipped), and
-// creates the order with its WeChat Pay parameters.
+// creates the order with its WeChat Pay parameters. Attempts are rate-limited per buyer and
+// per public client address (*RateLimitError), before anything else is read or asked.
 func (s *Service) Buy(ctx context.Context, c *Campaign, buyer *User, qty int, clientIP string) (*Checkout, error) {
+	if err := s.limit(ctx, fmt.Sprintf("order:%d:u%d", c.ID, buyer.ID), ordersPerBuyer, "下单"); err != nil {
+		return nil, err
+	}
+	if publicAddress(clientIP) {
+		if err := s.limit(ctx, fmt.Sprintf("order:%d:ip:%s", c.ID, clientIP), ordersPerAddress, "下单"); err != nil {
+			return nil, err
+		}
+	}
 	g, err := s.Enter(ctx, c, buyer, clientIP, 0)
 	if err != nil {
 		return nil, err

@@ -94,54 +94,59 @@ VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, followerHash(token), state, scope, nex
 
 // FinishSignIn completes the round trip the browser's session started: the state must match
 // (once), the code is exchanged for the openid, a snsapi_userinfo grant also reads nickname
-// and avatar, and the session is signed in as that user. It returns the path to go back to.
-// Snapshot-mode users are signed in as such: the gates show them the guidance and they
-// never earn.
-func (s *Service) FinishSignIn(ctx context.Context, token string, merchantID int64, code, state string) (string, error) {
+// and avatar, and the session is signed in as that user under a new token (a token someone
+// planted in the browser before the sign-in is worth nothing after it). It returns the path
+// to go back to and the new token for the cookie. Snapshot-mode users are signed in as such:
+// the gates show them the guidance and they never earn.
+func (s *Service) FinishSignIn(ctx context.Context, token string, merchantID int64, code, state string) (next, newToken string, err error) {
 	var pending struct {
 		Scope string `db:"oauth_scope"`
 		Next  string `db:"oauth_next"`
 	}
-	err := s.db.GetContext(ctx, &pending, `
+	err = s.db.GetContext(ctx, &pending, `
 UPDATE h5_sessions SET oauth_state = '', oauth_expires = NULL
 WHERE id = $1 AND oauth_state <> '' AND oauth_state = $2 AND oauth_expires > $3 AND expires_at > $3
 RETURNING oauth_scope, oauth_next`, followerHash(token), state, s.now())
 	if isNoRows(err) || token == "" || state == "" {
-		return "", ErrSignInState
+		return "", "", ErrSignInState
 	}
 	if err != nil {
-		return "", fmt.Errorf("campaign: finish sign-in: %w", err)
+		return "", "", fmt.Errorf("campaign: finish sign-in: %w", err)
 	}
 	if code == "" {
-		return pending.Next, ErrSignInDenied
+		return pending.Next, "", ErrSignInDenied
 	}
 	wx, err := s.WeChatFor(ctx, merchantID)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	tok, err := wx.ExchangeCode(ctx, code)
 	if err != nil {
-		return "", fmt.Errorf("campaign: OAuth code of merchant %d: %w", merchantID, err)
+		return "", "", fmt.Errorf("campaign: OAuth code of merchant %d: %w", merchantID, err)
 	}
 	var profile *wechat.User
 	if pending.Scope == wechat.ScopeUserInfo && !tok.Snapshot {
 		p, err := wx.OAuthUserInfo(ctx, tok)
 		if err != nil {
-			return "", fmt.Errorf("campaign: OAuth profile: %w", err)
+			return "", "", fmt.Errorf("campaign: OAuth profile: %w", err)
 		}
 		profile = &p
 	}
 	u, err := s.SignIn(ctx, merchantID, tok, profile)
 	if err != nil {
-		return "", err
+		return "", "", err
+	}
+	if newToken, err = randomToken(32); err != nil {
+		return "", "", err
 	}
 	now := s.now()
-	_, err = s.db.ExecContext(ctx, `UPDATE h5_sessions SET merchant_id = $2, user_id = $3, scope = $4, seen_at = $5, expires_at = $6 WHERE id = $1`,
-		followerHash(token), merchantID, u.ID, pending.Scope, now, now.Add(followerIdle))
+	_, err = s.db.ExecContext(ctx, `
+UPDATE h5_sessions SET id = $7, merchant_id = $2, user_id = $3, scope = $4, seen_at = $5, expires_at = $6 WHERE id = $1`,
+		followerHash(token), merchantID, u.ID, pending.Scope, now, now.Add(followerIdle), followerHash(newToken))
 	if err != nil {
-		return "", fmt.Errorf("campaign: sign in session: %w", err)
+		return "", "", fmt.Errorf("campaign: sign in session: %w", err)
 	}
-	return pending.Next, nil
+	return pending.Next, newToken, nil
 }
 
 // Follower returns the session of a cookie token. Its User is nil when the session is

@@ -135,7 +135,10 @@ const maxTries = 5
 
 // TryPassword checks a campaign password. A right one lets the user in for good; at most five
 // tries a minute per user (ErrTooManyTries), counted under a per-user lock so parallel tries
-// cannot slip past the limit.
+// cannot slip past the limit, and at most passwordsPerCamp wrong ones a minute for the whole
+// campaign (a *RateLimitError), so many accounts together cannot guess it either. Every try
+// takes a place in the campaign's count before the password is compared, so parallel guesses
+// cannot overshoot it; a right one gives its place back.
 func (s *Service) TryPassword(ctx context.Context, c *Campaign, u *User, password string) error {
 	wrong := false
 	err := s.transact(ctx, func(tx *sqlx.Tx) error {
@@ -151,9 +154,17 @@ func (s *Service) TryPassword(ctx context.Context, c *Campaign, u *User, passwor
 		if recent >= maxTries {
 			return ErrTooManyTries
 		}
+		campKey := fmt.Sprintf("password:%d", c.ID)
+		if err := s.limit(ctx, campKey, passwordsPerCamp, "本活动的密码尝试"); err != nil {
+			return err
+		}
 		if subtle.ConstantTimeCompare([]byte(password), []byte(c.Password)) != 1 {
 			wrong = true // the attempt is recorded: commit it, then say so
 			_, err := tx.ExecContext(ctx, `INSERT INTO password_attempts (campaign_id, user_id, at) VALUES ($1, $2, $3)`, c.ID, u.ID, now)
+			return err
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE rate_windows SET n = n - 1 WHERE key = $1 AND window_start = $2 AND n > 0`,
+			campKey, now.Truncate(passwordsPerCamp.Window)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO campaign_access (campaign_id, user_id, merchant_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,

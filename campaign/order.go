@@ -69,6 +69,8 @@ func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User
 }
 
 // reserveOrder takes the stock and the buyer's place and records the order, in one transaction.
+// The order names the sharer the buyer is bound to at this moment (orders.sharer_id): that
+// sharer, and no later binding, is the one the payment may credit.
 func (s *Service) reserveOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Campaign, *Order, error) {
 	c, err := s.Public(ctx, campaignID)
 	if err != nil {
@@ -123,8 +125,8 @@ RETURNING stock - sold - held`, c.ID, qty, newBuyer, now).Scan(&left)
 			return err
 		}
 		return sqlx.GetContext(ctx, tx, &o, `
-INSERT INTO orders (merchant_id, campaign_id, buyer_id, out_trade_no, qty, amount, client_ip, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO orders (merchant_id, campaign_id, buyer_id, sharer_id, out_trade_no, qty, amount, client_ip, created_at, expires_at)
+VALUES ($1, $2, $3, (SELECT sharer_id FROM bindings WHERE campaign_id = $2 AND visitor_id = $3), $4, $5, $6, $7, $8, $9)
 RETURNING `+orderCols, c.MerchantID, c.ID, buyer.ID, outTradeNo, qty, amount, clientIP, now, expires)
 	})
 	var live *liveOrderError
@@ -161,7 +163,18 @@ func (s *Service) prepay(ctx context.Context, c *Campaign, buyer *User, o *Order
 		ClientIP:    o.ClientIP,
 		NotifyURL:   s.PayNotifyURL(c.MerchantID),
 		TimeExpire:  o.ExpiresAt,
+		Attach:      orderAttach(o),
 	})
+}
+
+// orderAttach is the order's attach field at WeChat: the sharer frozen on it, so the
+// signed order WeChat keeps (and its bills) names them too. Derived from the order alone,
+// so a replayed unifiedorder is identical and gets the same prepay_id.
+func orderAttach(o *Order) string {
+	if o.SharerID == nil {
+		return ""
+	}
+	return fmt.Sprintf("sharer=%d", *o.SharerID)
 }
 
 // PayNotifyURL is where WeChat Pay sends a merchant's payment notifications.

@@ -44,7 +44,8 @@ type OrderPage struct {
 // Buyer is the buyer's name for display: a silent WeChat sign-in knows no nickname.
 func (o *OrderRow) Buyer() string { return nameOr(o.BuyerName) }
 
-// Sharer is the credited sharer's name for display, "" when nobody earned.
+// Sharer is the name of the sharer the order was made through (本单推荐人), "" for none;
+// whether they earned is the order's commission status.
 func (o *OrderRow) Sharer() string {
 	if o.SharerID == nil {
 		return ""

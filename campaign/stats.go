@@ -59,10 +59,16 @@ ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET views = visits.views + 1, la
 	return nil
 }
 
-// RecordShare counts a share (chat, moments, poster, link).
+// RecordShare counts a share (chat, moments, poster, link): at most one per sharer and channel
+// a minute, so a script posting share events cannot inflate the merchant's numbers. Shares
+// past that are dropped without an error: the page has nothing to tell the sharer.
 func (s *Service) RecordShare(ctx context.Context, c *Campaign, sharerID int64, channel string) error {
+	channel = truncate(channel, 16)
+	if ok, _, err := s.allow(ctx, fmt.Sprintf("share:%d:u%d:%s", c.ID, sharerID, channel), sharesPerUserChan); err != nil || !ok {
+		return err
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO shares (merchant_id, campaign_id, sharer_id, channel, at) VALUES ($1, $2, $3, $4, $5)`,
-		c.MerchantID, c.ID, sharerID, truncate(channel, 16), s.now())
+		c.MerchantID, c.ID, sharerID, channel, s.now())
 	if err != nil {
 		return fmt.Errorf("campaign: record share: %w", err)
 	}

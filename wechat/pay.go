@@ -29,6 +29,7 @@ type Prepay struct {
 	NotifyURL   string
 	TimeExpire  time.Time // zero: WeChat's default of 2 hours
 	ProductID   string    // Native only (WeChat requires it there)
+	Attach      string    // returned as is in the notification and query (≤ 127 bytes)
 }
 
 // PayRequest is what WeixinJSBridge.invoke('getBrandWCPayRequest', …) takes, in its JSON
@@ -53,7 +54,7 @@ func (c *Client) PrepayJSAPI(ctx context.Context, p Prepay) (PayRequest, error) 
 	params := &order.Params{
 		TotalFee: strconv.FormatInt(p.TotalFen, 10), CreateIP: p.ClientIP, Body: p.Description,
 		OutTradeNo: p.OutTradeNo, OpenID: p.OpenID, TradeType: "JSAPI", NotifyURL: p.NotifyURL,
-		SignType: util.SignTypeMD5,
+		SignType: util.SignTypeMD5, Attach: p.Attach,
 	}
 	if !p.TimeExpire.IsZero() {
 		params.TimeExpire = p.TimeExpire.In(chinaTime).Format(wechatTimeLayout)

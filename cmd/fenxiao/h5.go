@@ -19,9 +19,10 @@ import (
 func (s *server) h5Routes(r router) {
 	s.visits = newRecorder(s.campaign, s.log)
 	s.covers = &coverCache{}
+	s.h5Key = h5CSRFKey(s.cfg.SecretKey)
 	r.Get("/h5/oauth/:merchant<int>", s.h5OAuth)
 	r.Get("/c/:id<int>", s.h5Landing)
-	r.Post("/c/:id<int>/password", s.h5Password)
+	r.Post("/c/:id<int>/password", s.h5Guard, s.h5Password)
 	r.Get("/c/:id<int>/buy", s.h5Buy)
 	r.Get("/c/:id<int>/orders", s.h5Orders)
 	r.Get("/c/:id<int>/orders/:order<int>", s.h5OrderResult)
@@ -29,11 +30,11 @@ func (s *server) h5Routes(r router) {
 	r.Get("/c/:id<int>/poster.png", s.h5Poster)
 	r.Get("/c/:id<int>/cover.png", s.h5Cover)
 	r.Get("/c/:id<int>/commissions", s.h5Earnings)
-	r.Post("/c/:id<int>/withdraw", s.h5Withdraw)
-	r.Post("/api/h5/c/:id<int>/orders", s.h5CreateOrder)
+	r.Post("/c/:id<int>/withdraw", s.h5Guard, s.h5Withdraw)
+	r.Post("/api/h5/c/:id<int>/orders", s.h5Guard, s.h5CreateOrder)
 	r.Get("/api/h5/c/:id<int>/orders/:order<int>", s.h5OrderStatus)
-	r.Post("/api/h5/c/:id<int>/jsconfig", s.h5JSConfig)
-	r.Post("/api/h5/c/:id<int>/shares", s.h5RecordShare)
+	r.Post("/api/h5/c/:id<int>/jsconfig", s.h5Guard, s.h5JSConfig)
+	r.Post("/api/h5/c/:id<int>/shares", s.h5Guard, s.h5RecordShare)
 }
 
 // h5Cookie carries the follower's session token.
@@ -47,6 +48,7 @@ type h5Page struct {
 	Sim      bool // load the WeChat simulator's bridge (dev and tests only)
 	Share    bool // set up JS-SDK sharing on this page
 	Now      time.Time
+	CSRF     string // the token state-changing requests of this page carry (h5_guard.go)
 	Data     any
 	tz       *time.Location
 }
@@ -91,8 +93,19 @@ func (s *server) render(c *fiber.Ctx, page string, p *h5Page) error {
 	if p.tz == nil {
 		p.tz = time.Local
 	}
+	p.CSRF = s.h5CSRF(c)
 	c.Set(fiber.HeaderCacheControl, "no-store") // personal pages: never from a shared cache
+	h5Headers(c, s.wechatImageOrigin())
 	return c.Render("h5/"+page, p, "layouts/h5")
+}
+
+// wechatImageOrigin is where pages load WeChat's pictures from (the follow QR code): WeChat's
+// own host, or the simulator's in dev and tests.
+func (s *server) wechatImageOrigin() string {
+	if s.cfg.WeChatAPIBase != "" {
+		return s.cfg.WeChatAPIBase
+	}
+	return "https://mp.weixin.qq.com"
 }
 
 // errSignIn tells a handler that visitor has answered with a redirect to WeChat's sign-in.
@@ -147,7 +160,7 @@ func (s *server) setSessionCookie(c *fiber.Ctx, token string) {
 // browser's session started.
 func (s *server) h5OAuth(c *fiber.Ctx) error {
 	m, _ := c.ParamsInt("merchant")
-	next, err := s.campaign.FinishSignIn(c.UserContext(), c.Cookies(h5Cookie), int64(m), c.Query("code"), c.Query("state"))
+	next, token, err := s.campaign.FinishSignIn(c.UserContext(), c.Cookies(h5Cookie), int64(m), c.Query("code"), c.Query("state"))
 	switch {
 	case errors.Is(err, campaign.ErrSignInDenied):
 		return s.render(c, "notice", &h5Page{Title: "需要授权", Data: notice{
@@ -162,6 +175,7 @@ func (s *server) h5OAuth(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
+	s.setSessionCookie(c, token) // a new token at sign-in
 	return c.Redirect(localPath(next), fiber.StatusFound)
 }
 

@@ -90,11 +90,15 @@ func (s *server) h5Password(c *fiber.Ctx) error {
 		return signedIn(err)
 	}
 	msg := ""
+	var rl *campaign.RateLimitError
 	switch err := s.campaign.TryPassword(c.UserContext(), camp, u, c.FormValue("password")); {
 	case errors.Is(err, campaign.ErrWrongPassword):
 		msg = "密码不正确，请重新输入"
 	case errors.Is(err, campaign.ErrTooManyTries):
 		msg = "尝试次数过多，请 1 分钟后再试"
+	case errors.As(err, &rl):
+		c.Status(fiber.StatusTooManyRequests)
+		msg = fmt.Sprintf("%s太频繁了，请 %d 秒后再试", rl.What, rl.Seconds())
 	case err != nil:
 		return err
 	default:
@@ -105,7 +109,8 @@ func (s *server) h5Password(c *fiber.Ctx) error {
 
 // buyView is the buy page's data.
 type buyView struct {
-	Max int // the most one order may take: the per-order limit or the stock left
+	Max      int    // the most one order may take: the per-order limit or the stock left
+	Referrer string // 本单推荐人: the masked sharer the order will name, "" for none
 }
 
 func (s *server) h5Buy(c *fiber.Ctx) error {
@@ -120,7 +125,11 @@ func (s *server) h5Buy(c *fiber.Ctx) error {
 	if g.Reason != campaign.Open {
 		return c.Redirect(fmt.Sprintf("/c/%d", camp.ID), fiber.StatusSeeOther)
 	}
-	return s.render(c, "buy", &h5Page{Title: "确认订单", Campaign: camp, User: u, Data: buyView{Max: min(camp.MaxPerOrder, camp.Left())}})
+	ref, err := s.campaign.Referrer(c.UserContext(), camp, u)
+	if err != nil {
+		return err
+	}
+	return s.render(c, "buy", &h5Page{Title: "确认订单", Campaign: camp, User: u, Data: buyView{Max: min(camp.MaxPerOrder, camp.Left()), Referrer: ref}})
 }
 
 // h5CreateOrder places an order and answers the getBrandWCPayRequest parameters the page
@@ -177,7 +186,8 @@ func orderError(err error) error {
 // orderView is an order with the words the buyer sees for its state.
 type orderView struct {
 	*campaign.Order
-	Cancelled bool // the buyer closed WeChat's payment sheet
+	Cancelled bool   // the buyer closed WeChat's payment sheet
+	Referrer  string // 本单推荐人, masked; "" for none
 }
 
 // StatusText is the order's state in Chinese.
@@ -197,7 +207,11 @@ func (s *server) h5OrderResult(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "result", &h5Page{Title: "支付结果", Campaign: camp, User: u, Data: orderView{Order: o, Cancelled: c.Query("r") == "cancel"}})
+	ref, err := s.campaign.OrderReferrer(c.UserContext(), o)
+	if err != nil {
+		return err
+	}
+	return s.render(c, "result", &h5Page{Title: "支付结果", Campaign: camp, User: u, Data: orderView{Order: o, Cancelled: c.Query("r") == "cancel", Referrer: ref}})
 }
 
 // h5OrderStatus answers the result page's polling while WeChat's notification is on its way.

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +39,8 @@ type server struct {
 	visits *recorder
 	// covers keeps generated product pictures (h5_share.go).
 	covers *coverCache
+	// h5Key signs the H5 pages' CSRF tokens (h5_guard.go).
+	h5Key []byte
 }
 
 func (s *server) app(h *hooks) *fiber.App {
@@ -125,6 +129,8 @@ func statusOf(err error) int {
 	case errors.Is(err, campaign.ErrConflict), errors.Is(err, campaign.ErrSoldOut),
 		errors.Is(err, campaign.ErrBuyerLimit), errors.Is(err, campaign.ErrNotOpen):
 		return fiber.StatusConflict
+	case errors.Is(err, campaign.ErrTooManyRequests):
+		return fiber.StatusTooManyRequests
 	}
 	return fiber.StatusInternalServerError
 }
@@ -147,6 +153,11 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) && status < 500 {
 		msg = fe.Message
+	}
+	var rl *campaign.RateLimitError
+	if errors.As(err, &rl) {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(rl.Seconds()))
+		msg = fmt.Sprintf("%s太频繁了，请 %d 秒后再试", rl.What, rl.Seconds())
 	}
 	if status >= 500 {
 		s.log.Error("request failed", "err", err, "path", c.Path(), "request_id", c.GetRespHeader(fiber.HeaderXRequestID))

@@ -120,4 +120,5 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 1h", job("delete expired follower sessions", 5*time.Minute, s.campaign.DeleteExpiredSessions))
 	add("@every 1m", job("query pending top-ups", time.Minute, s.campaign.QueryTopUps))
 	add("@every 1h", job("purge console sessions and log-in attempts", 5*time.Minute, s.campaign.PurgeConsole))
+	add("@every 10m", job("purge ended rate-limit windows", time.Minute, s.campaign.PurgeRateWindows))
 }

@@ -13,10 +13,12 @@
     t.textContent = text; t.hidden = false;
     clearTimeout(t._h); t._h = setTimeout(function () { t.hidden = true; }, 1800);
   }
+  var csrf = ($('meta[name="csrf-token"]') || {}).content || "";
   function api(method, url, body) {
+    var headers = { "X-CSRF-Token": csrf };
+    if (body) headers["Content-Type"] = "application/json";
     return fetch(url, {
-      method: method, credentials: "same-origin",
-      headers: body ? { "Content-Type": "application/json" } : {},
+      method: method, credentials: "same-origin", headers: headers,
       body: body ? JSON.stringify(body) : undefined
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {

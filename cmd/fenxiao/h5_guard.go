@@ -1,0 +1,72 @@
+package main
+
+import (
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// The follower's pages are public inside WeChat, so another site can try to post to them with
+// the follower's cookie (CSRF) or frame them. Every state-changing H5 request must carry the
+// session's token (the X-CSRF-Token header from h5.js, or the _csrf field of a form), and a
+// browser's Origin, when it sends one, must be this server's. Pages are sent with a CSP and
+// X-Frame-Options that keep them out of other sites' frames.
+
+// h5CSRFKey derives the key of the H5 CSRF tokens from SECRET_KEY.
+func h5CSRFKey(secret []byte) []byte {
+	key, err := hkdf.Key(sha256.New, secret, nil, "fenxiao h5 csrf v1", 32)
+	if err != nil {
+		panic(err) // SECRET_KEY was validated at start: 32 bytes
+	}
+	return key
+}
+
+// h5CSRF is the token of the browser's session cookie: it changes whenever the session does
+// (sign-in renews the cookie), and a page of another site cannot read or compute it.
+func (s *server) h5CSRF(c *fiber.Ctx) string {
+	m := hmac.New(sha256.New, s.h5Key)
+	m.Write([]byte("h5|" + c.Cookies(h5Cookie)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:24])
+}
+
+// h5Guard refuses a state-changing request from another origin or without the session's token.
+func (s *server) h5Guard(c *fiber.Ctx) error {
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !sameOrigin(origin, s.cfg.BaseURL) {
+		return fiber.NewError(fiber.StatusForbidden, "请求来源无法确认，请在活动页面内操作")
+	}
+	if c.Cookies(h5Cookie) == "" {
+		return c.Next() // no session to act for: the handler asks for a sign-in
+	}
+	got := c.Get("X-CSRF-Token")
+	if got == "" {
+		got = c.FormValue("_csrf")
+	}
+	if !hmac.Equal([]byte(got), []byte(s.h5CSRF(c))) {
+		return fiber.NewError(fiber.StatusForbidden, "页面已过期，请刷新页面后重试")
+	}
+	return c.Next()
+}
+
+// sameOrigin reports whether origin (scheme://host[:port]) is the origin of base.
+func sameOrigin(origin, base string) bool {
+	b, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(origin, b.Scheme+"://"+b.Host)
+}
+
+// h5Headers are sent with every H5 page: no framing by other sites, scripts and connections
+// only from this server, pictures from this server and WeChat's QR host (imgHost).
+func h5Headers(c *fiber.Ctx, imgHost string) {
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
+		"img-src 'self' data: blob: "+imgHost+"; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
+}
