@@ -117,6 +117,10 @@ func TestBrowserH5Journey(t *testing.T) {
 	skipSplash(t, b)
 	tap(t, b, "buy", `#buy`)
 	waitFor(t, b, "the buy page", `document.getElementById('stepper')`)
+	if got := eval[string](t, b, `(document.getElementById('referrer') || {}).innerText || ''`); !strings.Contains(got, "本单推荐人") || !strings.Contains(got, "**") {
+		t.Fatalf("B's buy page names the referrer %q, want A masked", got)
+	}
+	shot(t, b, "09b-buy-via-share")
 	payInCashier(t, b, "")
 	waitFor(t, b, "B's payment result", `document.getElementById('result-title') && document.getElementById('result-title').textContent === '支付成功'`)
 
