@@ -12,10 +12,12 @@ import (
 )
 
 // The follower's pages are public inside WeChat, so another site can try to post to them with
-// the follower's cookie (CSRF) or frame them. Every state-changing H5 request must carry the
-// session's token (the X-CSRF-Token header from h5.js, or the _csrf field of a form), and a
-// browser's Origin, when it sends one, must be this server's. Pages are sent with a CSP and
-// X-Frame-Options that keep them out of other sites' frames.
+// the follower's cookie (CSRF) or frame them. A state-changing H5 request passes when the
+// browser says it comes from this server — its Origin, or with no Origin its Referer, is
+// BASE_URL's — or when it carries the session's token (the X-CSRF-Token header h5.js sends,
+// or a form's _csrf field), for browsers that send neither header. A foreign Origin is
+// refused whatever it carries. Pages are sent with a CSP and X-Frame-Options that keep them
+// out of other sites' frames.
 
 // h5CSRFKey derives the key of the H5 CSRF tokens from SECRET_KEY.
 func h5CSRFKey(secret []byte) []byte {
@@ -34,12 +36,18 @@ func (s *server) h5CSRF(c *fiber.Ctx) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:24])
 }
 
-// h5Guard refuses a state-changing request from another origin or without the session's token.
+// h5Guard refuses a state-changing request from another origin or, when the browser names no
+// origin, without the session's token.
 func (s *server) h5Guard(c *fiber.Ctx) error {
-	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !sameOrigin(origin, s.cfg.BaseURL) {
+	origin := c.Get(fiber.HeaderOrigin)
+	switch {
+	case origin != "" && !sameOrigin(origin, s.cfg.BaseURL):
 		return fiber.NewError(fiber.StatusForbidden, "请求来源无法确认，请在活动页面内操作")
-	}
-	if c.Cookies(h5Cookie) == "" {
+	case origin != "":
+		return c.Next()
+	case refererFrom(c.Get(fiber.HeaderReferer), s.cfg.BaseURL):
+		return c.Next()
+	case c.Cookies(h5Cookie) == "":
 		return c.Next() // no session to act for: the handler asks for a sign-in
 	}
 	got := c.Get("X-CSRF-Token")
@@ -50,6 +58,12 @@ func (s *server) h5Guard(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusForbidden, "页面已过期，请刷新页面后重试")
 	}
 	return c.Next()
+}
+
+// refererFrom reports whether a Referer is a page of base's origin.
+func refererFrom(referer, base string) bool {
+	u, err := url.Parse(referer)
+	return err == nil && u.Host != "" && sameOrigin(u.Scheme+"://"+u.Host, base)
 }
 
 // sameOrigin reports whether origin (scheme://host[:port]) is the origin of base.

@@ -322,8 +322,8 @@ func (f *follower) post(t testing.TB, u, contentType, body, origin, token string
 }
 
 // Another site cannot make a signed-in follower's browser order, withdraw or try passwords:
-// state-changing H5 requests need the session's token and, when the browser names an origin,
-// this server's. H5 pages cannot be framed. The session cookie is renewed at sign-in, so a
+// a state-changing H5 request needs this server's Origin (or Referer), or without either the
+// session's token; a foreign Origin is refused even with the token. H5 pages cannot be framed. The session cookie is renewed at sign-in, so a
 // token planted before it is worth nothing after.
 func TestH5CSRFAndFraming(t *testing.T) {
 	st := newH5Stack(t)
@@ -359,8 +359,9 @@ func TestH5CSRFAndFraming(t *testing.T) {
 	for _, a := range []struct{ what, ct, body, origin, token string }{
 		{"a form post from another site", "application/x-www-form-urlencoded", "qty=1", "https://evil.example", ""},
 		{"JSON without the token", "application/json", `{"qty":1}`, "", ""},
-		{"a wrong token", "application/json", `{"qty":1}`, st.base, tok[1:] + "x"},
+		{"a wrong token", "application/json", `{"qty":1}`, "", tok[1:] + "x"},
 		{"the right token from another origin", "application/json", `{"qty":1}`, "https://evil.example", tok},
+		{"a look-alike origin", "application/json", `{"qty":1}`, st.base + ".evil.example", ""},
 	} {
 		if resp, body := f.post(t, orders, a.ct, a.body, a.origin, a.token); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "error") {
 			t.Errorf("%s: %d %s, want 403", a.what, resp.StatusCode, body)
@@ -370,8 +371,13 @@ func TestH5CSRFAndFraming(t *testing.T) {
 	if resp, _ := f.post(t, withdraw, "application/x-www-form-urlencoded", "amount=1", "https://evil.example", ""); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a cross-site withdrawal: %d, want 403", resp.StatusCode)
 	}
-	if resp, body := f.post(t, orders, "application/json", `{"qty":1}`, st.base, tok); resp.StatusCode != http.StatusOK || !strings.Contains(body, "order_id") {
-		t.Fatalf("the page's own order: %d %s", resp.StatusCode, body)
+	// The page's own requests: with the token and no Origin (an old WebView), and with its
+	// Origin (every current browser sends one on a POST).
+	if resp, body := f.post(t, orders, "application/json", `{"qty":1}`, "", tok); resp.StatusCode != http.StatusOK || !strings.Contains(body, "order_id") {
+		t.Fatalf("the page's own order with its token: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.post(t, orders, "application/json", `{"qty":1}`, st.base, ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, "order_id") {
+		t.Fatalf("the page's own order from its origin: %d %s", resp.StatusCode, body)
 	}
 }
 
