@@ -5,16 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"image"
 	"image/color"
 	"image/draw"
-	_ "image/gif" // avatars and product photos may be any of these
-	_ "image/jpeg"
 	"image/png"
-	"io"
-	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -185,29 +183,40 @@ func encodePNG(img image.Image) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ErrPosterBusy means every poster drawing slot stayed taken for the whole wait: the
+// request should be answered 海报生成中 and retried shortly. Nothing was drawn or cached.
+var ErrPosterBusy = errors.New("campaign: poster drawing busy")
+
 // Poster returns the sharer's poster for a campaign, drawing it once per campaign settings
 // version and sharer profile: the fingerprint of everything drawn is the cache key, kept in
 // PostgreSQL so every replica serves the poster another one drew. The second result is the
-// fingerprint, usable as an ETag.
+// fingerprint, usable as an ETag. At most PosterDraws posters are drawn at once; past a
+// short wait the answer is ErrPosterBusy, so a crowd of first posters costs bounded memory.
 func (s *Service) Poster(ctx context.Context, c *Campaign, sharer *User) ([]byte, string, error) {
 	link := s.ShareURL(c.ID, sharer.ID)
 	fp := posterFingerprint(c, sharer, link)
-	var cached []byte
-	err := s.db.GetContext(ctx, &cached, `SELECT png FROM posters WHERE merchant_id = $1 AND campaign_id = $2 AND sharer_id = $3 AND fingerprint = $4`,
-		c.MerchantID, c.ID, sharer.ID, fp)
-	if err == nil {
-		return cached, fp, nil
+	if b, err := s.cachedPoster(ctx, c, sharer, fp); b != nil || err != nil {
+		return b, fp, err
 	}
-	if !isNoRows(err) {
-		return nil, "", fmt.Errorf("campaign: poster cache: %w", err)
+	release, err := s.posterSlots.acquire(ctx, s.posterWait)
+	if errors.Is(err, errBusy) {
+		return nil, "", ErrPosterBusy
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer release()
+	// Another request (a retry, another replica) may have drawn it while this one waited.
+	if b, err := s.cachedPoster(ctx, c, sharer, fp); b != nil || err != nil {
+		return b, fp, err
 	}
 	in := PosterInput{Title: c.Title, ProductName: c.ProductName, Nickname: sharer.Nickname, Price: c.Price,
 		ShareURL: link, CampaignID: c.ID}
 	if len(c.ProductImages) > 0 {
-		in.Product = s.fetchImage(ctx, c.ProductImages[0])
+		in.Product = s.mediaImage(ctx, c.MerchantID, c.ProductImages[0])
 	}
 	if sharer.AvatarURL != "" {
-		in.Avatar = s.fetchImage(ctx, sharer.AvatarURL)
+		in.Avatar = s.avatarImage(ctx, sharer.AvatarURL)
 	}
 	b, err := RenderPoster(in)
 	if err != nil {
@@ -224,41 +233,68 @@ ON CONFLICT (merchant_id, campaign_id, sharer_id) DO UPDATE SET fingerprint = EX
 	return b, fp, nil
 }
 
-// posterFingerprint covers every input of a poster; version 2 is the drawing code's own
-// version, so a new layout redraws every poster.
+// cachedPoster is the stored poster with fingerprint fp, or nil.
+func (s *Service) cachedPoster(ctx context.Context, c *Campaign, sharer *User, fp string) ([]byte, error) {
+	var cached []byte
+	err := s.db.GetContext(ctx, &cached, `SELECT png FROM posters WHERE merchant_id = $1 AND campaign_id = $2 AND sharer_id = $3 AND fingerprint = $4`,
+		c.MerchantID, c.ID, sharer.ID, fp)
+	if isNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign: poster cache: %w", err)
+	}
+	return cached, nil
+}
+
+// posterFingerprint covers every input of a poster; version 3 is the drawing code's own
+// version, so a new layout (or new rules for its images) redraws every poster.
 func posterFingerprint(c *Campaign, u *User, link string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "poster v2\x00%d\x00%d\x00%s\x00%s\x00%s", c.ID, c.Version, u.Nickname, u.AvatarURL, link)
+	fmt.Fprintf(h, "poster v3\x00%d\x00%d\x00%s\x00%s\x00%s", c.ID, c.Version, u.Nickname, u.AvatarURL, link)
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-// fetchImage downloads a picture for a poster (a WeChat avatar, a product photo), relative
-// paths from this server. Any failure yields nil and the poster draws a stand-in: a missing
-// avatar must not cost the sharer their poster.
-func (s *Service) fetchImage(ctx context.Context, src string) image.Image {
-	if strings.HasPrefix(src, "/") && !strings.HasPrefix(src, "//") {
-		src = s.baseURL + src
-	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
-	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
+// mediaImage decodes one of the merchant's uploads for a poster; anything else (an address
+// on another host, another merchant's upload, a file past the pixel budget such as one
+// stored before the budget existed) yields nil, and the poster draws its stand-in. No
+// request leaves the server.
+func (s *Service) mediaImage(ctx context.Context, merchantID int64, src string) image.Image {
+	name, ok := ownMedia(merchantID, src)
+	if !ok {
 		return nil
 	}
-	resp, err := imageClient.Do(req)
+	u, err := s.Media(ctx, merchantID, name)
 	if err != nil {
-		s.log.Debug("poster image", "url", src, "err", err)
 		return nil
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	img, _, err := image.Decode(io.LimitReader(resp.Body, 8<<20))
+	img, err := decodeImage(u.Data)
 	if err != nil {
-		return nil // SVG avatars (the simulator's) and anything else undecodable
+		s.log.Info("poster: product image refused", "merchant_id", merchantID, "image", src, "err", err)
+		return nil
 	}
 	return img
 }
 
-var imageClient = &http.Client{Timeout: 5 * time.Second}
+// avatarImage fetches a sharer's WeChat avatar, from WeChat's avatar hosts only, through
+// the fetcher's address checks and size limit and the pixel budget. Any failure yields nil
+// and the poster draws the nickname's initial: a missing avatar must not cost the sharer
+// their poster.
+func (s *Service) avatarImage(ctx context.Context, src string) image.Image {
+	u, err := url.Parse(src)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !s.avatarHosts[strings.ToLower(u.Host)] {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	data, err := s.fetch.get(ctx, src)
+	if err != nil {
+		s.log.Debug("poster avatar", "url", src, "err", err)
+		return nil
+	}
+	img, err := decodeImage(data)
+	if err != nil {
+		return nil // SVG avatars (the simulator's) and anything else undecodable or too large
+	}
+	return img
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,7 +29,21 @@ type Config struct {
 	OrderTimeout time.Duration
 	// Clients, when set, replaces the WeChat clients built from stored credentials (tests).
 	Clients func(ctx context.Context, merchantID int64) (WeChat, error)
+	// AvatarHosts are the hosts (host or host:port) a sharer's avatar is fetched from for the
+	// poster; nil means WeChat's own (DefaultAvatarHosts). Any other avatar URL is not fetched.
+	AvatarHosts []string
+	// FetchAllow lists origins (http://IP:port) the image fetcher may connect to although
+	// their address is not public: the WeChat simulator in development, a test's server.
+	// Every other loopback, private, link-local or reserved address is refused.
+	FetchAllow []string
+	// PosterDraws is how many posters are drawn at once (0 means 2), PosterWait how long a
+	// request waits for a turn (0 means 2 s) before it is told 海报生成中.
+	PosterDraws int
+	PosterWait  time.Duration
 }
+
+// DefaultAvatarHosts serve WeChat users' avatars (the headimgurl of the user-info API).
+var DefaultAvatarHosts = []string{"thirdwx.qlogo.cn", "wx.qlogo.cn"}
 
 // Service runs campaigns. It is safe for concurrent use, and several replicas may run it on
 // one database.
@@ -44,6 +59,11 @@ type Service struct {
 	orderTimeout    time.Duration
 	clients         clientCache
 	clientsOverride func(ctx context.Context, merchantID int64) (WeChat, error)
+	fetch           *fetcher
+	avatarHosts     map[string]bool
+	uploadSlots     slots // decodes of arriving images
+	posterSlots     slots // poster drawings
+	posterWait      time.Duration
 }
 
 // NewService checks cfg and returns a Service.
@@ -59,6 +79,26 @@ func NewService(cfg Config) (*Service, error) {
 		db: cfg.DB, wallet: cfg.Wallet, regions: cfg.Regions, keys: k, baseURL: cfg.BaseURL,
 		wechatOpts: cfg.WeChat, log: cfg.Log, now: cfg.Now, orderTimeout: cfg.OrderTimeout,
 		clients: clientCache{clients: map[int64]cachedClient{}}, clientsOverride: cfg.Clients,
+	}
+	if s.fetch, err = newFetcher(cfg.FetchAllow); err != nil {
+		return nil, err
+	}
+	hosts := cfg.AvatarHosts
+	if hosts == nil {
+		hosts = DefaultAvatarHosts
+	}
+	s.avatarHosts = map[string]bool{}
+	for _, h := range hosts {
+		s.avatarHosts[strings.ToLower(h)] = true
+	}
+	draws := cfg.PosterDraws
+	if draws <= 0 {
+		draws = 2
+	}
+	s.posterSlots, s.uploadSlots = make(slots, draws), make(slots, 2)
+	s.posterWait = cfg.PosterWait
+	if s.posterWait <= 0 {
+		s.posterWait = 2 * time.Second
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -136,6 +176,9 @@ func (s *Service) Create(ctx context.Context, merchantID int64, set Settings, st
 	if err := s.validate(&set, nil, stock); err != nil {
 		return nil, err
 	}
+	if _, err := s.ownImages(ctx, merchantID, &set); err != nil { // fetches pasted addresses: outside the transaction
+		return nil, err
+	}
 	var id int64
 	err := s.transact(ctx, func(tx *sqlx.Tx) error {
 		err := sqlx.GetContext(ctx, tx, &id, `
@@ -164,6 +207,11 @@ RETURNING id`, merchantID, set.Title, set.StartsAt, set.EndsAt, set.ShowParticip
 // Update changes a campaign's settings. Once published the start time and the commission are
 // frozen (the reserve was computed from it); once ended, the end time too.
 func (s *Service) Update(ctx context.Context, merchantID, id int64, set Settings) (*Campaign, error) {
+	// Pasted image addresses are fetched before the campaign row is locked. A wrong id only
+	// costs a stored upload of the merchant's own.
+	if _, err := s.ownImages(ctx, merchantID, &set); err != nil {
+		return nil, err
+	}
 	err := s.transact(ctx, func(tx *sqlx.Tx) error {
 		c, err := getCampaign(ctx, tx, merchantID, id, true)
 		if err != nil {
@@ -182,6 +230,11 @@ WHERE merchant_id = $1 AND id = $2`, merchantID, id, set.Title, set.StartsAt, se
 			set.BuyerLimit, set.FansOnly, set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password,
 			set.Commission, set.BuyBeforeShare, set.HoldDays, set.ProductName, set.Price, set.ProductImages,
 			set.Description, set.Logo, set.Buttons, set.PosterEnabled, set.MaxPerOrder)
+		if err != nil {
+			return err
+		}
+		// The form listed the addresses 0012 dropped above the fields; saved once, it has.
+		_, err = tx.ExecContext(ctx, `DELETE FROM dropped_images WHERE merchant_id = $1 AND campaign_id = $2`, merchantID, id)
 		return err
 	})
 	if err != nil {

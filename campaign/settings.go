@@ -139,11 +139,7 @@ func (s *Service) validate(set *Settings, old *Campaign, stock int) error {
 			f["buttons"] = fmt.Sprintf("按钮“%s”的链接须以 http:// 或 https:// 开头", b.Label)
 		}
 	}
-	for _, img := range append(StringList{set.Logo, set.SplashImage}, set.ProductImages...) {
-		if img != "" && !strings.HasPrefix(img, "/") && !isWebLink(img) {
-			f["product_images"] = "图片地址无效"
-		}
-	}
+	checkImageFields(set, f)
 	if len(f) > 0 {
 		return &ValidationError{Fields: f}
 	}

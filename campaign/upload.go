@@ -1,30 +1,29 @@
 package campaign
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"image"
-	_ "image/gif" // decoders for image.DecodeConfig
+	_ "image/gif" // decoders for image.DecodeConfig and image.Decode
 	_ "image/jpeg"
 	_ "image/png"
-	"net/http"
 	"strings"
 	"time"
 )
 
 // Uploaded images (logo, product, splash) live in PostgreSQL so that every replica serves
 // them. They are addressed by merchant and content hash: /media/<merchant>/<sha256>.<ext>.
-// The type is sniffed from the bytes, never taken from the browser, and the image must
-// decode; SVG is refused (it can carry script).
+// Each is checked and downscaled on arrival (normaliseImage); pages and posters draw nothing
+// else.
 
-// MaxUploadSize bounds an image: pages inside WeChat load on phones.
+// MaxUploadSize bounds an image file: pages inside WeChat load on phones.
 const MaxUploadSize = 2 << 20
 
-// maxImageSide bounds the width and height, so a small file cannot decode into a huge bitmap.
-const maxImageSide = 8000
+// uploadWait is how long an upload waits for a decode slot before the merchant is asked to
+// try again.
+const uploadWait = 20 * time.Second
 
 // Upload is a stored image.
 type Upload struct {
@@ -45,39 +44,69 @@ func (u *Upload) URL() string {
 	return fmt.Sprintf("/media/%d/%s.%s", u.MerchantID, u.SHA256, imageExt[u.ContentType])
 }
 
-// SaveUpload checks and stores an image; the same bytes uploaded again are the same image.
-// Errors are *ValidationError on field "file".
+// SaveUpload checks an image (type, pixel budget), downscales it to what pages and posters
+// need, and stores it; the same bytes uploaded again are the same image. Errors are
+// *ValidationError on field "file".
 func (s *Service) SaveUpload(ctx context.Context, merchantID int64, data []byte) (*Upload, error) {
-	if len(data) == 0 {
-		return nil, invalid("file", "请选择图片文件")
+	u, err := s.saveImage(ctx, merchantID, data)
+	var ie *imageError
+	if errors.As(err, &ie) {
+		return nil, invalid("file", ie.msg)
 	}
-	if len(data) > MaxUploadSize {
-		return nil, invalid("file", fmt.Sprintf("图片不能超过 %d MB（这张 %.1f MB），请压缩后再上传", MaxUploadSize>>20, float64(len(data))/(1<<20)))
+	return u, err
+}
+
+// ImportImage fetches the image at a pasted address once and stores it as an upload, through
+// the same checks. Errors are *ValidationError on field "file".
+func (s *Service) ImportImage(ctx context.Context, merchantID int64, address string) (*Upload, error) {
+	data, err := s.fetch.get(ctx, address)
+	if err == nil {
+		return s.SaveUpload(ctx, merchantID, data)
 	}
-	ct := http.DetectContentType(data)
-	if _, ok := imageExt[ct]; !ok {
-		return nil, invalid("file", "只能上传 PNG、JPG、GIF 或 WebP 格式的图片")
+	var ie *imageError
+	if errors.As(err, &ie) {
+		return nil, invalid("file", ie.msg)
 	}
-	w, h := 0, 0
-	if ct != "image/webp" { // the standard library has no WebP decoder; the sniffed header must do
-		cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
-		if err != nil {
-			return nil, invalid("file", "图片文件已损坏，无法读取")
-		}
-		w, h = cfg.Width, cfg.Height
-		if w > maxImageSide || h > maxImageSide {
-			return nil, invalid("file", fmt.Sprintf("图片尺寸过大（%d×%d），长宽请不要超过 %d 像素", w, h, maxImageSide))
-		}
+	return nil, err
+}
+
+// saveImage normalises and stores an image; a refusal is *imageError. Decodes wait for one of
+// the upload slots, so many uploads at once cannot add up past the memory they may take.
+func (s *Service) saveImage(ctx context.Context, merchantID int64, data []byte) (*Upload, error) {
+	if len(data) > MaxUploadSize || len(data) == 0 {
+		_, err := normaliseImage(data) // refuses without decoding; no slot needed
+		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	u := Upload{MerchantID: merchantID, SHA256: hex.EncodeToString(sum[:]), ContentType: ct, Width: w, Height: h, Size: len(data)}
-	_, err := s.db.ExecContext(ctx, `
+	release, err := s.uploadSlots.acquire(ctx, uploadWait)
+	if errors.Is(err, errBusy) {
+		return nil, refuse("服务器正忙，请稍后重新上传")
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := normaliseImage(data)
+	release()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(n.data)
+	u := Upload{MerchantID: merchantID, SHA256: hex.EncodeToString(sum[:]), ContentType: n.contentType, Width: n.width, Height: n.height, Size: len(n.data)}
+	_, err = s.db.ExecContext(ctx, `
 INSERT INTO uploads (merchant_id, sha256, content_type, width, height, size, data) VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (merchant_id, sha256) DO NOTHING`, u.MerchantID, u.SHA256, u.ContentType, u.Width, u.Height, u.Size, data)
+ON CONFLICT (merchant_id, sha256) DO NOTHING`, u.MerchantID, u.SHA256, u.ContentType, u.Width, u.Height, u.Size, n.data)
 	if err != nil {
 		return nil, fmt.Errorf("campaign: save upload of merchant %d: %w", merchantID, err)
 	}
 	return &u, nil
+}
+
+// ownMedia says whether src is the address of one of merchantID's uploads, and names it.
+func ownMedia(merchantID int64, src string) (name string, ok bool) {
+	rest, ok := strings.CutPrefix(src, fmt.Sprintf("/media/%d/", merchantID))
+	if !ok || strings.ContainsAny(rest, "/?#") {
+		return "", false
+	}
+	return rest, true
 }
 
 // Media returns the image named by a /media/<merchant>/<name> path, or ErrNotFound. The

@@ -30,10 +30,18 @@ func TestBrowserH5Journey(t *testing.T) {
 		s.ShowParticipants, s.OrderTicker = true, true
 		s.Buttons = campaign.Buttons{{Label: "联系客服", Link: "https://example.com/kefu"}}
 	})
-	// A splash ad: the campaign's own cover, so the page stays on its origin.
+	// A splash ad: the campaign's own cover, uploaded, so the page stays on its origin.
+	cover, err := campaign.RenderCover(camp.ID, camp.ProductName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	splash, err := st.srv.campaign.SaveUpload(ctx0, m.id, cover)
+	if err != nil {
+		t.Fatal(err)
+	}
 	set := camp.Settings
-	set.SplashImage = fmt.Sprintf("/c/%d/cover.png", camp.ID)
-	camp, err := st.srv.campaign.Update(ctx0, m.id, camp.ID, set)
+	set.SplashImage = splash.URL()
+	camp, err = st.srv.campaign.Update(ctx0, m.id, camp.ID, set)
 	if err != nil {
 		t.Fatal(err)
 	}
