@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,8 +33,17 @@ type Config struct {
 	// TrustedProxies are the load balancers in front of the server: only from them is
 	// X-Forwarded-For believed (client IPs decide region gates). Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
+	// PosterDraws is how many posters one server draws at once (each may hold the 64 MB
+	// pixel budget); past it, requests wait briefly and are then told 海报生成中.
+	PosterDraws int
 
 	now func() time.Time // tests: the services' clock (nil: time.Now)
+	// tests: how long a poster request waits for a drawing slot (0: 2 s), loopback servers
+	// standing in for WeChat's avatar hosts, and for other websites a merchant's pasted image
+	// addresses point to.
+	posterWait    time.Duration
+	avatarOrigins []string
+	fetchOrigins  []string
 }
 
 // setting is one configuration value: its flag, its environment variable and its check.
@@ -54,6 +64,7 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 		"log":      {flag: "log-level", env: "LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
 		"wxapi":    {flag: "wechat-api", env: "WECHAT_API_BASE", help: "base URL replacing WeChat's API and page hosts, such as a simulator's http://127.0.0.1:8090 (default: the real WeChat; dev: its own simulator)"},
 		"wxsim":    {flag: "wechat-sim", env: "WECHAT_SIM_ADDR", def: "127.0.0.1:8090", help: "dev: address the in-process WeChat simulator listens on"},
+		"posters":  {flag: "poster-draws", env: "POSTER_DRAWS", def: "2", help: "how many sharing posters are drawn at once, 1 to 16 (each may take up to about 70 MB)"},
 		"proxies":  {flag: "trusted-proxies", env: "TRUSTED_PROXIES", help: "comma-separated IPs or CIDR ranges of the load balancers in front of the server, whose X-Forwarded-For is believed (default: none)"},
 	}
 	var used []*setting
@@ -144,6 +155,13 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 				}
 				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 			}
+		}
+		if v, env, ok := get("posters"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 16 {
+				return nil, fmt.Errorf("%s: must be a whole number from 1 to 16, got %q", env, v)
+			}
+			c.PosterDraws = n
 		}
 		if v, env, ok := get("wxsim"); ok {
 			if _, _, err := net.SplitHostPort(v); err != nil {

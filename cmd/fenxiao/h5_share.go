@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 	"sync"
 
@@ -37,6 +38,13 @@ func (s *server) h5Share(c *fiber.Ctx) error {
 	return s.render(c, "share", &h5Page{Title: "分享赚佣金", Campaign: camp, User: u, Share: true, Data: v})
 }
 
+// posterBusyText and posterRetryAfter (seconds) answer a poster request past the drawing
+// slots' wait.
+const (
+	posterBusyText   = "海报生成中，请稍后再试"
+	posterRetryAfter = 2
+)
+
 // h5Poster answers the sharer's poster: drawn once per campaign version and profile, then
 // from the cache; the fingerprint is its ETag, so a phone revalidates for free.
 func (s *server) h5Poster(c *fiber.Ctx) error {
@@ -48,6 +56,13 @@ func (s *server) h5Poster(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "海报不可用")
 	}
 	png, etag, err := s.campaign.Poster(c.UserContext(), camp, u)
+	if errors.Is(err, campaign.ErrPosterBusy) {
+		// Every drawing slot is taken: a clear answer now beats a queue that grows. The share
+		// page shows this text and asks again after Retry-After.
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(posterRetryAfter))
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Status(fiber.StatusServiceUnavailable).SendString(posterBusyText)
+	}
 	if err != nil {
 		return err
 	}

@@ -29,12 +29,18 @@ type h5Stack struct {
 
 func newH5Stack(t testing.TB) *h5Stack {
 	t.Helper()
+	return newH5StackWith(t, nil)
+}
+
+// newH5StackWith is newH5Stack with configure changing the configuration first.
+func newH5StackWith(t testing.TB, configure func(*Config)) *h5Stack {
+	t.Helper()
 	s, simURL := testSim()
 	dev := &devSimulator{sim: s, url: simURL}
-	srv, base := startStack(t, &hooks{routes: dev.routes, ready: func(ctx context.Context, srv *server) error {
+	srv, base := startStackWith(t, &hooks{routes: dev.routes, ready: func(ctx context.Context, srv *server) error {
 		srv.simIP = s.ClientIP
 		return nil
-	}})
+	}}, configure)
 	return &h5Stack{t: t, srv: srv, base: base, sim: s}
 }
 

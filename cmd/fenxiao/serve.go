@@ -22,7 +22,7 @@ const shutdownGrace = 10 * time.Second
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, h *hooks) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	migrate := fs.Bool("migrate", false, "apply pending migrations before starting")
-	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "proxies")
+	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "posters", "proxies")
 	if cfg == nil {
 		return code
 	}

@@ -25,6 +25,7 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 	c, err := campaign.NewService(campaign.Config{
 		DB: db, Wallet: w, Regions: regions, Secret: cfg.SecretKey, BaseURL: cfg.BaseURL,
 		WeChat: cfg.wechatOptions(), Log: log, Now: cfg.now,
+		AvatarHosts: cfg.avatarHosts(), FetchAllow: cfg.fetchAllow(), PosterDraws: cfg.PosterDraws, PosterWait: cfg.posterWait,
 	})
 	if err != nil {
 		return nil, err

@@ -33,6 +33,12 @@ func testSim() (*sim.Server, string) {
 // against the package's test database and the simulator, and returns it with its base URL.
 func startStack(t testing.TB, h *hooks) (*server, string) {
 	t.Helper()
+	return startStackWith(t, h, nil)
+}
+
+// startStackWith is startStack with configure changing the configuration first.
+func startStackWith(t testing.TB, h *hooks, configure func(*Config)) (*server, string) {
+	t.Helper()
 	db := dbtest.DB(t)
 	_, simURL := testSim()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -41,6 +47,9 @@ func startStack(t testing.TB, h *hooks) (*server, string) {
 	}
 	key, _ := hex.DecodeString(testSecret)
 	cfg := &Config{BaseURL: "http://" + ln.Addr().String(), SecretKey: key, WeChatAPIBase: simURL, TimeZone: time.UTC}
+	if configure != nil {
+		configure(cfg)
+	}
 	srv, err := newServer(cfg, db, newLogger(io.Discard, 0))
 	if err != nil {
 		t.Fatal(err)

@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
+	"fenxiao/campaign"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
@@ -22,6 +24,36 @@ import (
 // redirects the SDK's calls and the browser pages (OAuth, QR images) alike.
 func (c *Config) wechatOptions() wechat.Options {
 	return wechat.Options{APIBase: c.WeChatAPIBase, BrowserBase: c.WeChatAPIBase, Timeout: 10 * time.Second}
+}
+
+// avatarHosts are where sharers' avatars may be fetched from for posters: WeChat's avatar
+// hosts, and the simulator's when it stands in for WeChat (its user-info answers point there).
+func (c *Config) avatarHosts() []string {
+	hosts := append([]string{}, campaign.DefaultAvatarHosts...)
+	if u, err := url.Parse(c.WeChatAPIBase); err == nil && c.WeChatAPIBase != "" {
+		hosts = append(hosts, u.Host)
+	}
+	for _, o := range c.avatarOrigins {
+		if u, err := url.Parse(o); err == nil {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	return hosts
+}
+
+// fetchAllow lets the image fetcher reach a simulator on a loopback or private address (make
+// dev, tests); every other such address stays refused.
+func (c *Config) fetchAllow() []string {
+	allow := append(append([]string{}, c.avatarOrigins...), c.fetchOrigins...)
+	u, err := url.Parse(c.WeChatAPIBase)
+	if err != nil || c.WeChatAPIBase == "" {
+		return allow
+	}
+	host := u.Hostname()
+	if _, err := netip.ParseAddr(host); err != nil && host != "localhost" {
+		return allow // a name: its addresses must be public like any other host's
+	}
+	return append(allow, c.WeChatAPIBase)
 }
 
 // devSimulator is the WeChat simulator make dev runs inside the server process.

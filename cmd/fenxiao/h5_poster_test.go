@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"fenxiao/wechat/sim"
+)
+
+// Past the drawing slots a poster request waits briefly and is then answered 503 with
+// Retry-After and 海报生成中 (the share page shows it and asks again); the retry, once a slot is
+// free, gets the poster. The first request holds the only slot while its sharer's avatar is
+// being fetched from an avatar host that answers only when the test lets it.
+func TestPosterBusyAnswers503ThenDraws(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var face bytes.Buffer
+	jpeg.Encode(&face, image.NewRGBA(image.Rect(0, 0, 132, 132)), nil) //nolint:errcheck
+	avatars := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+		w.Write(face.Bytes()) //nolint:errcheck
+	}))
+	defer avatars.Close()
+	st := newH5StackWith(t, func(c *Config) {
+		c.PosterDraws, c.posterWait = 1, 200*time.Millisecond
+		c.avatarOrigins = []string{avatars.URL}
+	})
+	m := st.merchant("海报商家")
+	camp := st.campaign(m, 10)
+	share := fmt.Sprintf("%s/c/%d/share", st.base, camp.ID)
+	poster := fmt.Sprintf("%s/c/%d/poster.png?v=%d", st.base, camp.ID, camp.Version)
+	sharer := func(name, avatar string) *follower {
+		su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: name, Subscribed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFollower()
+		f.signIn(t, st, m, share, su.OpenID)
+		// The profile as WeChat's user-info answer would give it (snsapi_userinfo).
+		if _, err := st.srv.db.Exec(`UPDATE wechat_users SET nickname = $3, avatar_url = $4 WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID, name, avatar); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	a, b := sharer("甲", avatars.URL+"/a.jpg"), sharer("乙", "")
+
+	first := make(chan *http.Response, 1)
+	go func() {
+		resp, err := a.Get(poster)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- resp
+	}()
+	select {
+	case <-arrived:
+	case r := <-first:
+		t.Fatalf("the first poster was answered %d without asking for its avatar", r.StatusCode)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first poster never asked for its avatar within 10 s")
+	}
+
+	resp, body := b.get(t, poster)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "2" || !strings.Contains(body, "海报生成中，请稍后再试") {
+		t.Fatalf("busy poster: %d, Retry-After %q, %q", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+
+	close(release)
+	var r1 *http.Response
+	select {
+	case r1 = <-first:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first poster was not answered within 20 s of its avatar")
+	}
+	if r1 == nil {
+		t.FailNow()
+	}
+	img, _ := io.ReadAll(r1.Body)
+	r1.Body.Close()
+	if r1.StatusCode != http.StatusOK || r1.Header.Get("Content-Type") != "image/png" || len(img) < 1000 {
+		t.Fatalf("first poster: %d %s, %d bytes", r1.StatusCode, r1.Header.Get("Content-Type"), len(img))
+	}
+	resp, body = b.get(t, poster+"&try=1")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("retried poster: %d %q", resp.StatusCode, body[:min(len(body), 80)])
+	}
+	// The share page's script knows the answer and retries.
+	resp, page := b.get(t, share)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="poster"`) {
+		t.Fatalf("share page: %d", resp.StatusCode)
+	}
+}
