@@ -26,6 +26,7 @@ func (con *console) campaignsPage(c *fiber.Ctx) error {
 type campaignFormData struct {
 	Campaign  *campaign.Campaign // nil: a new campaign
 	Form      campaignForm
+	Dropped   []campaign.DroppedImage // image addresses of other hosts that 0012 took out
 	Provinces []campaign.Province
 	Action    string
 }
@@ -52,6 +53,13 @@ func (con *console) formPage(c *fiber.Ctx, d campaignFormData, errs map[string]s
 		title, action = "编辑活动", fmt.Sprintf("/console/campaigns/%d", d.Campaign.ID)
 	}
 	d.Action = action
+	if d.Campaign != nil {
+		dropped, err := con.campaign.DroppedImages(c.UserContext(), merchant(c), d.Campaign.ID)
+		if err != nil {
+			return err
+		}
+		d.Dropped = dropped
+	}
 	if len(errs) > 0 {
 		c.Status(fiber.StatusUnprocessableEntity)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -12,21 +13,29 @@ import (
 // upload stores an image the campaign form's script sends (logo, product, splash) and answers
 // its URL as JSON; a refused file answers 422 with the reason to show beside the field. The
 // server's body limit (8 MB) bounds what is read; the service refuses more than 2 MB.
+// A pasted image address (field "url") is fetched once, here, through the same checks, and
+// stored the same way: the campaign then names the stored copy, never the other host.
 func (con *console) upload(c *fiber.Ctx) error {
-	fh, err := c.FormFile("file")
-	if err != nil {
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": "请选择图片文件"})
+	var u *campaign.Upload
+	var err error
+	if addr := strings.TrimSpace(c.FormValue("url")); addr != "" {
+		u, err = con.campaign.ImportImage(c.UserContext(), merchant(c), addr)
+	} else {
+		fh, ferr := c.FormFile("file")
+		if ferr != nil {
+			return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": "请选择图片文件"})
+		}
+		f, ferr := fh.Open()
+		if ferr != nil {
+			return ferr
+		}
+		data, ferr := io.ReadAll(f)
+		f.Close()
+		if ferr != nil {
+			return ferr
+		}
+		u, err = con.campaign.SaveUpload(c.UserContext(), merchant(c), data)
 	}
-	f, err := fh.Open()
-	if err != nil {
-		return err
-	}
-	data, err := io.ReadAll(f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	u, err := con.campaign.SaveUpload(c.UserContext(), merchant(c), data)
 	var ve *campaign.ValidationError
 	if errors.As(err, &ve) {
 		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": ve.Fields["file"]})

@@ -42,30 +42,53 @@
     });
     var file = box.querySelector("input[type=file]");
     if (!file) return;
+    var max = parseInt(box.dataset.max || "1", 10);
+    // send posts one file (or one pasted address, which the server fetches once and stores
+    // like an upload) and adds the stored copy's thumbnail.
+    function send(fd, done) {
+      box.classList.add("busy");
+      fetch("/console/uploads", { method: "POST", body: fd, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" })
+        .then(function (r) {
+          if (r.status === 413) return { ok: false, j: { error: "图片不能超过 2 MB，请压缩后再上传" } };
+          if (r.status === 403) return { ok: false, j: { error: "页面已过期，请刷新页面后重试" } };
+          return r.json().then(function (j) { return { ok: r.ok, j: j }; });
+        })
+        .then(function (res) {
+          if (res.ok && res.j.url) { thumb(box, box.dataset.name, res.j.url); refresh(box); }
+          else showError(box, (res.j && res.j.error) || "上传失败，请重试");
+          box.classList.remove("busy");
+          done();
+        })
+        .catch(function () { showError(box, "上传失败：网络错误，请重试"); box.classList.remove("busy"); });
+    }
     file.addEventListener("change", function () {
       var files = Array.prototype.slice.call(file.files);
-      var max = parseInt(box.dataset.max || "1", 10);
       showError(box, "");
       (function next() {
         var f = files.shift();
-        if (!f || box.querySelectorAll(".thumb").length >= max) { file.value = ""; box.classList.remove("busy"); return; }
-        box.classList.add("busy");
+        if (!f || box.querySelectorAll(".thumb").length >= max) { file.value = ""; return; }
         var fd = new FormData();
         fd.append("file", f);
-        fetch("/console/uploads", { method: "POST", body: fd, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" })
-          .then(function (r) {
-            if (r.status === 413) return { ok: false, j: { error: "图片不能超过 2 MB，请压缩后再上传" } };
-            if (r.status === 403) return { ok: false, j: { error: "页面已过期，请刷新页面后重试" } };
-            return r.json().then(function (j) { return { ok: r.ok, j: j }; });
-          })
-          .then(function (res) {
-            if (res.ok && res.j.url) { thumb(box, box.dataset.name, res.j.url); refresh(box); }
-            else showError(box, (res.j && res.j.error) || "上传失败，请重试");
-            next();
-          })
-          .catch(function () { showError(box, "上传失败：网络错误，请重试"); box.classList.remove("busy"); });
+        send(fd, next);
       })();
     });
+    var paste = el("div", { "class": "upload-url" });
+    var addr = el("input", { type: "url", placeholder: "或粘贴图片网址 https://…", "aria-label": "图片网址" });
+    var get = el("button", { type: "button", "class": "btn btn-sm" }, "使用网址");
+    paste.appendChild(addr); paste.appendChild(get);
+    box.parentNode.insertBefore(paste, box.nextSibling);
+    function fetchAddr(e) {
+      if (e) e.preventDefault();
+      var v = addr.value.trim();
+      showError(box, "");
+      if (!/^https?:\/\/\S+$/i.test(v)) { showError(box, "请粘贴以 http:// 或 https:// 开头的图片网址"); return; }
+      if (box.querySelectorAll(".thumb").length >= max) { showError(box, "图片已满，请先移除一张"); return; }
+      var fd = new FormData();
+      fd.append("url", v);
+      send(fd, function () { if (!box.closest(".field").classList.contains("has-error")) addr.value = ""; });
+    }
+    get.addEventListener("click", fetchAddr);
+    addr.addEventListener("keydown", function (e) { if (e.key === "Enter") fetchAddr(e); });
   });
 
   // Region picker: a search box, a province's own checkbox covering its cities, chips of the choice.
