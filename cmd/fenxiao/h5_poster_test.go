@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -9,8 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/chromedp"
 
 	"fenxiao/wechat/sim"
 )
@@ -99,5 +105,65 @@ func TestPosterBusyAnswers503ThenDraws(t *testing.T) {
 	resp, page := b.get(t, share)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="poster"`) {
 		t.Fatalf("share page: %d", resp.StatusCode)
+	}
+}
+
+// The share page when the server answers 海报生成中: the first two poster requests are
+// answered 503 (as h5Poster does past its slots; the browser's own requests are intercepted,
+// so the timing is the test's), the page says 海报生成中 under the poster, asks again by itself
+// and shows the poster with its usual caption.
+func TestBrowserPosterRetry(t *testing.T) {
+	st := newH5Stack(t)
+	m := st.merchant("海报重试")
+	camp := st.campaign(m, 10)
+	su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: "丙", Subscribed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := phone(t)
+	paused := make(chan *fetch.EventRequestPaused, 16)
+	if err := chromedp.Listen(a, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			paused <- e
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var busy atomic.Int32
+	busy.Store(2)
+	do(t, a, "intercept poster requests", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/poster.png*"}}})
+		if err != nil {
+			return err
+		}
+		go func() {
+			for {
+				select {
+				case e := <-paused:
+					if busy.Add(-1) >= 0 {
+						cdp.Call(a, tg, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 503, //nolint:errcheck
+							ResponseHeaders: []*fetch.HeaderEntry{{Name: "Retry-After", Value: "2"}, {Name: "Content-Type", Value: "text/plain; charset=utf-8"}},
+							Body:            []byte(posterBusyText)})
+					} else {
+						cdp.Call(a, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID}) //nolint:errcheck
+					}
+				case <-a.Done(): // the step's ctx ends with the step; the tab's with the test
+					return
+				}
+			}
+		}()
+		return nil
+	}))
+	do(t, a, "open the share page", chromedp.Navigate(fmt.Sprintf("%s/c/%d/share", st.base, camp.ID)))
+	authorizeAs(t, a, su.OpenID)
+	waitFor(t, a, "the userinfo authorize page", `document.body.innerText.includes('申请获得你的公开信息')`)
+	authorizeAs(t, a, su.OpenID)
+	waitFor(t, a, "the busy caption", `document.querySelector('.poster figcaption').textContent.includes('海报生成中')`)
+	shot(t, a, "01-poster-busy")
+	waitFor(t, a, "the poster after the retries", `document.getElementById('poster').complete && document.getElementById('poster').naturalWidth === 750`)
+	waitFor(t, a, "the usual caption", `document.querySelector('.poster figcaption').textContent === '长按图片保存或发送给朋友'`)
+	shot(t, a, "02-poster")
+	if n := busy.Load(); n > -1 {
+		t.Fatalf("the page asked for the poster %d times, want 3 (two busy answers, then the poster)", 2-n)
 	}
 }

@@ -152,15 +152,17 @@
     /* A first poster is drawn on demand; when the server is drawing many it answers 503
        海报生成中 (an <img> sees only "error"), so the page says so and asks again a few
        times, a little later each time. */
-    var caption = poster.parentNode.querySelector("figcaption"), said = caption.textContent, tries = 0;
+    var figure = poster.parentNode, caption = figure.querySelector("figcaption"), said = caption.textContent, alt = poster.alt, tries = 0;
     var retry = function () {
+      poster.alt = ""; /* no broken-image icon while waiting */
+      figure.classList.add("busy");
       if (tries >= 8) { caption.textContent = "海报暂时无法生成，请稍后刷新页面"; caption.className = "busy"; return; }
       caption.textContent = "海报生成中，请稍后再试…"; caption.className = "busy";
       tries++;
       setTimeout(function () { poster.src = poster.src.replace(/&try=\d+$/, "") + "&try=" + tries; }, 1500 * tries);
     };
     poster.addEventListener("error", retry);
-    poster.addEventListener("load", function () { caption.textContent = said; caption.className = ""; });
+    poster.addEventListener("load", function () { poster.alt = alt; figure.classList.remove("busy"); caption.textContent = said; caption.className = ""; });
     if (poster.complete && poster.naturalWidth === 0 && poster.getAttribute("src")) retry();
   }
 
