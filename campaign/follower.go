@@ -135,7 +135,7 @@ func (s *Service) Buy(ctx context.Context, c *Campaign, buyer *User, qty int, cl
 	if err := s.limit(ctx, fmt.Sprintf("order:%d:u%d", c.ID, buyer.ID), ordersPerBuyer, "下单"); err != nil {
 		return nil, err
 	}
-	if publicAddress(clientIP) {
+	if limitedAddress(clientIP) {
 		if err := s.limit(ctx, fmt.Sprintf("order:%d:ip:%s", c.ID, clientIP), ordersPerAddress, "下单"); err != nil {
 			return nil, err
 		}

@@ -71,17 +71,13 @@ func (s *Service) limit(ctx context.Context, key string, r rate, what string) er
 	return &RateLimitError{What: what, RetryAfter: wait}
 }
 
-// publicAddress reports whether ip is worth a per-address limit: a loopback or private address
-// is a proxy's, not a follower's (with TRUSTED_PROXIES unset behind a load balancer, every
-// follower would share it), so limiting it would limit everyone.
-func publicAddress(ip string) bool {
+// limitedAddress reports whether a client address is worth a per-address limit: a public one
+// (publicAddress, fetch.go). A loopback or private address is a proxy's, not a follower's (with
+// TRUSTED_PROXIES unset behind a load balancer, every follower would share it), so limiting it
+// would limit everyone.
+func limitedAddress(ip string) bool {
 	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	return !(a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
-		a.IsMulticast() || netip.MustParsePrefix("100.64.0.0/10").Contains(a))
+	return err == nil && publicAddress(a)
 }
 
 // PurgeRateWindows deletes windows that ended more than an hour ago (a job).
