@@ -31,13 +31,24 @@ type MerchantConfig struct {
 	BalanceFen int64
 	// CallbackURL receives the official account's events (subscribe, SCAN).
 	CallbackURL string
+	// MessageMode is the callback's 消息加解密方式 chosen in the OA console: ModeSafe (the
+	// default), ModeCompat (plaintext and encrypted copies) or ModePlain.
+	MessageMode string
 }
+
+// Message modes of the official account's callback.
+const (
+	ModeSafe   = "safe"   // 安全模式: the body is encrypted, the query carries msg_signature
+	ModeCompat = "compat" // 兼容模式: plaintext fields and the encrypted copy side by side
+	ModePlain  = "plain"  // 明文模式: signature covers only the token, timestamp and nonce
+)
 
 // merchant is one official account with its WeChat Pay merchant number.
 type merchant struct {
 	name                                        string
 	appID, secret, token, aesKey, mchID, apiKey string
-	callbackURL                                 string
+	callbackURL, mode                           string
+	lastPush                                    *Push // the latest callback pushed, for Redeliver
 	balanceFen                                  int64
 	rateSecond                                  int64 // the wall-clock second being counted
 	rateCalls                                   int
@@ -87,6 +98,13 @@ func (s *Server) AddMerchant(mc MerchantConfig) (wechat.Credentials, error) {
 	if mc.EncodingAESKey == "" {
 		mc.EncodingAESKey = randomString(43)
 	}
+	switch mc.MessageMode {
+	case "":
+		mc.MessageMode = ModeSafe
+	case ModeSafe, ModeCompat, ModePlain:
+	default:
+		return wechat.Credentials{}, fmt.Errorf("sim: unknown message mode %q", mc.MessageMode)
+	}
 	if mc.APIKey == "" {
 		mc.APIKey = randomString(32)
 	}
@@ -107,7 +125,7 @@ func (s *Server) AddMerchant(mc MerchantConfig) (wechat.Credentials, error) {
 	}
 	m := &merchant{
 		name: mc.Name, appID: mc.AppID, secret: mc.AppSecret, token: mc.Token, aesKey: mc.EncodingAESKey,
-		mchID: mc.MchID, apiKey: mc.APIKey, callbackURL: mc.CallbackURL, balanceFen: mc.BalanceFen,
+		mchID: mc.MchID, apiKey: mc.APIKey, callbackURL: mc.CallbackURL, mode: mc.MessageMode, balanceFen: mc.BalanceFen,
 	}
 	s.merchants[m.appID] = m
 	s.byMch[m.mchID] = m

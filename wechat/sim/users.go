@@ -1,17 +1,12 @@
 package sim
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -148,7 +143,7 @@ func (s *Server) Follow(appID, openID, scene string) (string, error) {
 			key = "qrscene_" + scene
 		}
 	}
-	ev := callbackEvent{url: m.callbackURL, token: m.token, toUser: originalID(m.appID), openID: openID, event: event, key: key, at: s.now()}
+	ev := m.event(openID, event, key, s.now())
 	s.mu.Unlock()
 	return s.push(ev)
 }
@@ -162,7 +157,7 @@ func (s *Server) Unfollow(appID, openID string) error {
 		return ErrUnknownUser
 	}
 	u.Subscribed, u.SceneStr = false, ""
-	ev := callbackEvent{url: m.callbackURL, token: m.token, toUser: originalID(m.appID), openID: openID, event: "unsubscribe", at: s.now()}
+	ev := m.event(openID, "unsubscribe", "", s.now())
 	s.mu.Unlock()
 	_, err := s.push(ev)
 	return err
@@ -179,52 +174,4 @@ func originalID(appID string) string {
 func snapshotOpenID(openID string) string {
 	sum := sha1.Sum([]byte("snapshot:" + openID))
 	return "o" + hex.EncodeToString(sum[:])[:27]
-}
-
-type callbackEvent struct {
-	url, token, toUser, openID, event, key string
-	at                                     time.Time
-}
-
-// push posts an event to the official account's callback, signed with its token as WeChat
-// does (signature = sha1 of the sorted token, timestamp and nonce), and returns the text
-// reply. Without a callback URL the event goes nowhere, like an OA without a server.
-func (s *Server) push(ev callbackEvent) (string, error) {
-	if ev.url == "" {
-		return "", nil
-	}
-	ts := strconv.FormatInt(ev.at.Unix(), 10)
-	nonce := strconv.Itoa(int(time.Now().UnixNano() % 1e9))
-	q := url.Values{"signature": {sha1Sign(ev.token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce}, "openid": {ev.openID}}
-	sep := "?"
-	if strings.Contains(ev.url, "?") {
-		sep = "&"
-	}
-	body := fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName>"+
-		"<CreateTime>%s</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[%s]]></Event>"+
-		"<EventKey><![CDATA[%s]]></EventKey></xml>", ev.toUser, ev.openID, ts, ev.event, ev.key)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ev.url+sep+q.Encode(), strings.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "text/xml")
-	resp, err := s.http.Do(req)
-	if err != nil {
-		s.cfg.Log.Warn("sim: OA callback failed", "event", ev.event, "url", ev.url, "err", err)
-		return "", fmt.Errorf("sim: OA callback: %w", err)
-	}
-	defer resp.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	s.cfg.Log.Info("sim: OA callback", "event", ev.event, "status", resp.StatusCode)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("sim: OA callback answered HTTP %d", resp.StatusCode)
-	}
-	if bytes.HasPrefix(bytes.TrimSpace(reply), []byte("<xml")) {
-		if m, err := parseXML(reply); err == nil {
-			return m["Content"], nil
-		}
-	}
-	return "", nil
 }
