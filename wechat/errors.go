@@ -99,6 +99,11 @@ var (
 	ErrForeign = errors.New("wechat: message is for another merchant")
 	// ErrAmountMismatch: a payment notification's total_fee differs from the order's amount.
 	ErrAmountMismatch = errors.New("wechat: paid amount differs from the order")
+	// ErrStale: a callback's timestamp is further than CallbackWindow from now.
+	ErrStale = errors.New("wechat: callback timestamp outside the accepted window")
+	// ErrPlaintext: a plaintext callback for a merchant that set an EncodingAESKey, or an
+	// encrypted one for a merchant that did not.
+	ErrPlaintext = errors.New("wechat: callback in the wrong message mode")
 )
 
 // payCodeKinds classifies the err_code of WeChat Pay v2 XML answers (pay, refund, red
