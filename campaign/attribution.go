@@ -12,7 +12,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/wallet"
-	"fenxiao/wechat"
 )
 
 // Reasons an order earned no commission (orders.no_commission).
@@ -76,11 +75,11 @@ func (s *Service) Bind(ctx context.Context, c *Campaign, visitor *User, token st
 	if !ok || sharer == visitor.ID || visitor.Snapshot {
 		return false, nil
 	}
-	return s.bind(ctx, c, visitor.ID, sharer)
+	return s.bind(ctx, s.db, c, visitor.ID, sharer)
 }
 
-func (s *Service) bind(ctx context.Context, c *Campaign, visitorID, sharerID int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `
+func (s *Service) bind(ctx context.Context, q sqlx.ExecerContext, c *Campaign, visitorID, sharerID int64) (bool, error) {
+	res, err := q.ExecContext(ctx, `
 INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at)
 SELECT $1, $2, $3, u.id, $5 FROM wechat_users u WHERE u.id = $4 AND u.merchant_id = $3 AND NOT u.snapshot
 ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET sharer_id = EXCLUDED.sharer_id, bound_at = EXCLUDED.bound_at`,
@@ -191,66 +190,4 @@ func (s *Service) voidCommission(ctx context.Context, tx *sqlx.Tx, o *Order, uni
 		return err
 	}
 	return nil
-}
-
-// followScene is the parametric QR scene that brings a new follower back to a campaign and
-// its sharer: "fx<campaign>_<sharer>" (sharer 0: none).
-func followScene(campaignID, sharerID int64) string {
-	return fmt.Sprintf("fx%d_%d", campaignID, sharerID)
-}
-
-func parseScene(scene string) (campaignID, sharerID int64, ok bool) {
-	rest, found := strings.CutPrefix(scene, "fx")
-	if !found {
-		return 0, 0, false
-	}
-	a, b, found := strings.Cut(rest, "_")
-	if !found {
-		return 0, 0, false
-	}
-	c, err1 := strconv.ParseInt(a, 10, 64)
-	s, err2 := strconv.ParseInt(b, 10, 64)
-	return c, s, err1 == nil && err2 == nil && c > 0 && s >= 0
-}
-
-// FollowQR returns the OA's temporary follow QR code for a campaign visitor: scanning it
-// follows the OA and brings them back to this campaign and sharer.
-func (s *Service) FollowQR(ctx context.Context, c *Campaign, sharerID int64) (wechat.QR, error) {
-	wx, err := s.WeChatFor(ctx, c.MerchantID)
-	if err != nil {
-		return wechat.QR{}, err
-	}
-	return wx.TempQR(ctx, followScene(c.ID, sharerID), 7*24*time.Hour)
-}
-
-// HandleOAEvent handles a follow, scan or unfollow pushed to the merchant's OA callback. A
-// follow or scan through a campaign QR binds the sharer, marks the user a fan and replies
-// with the campaign link.
-func (s *Service) HandleOAEvent(ctx context.Context, merchantID int64, e wechat.Event) string {
-	log := s.log.With("merchant_id", merchantID, "event", e.Type)
-	fan := e.Type == wechat.EventSubscribe || e.Type == wechat.EventScan
-	if !fan && e.Type != wechat.EventUnsubscribe {
-		return ""
-	}
-	u, err := s.upsertFan(ctx, merchantID, e.OpenID, fan)
-	if err != nil {
-		log.Error("OA event: save user", "err", err)
-		return ""
-	}
-	campaignID, sharerID, ok := parseScene(e.Scene)
-	if !fan || !ok {
-		return ""
-	}
-	c, err := s.Public(ctx, campaignID)
-	if err != nil || c.MerchantID != merchantID {
-		return ""
-	}
-	link := s.CampaignURL(c.ID)
-	if sharerID > 0 && sharerID != u.ID && !u.Snapshot {
-		if _, err := s.bind(ctx, c, u.ID, sharerID); err != nil {
-			log.Error("OA event: bind", "err", err)
-		}
-		link = s.ShareURL(c.ID, sharerID)
-	}
-	return fmt.Sprintf("感谢关注！点击继续参加活动「%s」：\n%s", c.Title, link)
 }

@@ -36,6 +36,9 @@ var (
 	ErrWrongPassword = errors.New("campaign: wrong password")
 	// ErrNoWeChat means the merchant has not configured its WeChat credentials.
 	ErrNoWeChat = errors.New("campaign: merchant has no WeChat settings")
+	// ErrReplayed means an OA callback reuses the timestamp, nonce and signature of one
+	// already handled, with another body: a forgery built on a captured push.
+	ErrReplayed = errors.New("campaign: OA callback replayed with another body")
 )
 
 // Status is a campaign's stored state. "Running" is not stored: a published campaign runs
@@ -118,14 +121,17 @@ type Settings struct {
 
 // User is a WeChat user of one merchant's official account.
 type User struct {
-	ID         int64     `db:"id"`
-	MerchantID int64     `db:"merchant_id"`
-	OpenID     string    `db:"openid"`
-	Nickname   string    `db:"nickname"`
-	AvatarURL  string    `db:"avatar_url"`
-	Subscribed bool      `db:"subscribed"`
-	Snapshot   bool      `db:"snapshot"`
-	CreatedAt  time.Time `db:"created_at"`
+	ID         int64  `db:"id"`
+	MerchantID int64  `db:"merchant_id"`
+	OpenID     string `db:"openid"`
+	Nickname   string `db:"nickname"`
+	AvatarURL  string `db:"avatar_url"`
+	Subscribed bool   `db:"subscribed"` // as WeChat's user-info API last said
+	Snapshot   bool   `db:"snapshot"`
+	// FanCheckedAt is when the user-info API last answered (nil: never); a "follows" answer
+	// is reused for fanTrust.
+	FanCheckedAt *time.Time `db:"fan_checked_at"`
+	CreatedAt    time.Time  `db:"created_at"`
 }
 
 // OrderStatus is an order's state.

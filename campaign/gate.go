@@ -71,7 +71,7 @@ func (s *Service) Enter(ctx context.Context, c *Campaign, u *User, clientIP stri
 			return Gate{}, fmt.Errorf("campaign: fan check of user %d: %w", u.ID, err)
 		}
 		if !u.Subscribed {
-			qr, err := s.FollowQR(ctx, c, sharerID)
+			qr, err := s.FollowQR(ctx, c, u, sharerID)
 			if err != nil {
 				return Gate{}, fmt.Errorf("campaign: follow QR: %w", err)
 			}

@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -96,12 +97,13 @@ func serveHook(w http.ResponseWriter, r *http.Request) {
 	svc := v.(*campaign.Service)
 	switch {
 	case parts[1] == "oa":
-		wx, err := svc.WeChatFor(r.Context(), m)
+		body, _ := io.ReadAll(io.LimitReader(r.Body, wechat.MaxCallbackBody))
+		reply, err := svc.HandleOACallback(r.Context(), m, r.URL.Query(), body)
 		if err != nil {
-			http.Error(w, err.Error(), 500)
+			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		wx.CallbackHandler(func(ctx context.Context, e wechat.Event) string { return svc.HandleOAEvent(ctx, m, e) }).ServeHTTP(w, r)
+		w.Write(reply) //nolint:errcheck
 	case len(parts) == 4:
 		body := make([]byte, 0, 2048)
 		buf := make([]byte, 2048)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -27,7 +27,8 @@ type WeChat interface {
 	CloseOrder(ctx context.Context, outTradeNo string) error
 	Refund(ctx context.Context, r wechat.Refund) (wechat.RefundResult, error)
 	QueryRefund(ctx context.Context, outTradeNo string) (wechat.RefundState, error)
-	CallbackHandler(h wechat.EventHandler) http.Handler
+	OpenCallback(query url.Values, body []byte, now time.Time) (wechat.Callback, error)
+	CallbackReply(cb wechat.Callback, text string, now time.Time) ([]byte, error)
 	JSConfig(ctx context.Context, pageURL string) (wechat.JSConfig, error)
 	SendRedPacket(ctx context.Context, p wechat.RedPacket) (wechat.SendResult, error)
 	RedPacketInfo(ctx context.Context, billNo string) (wechat.PacketInfo, error)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/hmac"
 	"fmt"
+	"time"
 
 	"fenxiao/wechat"
 )
 
-const userCols = `id, merchant_id, openid, nickname, avatar_url, subscribed, snapshot, created_at`
+const userCols = `id, merchant_id, openid, nickname, avatar_url, subscribed, snapshot, fan_checked_at, created_at`
 
 // SignIn records the user an OAuth sign-in returned. A profile (snsapi_userinfo) updates the
 // nickname and avatar; a silent sign-in keeps what is known.
@@ -44,22 +45,20 @@ func (s *Service) User(ctx context.Context, merchantID, id int64) (*User, error)
 	return &u, nil
 }
 
-func (s *Service) upsertFan(ctx context.Context, merchantID int64, openid string, subscribed bool) (*User, error) {
-	var u User
-	err := s.db.GetContext(ctx, &u, `
-INSERT INTO wechat_users (merchant_id, openid, subscribed, fan_checked_at) VALUES ($1, $2, $3, now())
-ON CONFLICT (merchant_id, openid) DO UPDATE SET subscribed = EXCLUDED.subscribed, fan_checked_at = now(), updated_at = now()
-RETURNING `+userCols, merchantID, openid, subscribed)
-	if err != nil {
-		return nil, fmt.Errorf("campaign: fan %s: %w", openid, err)
-	}
-	return &u, nil
-}
+// fanTrust is how long a "follows" answer of WeChat's user-info API is reused by the fans-only
+// gate. A "does not follow" answer is never reused: the visitor may have just followed.
+const fanTrust = 5 * time.Minute
 
-// refreshFan asks WeChat whether a user not known as a fan follows the OA now (they may just
-// have followed). Known fans are trusted: an unfollow event clears the flag.
+// refreshFan asks WeChat's user-info API whether the user follows the official account,
+// unless it said so less than fanTrust ago. Only that API sets a user subscribed: a subscribe
+// event can be forged or replayed and proves nothing; an unsubscribe event only clears the
+// flag (see handleOAEvent), which at worst costs one more question to WeChat.
 func (s *Service) refreshFan(ctx context.Context, u *User) error {
-	if u.Subscribed || u.Snapshot {
+	if u.Snapshot {
+		return nil
+	}
+	now := s.now()
+	if u.Subscribed && u.FanCheckedAt != nil && !u.FanCheckedAt.After(now) && now.Sub(*u.FanCheckedAt) < fanTrust {
 		return nil
 	}
 	wx, err := s.WeChatFor(ctx, u.MerchantID)
@@ -70,10 +69,11 @@ func (s *Service) refreshFan(ctx context.Context, u *User) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.upsertFan(ctx, u.MerchantID, u.OpenID, info.Subscribed); err != nil {
-		return err
+	if _, err := s.db.ExecContext(ctx, `UPDATE wechat_users SET subscribed = $3, fan_checked_at = $4, updated_at = now()
+WHERE merchant_id = $1 AND openid = $2`, u.MerchantID, u.OpenID, info.Subscribed, now); err != nil {
+		return fmt.Errorf("campaign: fan %s: %w", u.OpenID, err)
 	}
-	u.Subscribed = info.Subscribed
+	u.Subscribed, u.FanCheckedAt = info.Subscribed, &now
 	return nil
 }
 

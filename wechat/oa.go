@@ -2,7 +2,6 @@ package wechat
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -103,51 +102,9 @@ const (
 	EventUnsubscribe = "unsubscribe" // a follower left
 )
 
-// Event is one official-account event, in Go terms.
+// Event is one official-account event, in Go terms, from a verified callback (OpenCallback).
 type Event struct {
 	Type   string
 	OpenID string
 	Scene  string // the QR scene, without WeChat's "qrscene_" prefix
-}
-
-// EventHandler handles an event and returns an optional text reply to the user ("" for none).
-type EventHandler func(ctx context.Context, e Event) (reply string)
-
-// CallbackHandler is the official account's message callback (the URL set in the OA
-// console). It checks the signature with the token (answering 403 otherwise), answers
-// WeChat's echostr check, and passes subscribe, SCAN and unsubscribe events to h; other
-// messages are acknowledged and dropped. From Fiber, wrap it with adaptor.HTTPHandler.
-func (c *Client) CallbackHandler(h EventHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		srv := c.oa.GetServer(r, w)
-		srv.SetMessageHandler(func(m *message.MixMessage) *message.Reply {
-			e := Event{Type: string(m.Event), OpenID: string(m.FromUserName)}
-			switch {
-			case m.MsgType != message.MsgTypeEvent:
-				return nil
-			case e.Type == EventSubscribe:
-				e.Scene = strings.TrimPrefix(m.EventKey, "qrscene_")
-			case e.Type == EventScan:
-				e.Scene = m.EventKey
-			case e.Type == EventUnsubscribe:
-			default:
-				return nil
-			}
-			if text := h(r.Context(), e); text != "" {
-				return &message.Reply{MsgType: message.MsgTypeText, MsgData: message.NewText(text)}
-			}
-			return nil
-		})
-		if !srv.Validate() {
-			http.Error(w, "signature does not verify", http.StatusForbidden)
-			return
-		}
-		if err := srv.Serve(); err != nil {
-			http.Error(w, "bad message", http.StatusBadRequest)
-			return
-		}
-		if err := srv.Send(); err != nil {
-			http.Error(w, "cannot reply", http.StatusInternalServerError)
-		}
-	})
 }

@@ -2,7 +2,6 @@ package wechat_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"image/png"
 	"net/http"
@@ -151,7 +150,7 @@ func TestJSConfigSignatureVerifies(t *testing.T) {
 func TestFollowQRPushesEventsToTheCallback(t *testing.T) {
 	c, creds := newClient(t)
 	events := make(chan wechat.Event, 4)
-	cb := httptest.NewServer(c.CallbackHandler(func(_ context.Context, e wechat.Event) string {
+	cb := httptest.NewServer(callbackHandler(c, func(e wechat.Event) string {
 		events <- e
 		return "欢迎关注，点此回到活动"
 	}))

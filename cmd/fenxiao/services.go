@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/jmoiron/sqlx"
 	"github.com/robfig/cron/v3"
 
@@ -46,7 +48,8 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 func (s *server) wechatRoutes(r router) {
 	r.Post("/wechat/pay/:merchant<int>/notify", s.payNotify)
 	r.Post("/wechat/pay/:merchant<int>/refund", s.refundNotify)
-	r.All("/wechat/oa/:merchant<int>", s.oaCallback)
+	r.Get("/wechat/oa/:merchant<int>", s.oaCallback)
+	r.Post("/wechat/oa/:merchant<int>", s.oaCallback)
 }
 
 // payNotify answers WeChat Pay's notification: SUCCESS once recorded (duplicates included),
@@ -74,18 +77,35 @@ func (s *server) notifyReply(c *fiber.Ctx, merchantID int64, what string, err er
 	return c.Send(wechat.NotifyReply(true, "OK"))
 }
 
-// oaCallback hands the official account's callback to the adapter, which checks the
-// signature and passes follow and scan events to the campaign engine.
+// oaCallback answers the official account's callback: the URL check, and pushes whose
+// events the campaign engine handles once. A push that does not verify (signature, age,
+// message mode, a replay with another body) is 403, an unreadable one 400; a database error is
+// 500 so that WeChat retries.
 func (s *server) oaCallback(c *fiber.Ctx) error {
 	m, _ := c.ParamsInt("merchant")
-	wx, err := s.campaign.WeChatFor(c.UserContext(), int64(m))
-	if err != nil {
-		return fiber.ErrNotFound
+	q := url.Values{}
+	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
+	reply, err := s.campaign.HandleOACallback(c.UserContext(), int64(m), q, c.Body())
+	status, msg := fiber.StatusOK, ""
+	switch {
+	case err == nil:
+		if bytes.HasPrefix(reply, []byte("<xml")) {
+			c.Set(fiber.HeaderContentType, "text/xml; charset=utf-8")
+		}
+		return c.Send(reply)
+	case errors.Is(err, campaign.ErrNoWeChat):
+		status, msg = fiber.StatusNotFound, "商家未配置公众号"
+	case errors.Is(err, wechat.ErrMalformed):
+		status, msg = fiber.StatusBadRequest, "消息格式错误"
+	case errors.Is(err, wechat.ErrSignature), errors.Is(err, wechat.ErrStale), errors.Is(err, wechat.ErrPlaintext),
+		errors.Is(err, campaign.ErrReplayed):
+		status, msg = fiber.StatusForbidden, "消息校验失败"
+	default:
+		return err
 	}
-	h := wx.CallbackHandler(func(ctx context.Context, e wechat.Event) string {
-		return s.campaign.HandleOAEvent(ctx, int64(m), e)
-	})
-	return adaptor.HTTPHandler(h)(c)
+	s.log.Warn("OA callback refused", "merchant_id", m, "status", status, "err", err,
+		"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
+	return c.Status(status).SendString(msg)
 }
 
 // schedule registers the background jobs. Each is safe when several replicas run it at once.
@@ -120,6 +140,7 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 30s", job("send notifications", 2*time.Minute, s.payouts.SendNotifications))
 	add("@every 1h", job("delete expired follower sessions", 5*time.Minute, s.campaign.DeleteExpiredSessions))
 	add("@every 1m", job("query pending top-ups", time.Minute, s.campaign.QueryTopUps))
+	add("@every 10m", job("purge OA callback replay records", time.Minute, s.campaign.PurgeOACallbacks))
 	add("@every 1h", job("purge console sessions and log-in attempts", 5*time.Minute, s.campaign.PurgeConsole))
 	add("@every 10m", job("purge ended rate-limit windows", time.Minute, s.campaign.PurgeRateWindows))
 }
