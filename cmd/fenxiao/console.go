@@ -55,7 +55,7 @@ func (s *server) consoleRoutes(r router) {
 	con := &console{server: s, csrfKey: key, secure: strings.HasPrefix(s.cfg.BaseURL, "https://")}
 
 	r.Get("/media/:merchant<int>/:name", con.media)
-	r.Post("/wechat/pay/:merchant<int>/topup", con.topUpNotify)
+	r.Post("/wechat/pay/:merchant<int>/topup", limitBody(wechatBodyLimit), con.topUpNotify)
 
 	g := r.Group("/console", con.csrf)
 	g.Get("/login", con.loginPage)

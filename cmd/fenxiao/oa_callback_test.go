@@ -310,3 +310,27 @@ func TestOACallbackSafeMode(t *testing.T) {
 		t.Errorf("a forged subscribe let a non-fan through: %+v", g)
 	}
 }
+
+// Anyone can post to the WeChat routes: bodies over 64 KB are answered 413 before parsing;
+// normal ones are still parsed (a garbage notification is refused by its verifier, not by
+// size).
+func TestWeChatRoutesLimitBodies(t *testing.T) {
+	st := newOAStack(t, sim.ModePlain)
+	big := "<xml>" + strings.Repeat("A", 64<<10) + "</xml>"
+	for _, path := range []string{"/wechat/pay/%d/notify", "/wechat/pay/%d/refund", "/wechat/pay/%d/topup"} {
+		path = fmt.Sprintf(path, st.m)
+		u := st.base + path
+		if status, _ := st.post(u, big); status != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s with %d bytes answered %d, want 413", path, len(big), status)
+		}
+		if status, body := st.post(u, "<xml><return_code>SUCCESS</return_code></xml>"); status != http.StatusOK || !strings.Contains(body, "FAIL") {
+			t.Errorf("%s with a small unsigned body: %d %q, want a parsed FAIL", path, status, body)
+		}
+	}
+	if status, _ := st.post(st.signedURL(time.Now(), "77"), big); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("OA callback with %d bytes answered %d, want 413", len(big), status)
+	}
+	if status, body := st.post(st.signedURL(time.Now(), "78"), "<xml><MsgType>text</MsgType></xml>"); status != http.StatusOK || body != "success" {
+		t.Errorf("OA callback with a small message: %d %q", status, body)
+	}
+}

@@ -44,12 +44,28 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 
 // wechatRoutes are the URLs WeChat calls: payment and refund notifications, and the official
 // account's message callback. Each carries the merchant id, since each merchant signs with its
-// own keys.
+// own keys. Anyone can call them, so their bodies are bounded far below the server's 8 MB.
 func (s *server) wechatRoutes(r router) {
-	r.Post("/wechat/pay/:merchant<int>/notify", s.payNotify)
-	r.Post("/wechat/pay/:merchant<int>/refund", s.refundNotify)
-	r.Get("/wechat/oa/:merchant<int>", s.oaCallback)
-	r.Post("/wechat/oa/:merchant<int>", s.oaCallback)
+	limit := limitBody(wechatBodyLimit)
+	r.Post("/wechat/pay/:merchant<int>/notify", limit, s.payNotify)
+	r.Post("/wechat/pay/:merchant<int>/refund", limit, s.refundNotify)
+	r.Get("/wechat/oa/:merchant<int>", limit, s.oaCallback)
+	r.Post("/wechat/oa/:merchant<int>", limit, s.oaCallback)
+}
+
+// wechatBodyLimit bounds what WeChat sends (payment, refund and top-up notifications, OA
+// pushes): a few KB in practice.
+const wechatBodyLimit = wechat.MaxCallbackBody
+
+// limitBody answers 413 before any parsing when a request body is over n bytes, declared
+// (Content-Length) or actual (chunked).
+func limitBody(n int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if c.Request().Header.ContentLength() > n || len(c.Request().Body()) > n {
+			return c.Status(fiber.StatusRequestEntityTooLarge).SendString("请求体过大")
+		}
+		return c.Next()
+	}
 }
 
 // payNotify answers WeChat Pay's notification: SUCCESS once recorded (duplicates included),
