@@ -244,3 +244,26 @@ func encryptedPush(creds wechat.Credentials, at time.Time, nonce, enc string) (u
 	q.Set("msg_signature", util.Signature(creds.Token, ts, nonce, enc))
 	return q, []byte(fmt.Sprintf("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[%s]]></Encrypt></xml>", enc))
 }
+
+// BenchmarkOpenCallback is the cost of verifying and decrypting one safe-mode push.
+func BenchmarkOpenCallback(b *testing.B) {
+	creds := fuzzCreds
+	c, err := wechat.NewClient(creds, wechat.Options{APIBase: simURL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg := `<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oUser1]]></FromUserName><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event><EventKey><![CDATA[fx1_2_abcdefghij]]></EventKey></xml>`
+	enc, err := util.EncryptMsg([]byte("0123456789abcdef"), []byte(msg), creds.AppID, creds.EncodingAESKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	q, body := encryptedPush(creds, now, "42", string(enc))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.OpenCallback(q, body, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -131,10 +131,16 @@ func (c *Client) ParseRefundNotify(body []byte) (RefundNotify, error) {
 		TransactionID: info["transaction_id"], OutRefundNo: info["out_refund_no"],
 		RefundID: info["refund_id"], Status: info["refund_status"], RequestSource: info["refund_request_source"],
 	}
-	n.TotalFen, _ = strconv.ParseInt(info["total_fee"], 10, 64)
-	n.RefundFen, _ = strconv.ParseInt(info["refund_fee"], 10, 64)
-	if n.OutRefundNo == "" || n.RefundFen <= 0 {
-		return RefundNotify{}, fmt.Errorf("%w: req_info without out_refund_no or refund_fee", ErrMalformed)
+	// An amount that does not parse (out of int64 range included: ParseInt then returns the
+	// maximum with an error) is malformed, not a huge refund.
+	var totalErr, refundErr error
+	n.TotalFen, totalErr = strconv.ParseInt(info["total_fee"], 10, 64)
+	n.RefundFen, refundErr = strconv.ParseInt(info["refund_fee"], 10, 64)
+	if n.OutRefundNo == "" || refundErr != nil || n.RefundFen <= 0 {
+		return RefundNotify{}, fmt.Errorf("%w: req_info without out_refund_no or a valid refund_fee", ErrMalformed)
+	}
+	if info["total_fee"] != "" && (totalErr != nil || n.TotalFen <= 0) {
+		return RefundNotify{}, fmt.Errorf("%w: req_info total_fee %q", ErrMalformed, info["total_fee"])
 	}
 	if t, err := time.ParseInLocation("2006-01-02 15:04:05", info["success_time"], chinaTime); err == nil {
 		n.SucceededAt = t
