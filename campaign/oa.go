@@ -184,8 +184,12 @@ WHERE merchant_id = $1 AND scene = $2 AND openid = $3 AND expires_at > $4`, merc
 		return "", err
 	}
 	var u User
-	if err := sqlx.GetContext(ctx, tx, &u, `SELECT `+userCols+` FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, merchantID, e.OpenID); err != nil {
-		return "", err // the visitor signed in before the scene was issued to them
+	err = sqlx.GetContext(ctx, tx, &u, `SELECT `+userCols+` FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, merchantID, e.OpenID)
+	if isNoRows(err) {
+		return "", nil // cannot happen (a scene is issued to a signed-in user); not worth a retry
+	}
+	if err != nil {
+		return "", err
 	}
 	c, err := s.Public(ctx, issued.CampaignID)
 	if err != nil || c.MerchantID != merchantID {

@@ -109,3 +109,31 @@ func TestFollowSceneBindsOnlyTheVisitorItWasIssuedTo(t *testing.T) {
 	}
 
 }
+
+// The replay records outlive the 5-minute window only until the purge job runs; by then the
+// timestamp alone refuses a replay.
+func TestPurgeOACallbacks(t *testing.T) {
+	e := newEnv(t, "")
+	u := e.user("关注者")
+	if _, err := simulator.Follow(e.creds.AppID, u.OpenID, ""); err != nil {
+		t.Fatal(err)
+	}
+	seen := func() int {
+		var n int
+		if err := e.db.Get(&n, `SELECT count(*) FROM oa_callbacks_seen WHERE merchant_id = $1`, e.merchant); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := e.svc.PurgeOACallbacks(ctx); err != nil || seen() != 1 {
+		t.Fatalf("a fresh record was purged (%d left): %v", seen(), err)
+	}
+	clock.Advance(11 * time.Minute)
+	defer clock.Advance(-11 * time.Minute)
+	if _, err := e.svc.PurgeOACallbacks(ctx); err != nil || seen() != 0 {
+		t.Fatalf("after the window %d records left: %v", seen(), err)
+	}
+	if _, err := simulator.Redeliver(e.creds.AppID); err == nil {
+		t.Fatal("a purged push replayed after the window was accepted")
+	}
+}
