@@ -267,3 +267,19 @@ func BenchmarkOpenCallback(b *testing.B) {
 		}
 	}
 }
+
+// Advancing the simulator's clock (a day, for packet refunds or daily limits) does not stamp
+// pushes in the future: WeChat's pushes carry the wall clock the merchant's server shares.
+func TestCallbackTimestampIgnoresSimulatorAdvance(t *testing.T) {
+	c, creds := newModeClient(t, sim.ModeSafe, true)
+	_, events := capture(t, c, creds.AppID)
+	u := newUser(t, creds.AppID, false)
+	simulator.Advance(24 * time.Hour)
+	defer simulator.Advance(-24 * time.Hour)
+	if _, err := simulator.Follow(creds.AppID, u.OpenID, ""); err != nil {
+		t.Fatalf("a push after Advance: %v", err)
+	}
+	if e := <-events; e.OpenID != u.OpenID {
+		t.Fatalf("event %+v", e)
+	}
+}

@@ -55,6 +55,10 @@ func (s *Server) Redeliver(appID string) (string, error) {
 	return s.deliverPush(p, token, key, id)
 }
 
+// callbackEvent is one push to send. Its timestamp is the configured clock without Advance's
+// offset: WeChat stamps pushes with the wall clock, which the merchant's server shares, while
+// Advance stands for time passing in WeChat's own rules (packet refunds, daily limits). A
+// push stamped a day ahead would be refused as stale, as it should be.
 type callbackEvent struct {
 	appID, url, token, aesKey, mode, toUser, openID, event, key string
 	at                                                          time.Time

@@ -143,7 +143,7 @@ func (s *Server) Follow(appID, openID, scene string) (string, error) {
 			key = "qrscene_" + scene
 		}
 	}
-	ev := m.event(openID, event, key, s.now())
+	ev := m.event(openID, event, key, s.cfg.Clock()) // wall clock: see callbackEvent
 	s.mu.Unlock()
 	return s.push(ev)
 }
@@ -157,7 +157,7 @@ func (s *Server) Unfollow(appID, openID string) error {
 		return ErrUnknownUser
 	}
 	u.Subscribed, u.SceneStr = false, ""
-	ev := m.event(openID, "unsubscribe", "", s.now())
+	ev := m.event(openID, "unsubscribe", "", s.cfg.Clock())
 	s.mu.Unlock()
 	_, err := s.push(ev)
 	return err
