@@ -24,6 +24,7 @@ type Account struct {
 // SignUpForm is what a new merchant types to open an account.
 type SignUpForm struct {
 	ShopName, Email, Password, Confirm string
+	IP                                 string // the client's address: sign-ups are throttled per address
 }
 
 // LogInForm is a log-in attempt; IP is the client's address, for throttling.
@@ -36,15 +37,8 @@ type PasswordForm struct {
 	Current, New, Confirm string
 }
 
-// Login throttling: at most loginMaxFails wrong passwords per email, and loginMaxIPFails per
-// client address, within loginWindow; a successful log-in starts the email's count afresh.
-const (
-	loginWindow     = 15 * time.Minute
-	loginMaxFails   = 5
-	loginMaxIPFails = 30
-	// bcryptCost is bcrypt's default: about 70 ms a hash on a server core.
-	bcryptCost = bcrypt.DefaultCost
-)
+// bcryptCost is bcrypt's default: about 70 ms a hash on a server core.
+const bcryptCost = bcrypt.DefaultCost
 
 // noAccountHash is compared against when the email is unknown, so that a wrong email takes as
 // long as a wrong password and the timing does not tell which accounts exist.
@@ -69,6 +63,34 @@ func (s *Service) SignUp(ctx context.Context, f SignUpForm) (*Account, string, e
 	if len(fields) > 0 {
 		return nil, "", &ValidationError{Fields: fields}
 	}
+	// Counted before the account is made, so parallel sign-ups from one address cannot all
+	// pass; a sign-up that fails after all (the email exists) gives its count back. Callers
+	// that are no HTTP client (tools, tests) pass no address and are not counted; the console
+	// always passes one.
+	var keys []throttleKey
+	if f.IP != "" {
+		keys = append(keys, keyOf(ruleSignUp, f.IP))
+	}
+	th, err := s.takeThrottle(ctx, keys)
+	if err != nil {
+		return nil, "", fmt.Errorf("campaign: sign up %s: %w", f.Email, err)
+	}
+	if th.wait > 0 {
+		return nil, "", &ValidationError{Fields: map[string]string{
+			"email": fmt.Sprintf("该网络注册的账号过多（每小时最多 %d 个），请 %s后再试", ruleSignUp.free, waitWords(th.wait)),
+		}, cause: ErrTooManyTries}
+	}
+	acc, token, err := s.signUp(ctx, f)
+	if err != nil {
+		if gerr := s.giveBack(ctx, th, th.keys...); gerr != nil {
+			return nil, "", gerr
+		}
+		return nil, "", err
+	}
+	return acc, token, nil
+}
+
+func (s *Service) signUp(ctx context.Context, f SignUpForm) (*Account, string, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(f.Password), bcryptCost)
 	if err != nil {
 		return nil, "", fmt.Errorf("campaign: hash password: %w", err)
@@ -100,73 +122,81 @@ RETURNING id, merchant_id, email, created_at`, merchantID, f.Email, string(hash)
 }
 
 // LogIn checks an email and password and opens a new session, deleting the one of oldToken
-// (a session is never carried across a log-in). Wrong passwords are throttled per email and
-// per client address; the attempts are counted in PostgreSQL so every replica sees them.
+// (a session is never carried across a log-in). Attempts are throttled (throttle.go) per
+// (email, address), per email and per address, counted in PostgreSQL so every replica sees
+// them; while a key waits, the password is not even checked.
 func (s *Service) LogIn(ctx context.Context, f LogInForm, oldToken string) (*Account, string, error) {
 	email := normalEmail(f.Email)
 	if email == "" || f.Password == "" {
 		return nil, "", &ValidationError{Fields: map[string]string{"email": "请输入邮箱和密码"}}
 	}
-	var acc Account
-	var token string
-	bad := false
-	err := s.transact(ctx, func(tx *sqlx.Tx) error {
-		// Attempts for one email run one at a time, so parallel guesses cannot slip past the count.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('fenxiao login:' || $1))`, email); err != nil {
-			return err
-		}
-		now := s.now()
-		var fails struct {
-			Email int `db:"email"`
-			IP    int `db:"ip"`
-		}
-		if err := sqlx.GetContext(ctx, tx, &fails, `
-SELECT (SELECT count(*) FROM login_attempts WHERE email = $1 AND NOT ok AND at > $3
-          AND at > COALESCE((SELECT max(at) FROM login_attempts WHERE email = $1 AND ok), '-infinity')) AS email,
-       (SELECT count(*) FROM login_attempts WHERE ip = $2 AND NOT ok AND at > $3) AS ip`,
-			email, f.IP, now.Add(-loginWindow)); err != nil {
-			return err
-		}
-		if fails.Email >= loginMaxFails || fails.IP >= loginMaxIPFails {
-			return &ValidationError{Fields: map[string]string{
-				"email": fmt.Sprintf("登录失败次数过多，请 %d 分钟后再试", int(loginWindow.Minutes())),
-			}, cause: ErrTooManyTries}
-		}
-		var row struct {
-			Account
-			Hash string `db:"password_hash"`
-		}
-		err := sqlx.GetContext(ctx, tx, &row, `
-SELECT a.id, a.merchant_id, a.email, a.created_at, a.password_hash, m.name AS merchant_name
-FROM merchant_accounts a JOIN merchants m ON m.id = a.merchant_id WHERE a.email = $1`, email)
-		if err != nil && !isNoRows(err) {
-			return err
-		}
-		hash := row.Hash
-		if hash == "" {
-			hash = noAccountHash
-		}
-		ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(f.Password)) == nil && row.ID != 0
-		if _, err := tx.ExecContext(ctx, `INSERT INTO login_attempts (email, ip, ok, at) VALUES ($1, $2, $3, $4)`, email, f.IP, ok, now); err != nil {
-			return err
-		}
-		if !ok {
-			bad = true // commit the failed attempt: it must count
-			return nil
-		}
-		// Old attempts are only useful for the window; drop them while we are here.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE at < $1`, now.Add(-24*time.Hour)); err != nil {
-			return err
-		}
-		acc = row.Account
-		token, err = s.newConsoleSession(ctx, tx, &acc, oldToken)
-		return err
-	})
+	if len(email) > 254 || len(f.Password) > 1024 {
+		return nil, "", &ValidationError{Fields: map[string]string{"password": "邮箱或密码不正确"}}
+	}
+	known := keyOf(throttleRule{kind: "known"}, email, f.IP).key
+	var isKnown bool
+	if err := s.db.GetContext(ctx, &isKnown, `SELECT EXISTS (SELECT 1 FROM console_throttle WHERE key = $1 AND updated_at > $2)`,
+		known, s.now().Add(-knownFor)); err != nil {
+		return nil, "", fmt.Errorf("campaign: log in %s: %w", email, err)
+	}
+	keys := []throttleKey{keyOf(rulePair, email, f.IP), keyOf(ruleIP, f.IP)}
+	if !isKnown {
+		keys = append(keys, keyOf(ruleEmail, email))
+	}
+	th, err := s.takeThrottle(ctx, keys)
 	if err != nil {
 		return nil, "", fmt.Errorf("campaign: log in %s: %w", email, err)
 	}
-	if bad {
+	if th.wait > 0 {
+		msg := "登录失败次数过多，请 " + waitWords(th.wait) + "后再试"
+		if th.by == ruleIP.kind {
+			msg = "该网络登录失败次数过多，请 " + waitWords(th.wait) + "后再试"
+		}
+		return nil, "", &ValidationError{Fields: map[string]string{"email": msg}, cause: ErrTooManyTries}
+	}
+	var row struct {
+		Account
+		Hash string `db:"password_hash"`
+	}
+	err = s.db.GetContext(ctx, &row, `
+SELECT a.id, a.merchant_id, a.email, a.created_at, a.password_hash, m.name AS merchant_name
+FROM merchant_accounts a JOIN merchants m ON m.id = a.merchant_id WHERE a.email = $1`, email)
+	if err != nil && !isNoRows(err) {
+		return nil, "", fmt.Errorf("campaign: log in %s: %w", email, err)
+	}
+	hash := row.Hash
+	if hash == "" {
+		hash = noAccountHash
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(f.Password)) != nil || row.ID == 0 {
+		// The attempt stays counted.
 		return nil, "", &ValidationError{Fields: map[string]string{"password": "邮箱或密码不正确"}}
+	}
+	var token string
+	acc := row.Account
+	err = s.transact(ctx, func(tx *sqlx.Tx) error {
+		// The right password: this pair starts afresh, the address gets its try back (an
+		// office's owners do not use up its allowance), and the address becomes known, so
+		// the email's throttle no longer holds it back. The email's count stays: many
+		// addresses guessing are not forgiven because the owner signed in meanwhile.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM console_throttle WHERE key = $1`, keyOf(rulePair, email, f.IP).key); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `
+INSERT INTO console_throttle (key, fails, free_n, base_secs, cap_secs, forget_secs, free_at, prev_free, attempt, updated_at)
+VALUES ($1, 0, 0, 0, 0, $3, '-infinity', '-infinity', '', $2)
+ON CONFLICT (key) DO UPDATE SET updated_at = EXCLUDED.updated_at`, known, s.now(), int64(knownFor/time.Second)); err != nil {
+			return err
+		}
+		var err error
+		token, err = s.newConsoleSession(ctx, tx, &acc, oldToken)
+		return err
+	})
+	if err == nil {
+		err = s.giveBack(ctx, th, keyOf(ruleIP, f.IP).key)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("campaign: log in %s: %w", email, err)
 	}
 	return &acc, token, nil
 }

@@ -103,8 +103,9 @@ func (s *Service) EndConsoleSession(ctx context.Context, token string) error {
 	return nil
 }
 
-// PurgeConsole deletes expired console sessions and log-in attempts older than a day (the
-// throttle looks back 15 minutes); a job runs it.
+// PurgeConsole deletes expired console sessions and throttle keys whose wait is over and
+// which have been quiet for their forget period (a count that would start again anyway); a
+// job runs it.
 func (s *Service) PurgeConsole(ctx context.Context) (int, error) {
 	now := s.now()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE expires_at < $1`, now)
@@ -112,9 +113,9 @@ func (s *Service) PurgeConsole(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("campaign: purge console sessions: %w", err)
 	}
 	sessions, _ := res.RowsAffected()
-	res, err = s.db.ExecContext(ctx, `DELETE FROM login_attempts WHERE at < $1`, now.Add(-24*time.Hour))
+	res, err = s.db.ExecContext(ctx, `DELETE FROM console_throttle WHERE free_at < $1 AND updated_at < $1 - make_interval(secs => forget_secs)`, now)
 	if err != nil {
-		return 0, fmt.Errorf("campaign: purge login attempts: %w", err)
+		return 0, fmt.Errorf("campaign: purge console throttles: %w", err)
 	}
 	attempts, _ := res.RowsAffected()
 	return int(sessions + attempts), nil

@@ -117,7 +117,7 @@ func (con *console) startTopUp(c *fiber.Ctx) error {
 	amount, err := wallet.ParseYuan(raw)
 	var t *campaign.TopUp
 	if err == nil {
-		t, err = con.campaign.StartTopUp(c.UserContext(), merchant(c), amount, c.IP())
+		t, err = con.campaign.StartTopUp(c.UserContext(), merchant(c), amount, con.remoteIP(c))
 	} else {
 		err = &campaign.ValidationError{Fields: map[string]string{"amount": reasonOf(err)}}
 	}

@@ -22,7 +22,7 @@ func (con *console) loginPage(c *fiber.Ctx) error {
 }
 
 func (con *console) login(c *fiber.Ctx) error {
-	f := campaign.LogInForm{Email: c.FormValue("email"), Password: c.FormValue("password"), IP: c.IP()}
+	f := campaign.LogInForm{Email: c.FormValue("email"), Password: c.FormValue("password"), IP: con.remoteIP(c)}
 	_, token, err := con.campaign.LogIn(c.UserContext(), f, c.Cookies(conSessionCookie))
 	if err != nil {
 		return con.form(c, "login", &consolePage{Title: "登录", Data: authForm{Email: f.Email, Next: c.FormValue("next")}}, err)
@@ -37,7 +37,7 @@ func (con *console) signupPage(c *fiber.Ctx) error {
 
 func (con *console) signup(c *fiber.Ctx) error {
 	f := campaign.SignUpForm{ShopName: c.FormValue("shop_name"), Email: c.FormValue("email"),
-		Password: c.FormValue("password"), Confirm: c.FormValue("confirm")}
+		Password: c.FormValue("password"), Confirm: c.FormValue("confirm"), IP: con.remoteIP(c)}
 	_, token, err := con.campaign.SignUp(c.UserContext(), f)
 	if err != nil {
 		return con.form(c, "signup", &consolePage{Title: "注册", Data: authForm{ShopName: f.ShopName, Email: f.Email}}, err)

@@ -134,6 +134,11 @@ func signUp(t *testing.T, srv *server, base, shop string) (*browser, int64) {
 	if err := srv.db.Get(&id, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
 		t.Fatal(err)
 	}
+	// Tests sign up many shops from this one loopback address; the per-address allowance
+	// has its own tests (TestSignUpThrottledPerAddress, TestConsoleSignUpThrottle).
+	if _, err := srv.db.Exec(`DELETE FROM console_throttle WHERE key LIKE 'signup|%'`); err != nil {
+		t.Fatal(err)
+	}
 	return b, id
 }
 

@@ -203,6 +203,14 @@ func (s *server) clientIP(c *fiber.Ctx, u *campaign.User) string {
 			}
 		}
 	}
+	return s.remoteIP(c)
+}
+
+// remoteIP is the client's address wherever the server uses one (region gates, log-in and
+// sign-up throttles, WeChat's spbill_create_ip, the request log): the TCP peer, or behind a
+// load balancer listed in TRUSTED_PROXIES the address it saw. Never c.IP(), which is the
+// load balancer's own address behind one.
+func (s *server) remoteIP(c *fiber.Ctx) string {
 	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
 	return forwardedFor(peer.Unmap(), c.Get(fiber.HeaderXForwardedFor), s.cfg.TrustedProxies)
 }

@@ -105,7 +105,7 @@ func (s *server) accessLog(c *fiber.Ctx) error {
 		"path", c.Path(),
 		"status", status,
 		"ms", time.Since(start).Milliseconds(),
-		"ip", c.IP(),
+		"ip", s.remoteIP(c),
 		"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
 	return err
 }
