@@ -53,14 +53,21 @@ type secrets struct {
 	CertP12        []byte `json:"cert_p12"`
 }
 
-// SetWeChat validates the credentials (a client is built, which checks the certificate) and
-// stores them with the secrets sealed under SECRET_KEY.
+// SetWeChat validates the credentials (a client is built, which checks the certificate),
+// verifies them with WeChat (verifyWeChat) and only then stores them, with the secrets sealed
+// under SECRET_KEY and verified_at set. An AppID bound to another merchant is answered exactly
+// like a wrong secret, and only after WeChat answered, so nobody learns which AppIDs are
+// registered here.
 func (s *Service) SetWeChat(ctx context.Context, merchantID int64, c wechat.Credentials) error {
 	cl, err := wechat.NewClient(c, s.wechatOpts)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	fields := s.verifyWeChat(ctx, cl)
 	cl.Close() //nolint:errcheck
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
 	plain, err := json.Marshal(secrets{c.AppSecret, c.Token, c.EncodingAESKey, c.APIKey, c.CertP12})
 	if err != nil {
 		return err
@@ -70,11 +77,11 @@ func (s *Service) SetWeChat(ctx context.Context, merchantID int64, c wechat.Cred
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `
-INSERT INTO merchant_wechat (merchant_id, app_id, mch_id, sealed, updated_at) VALUES ($1, $2, $3, $4, now())
+INSERT INTO merchant_wechat (merchant_id, app_id, mch_id, sealed, updated_at, verified_at) VALUES ($1, $2, $3, $4, now(), $5)
 ON CONFLICT (merchant_id) DO UPDATE SET app_id = EXCLUDED.app_id, mch_id = EXCLUDED.mch_id,
-    sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at`, merchantID, c.AppID, c.MchID, sealed)
+    sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at, verified_at = EXCLUDED.verified_at`, merchantID, c.AppID, c.MchID, sealed, s.now())
 	if isUnique(err) {
-		return fmt.Errorf("%w: 公众号 AppID %s 已被其他商家使用", ErrConflict, c.AppID)
+		return &ValidationError{Fields: map[string]string{"app_secret": msgWrongSecret}}
 	}
 	if err != nil {
 		return fmt.Errorf("campaign: save WeChat settings of merchant %d: %w", merchantID, err)

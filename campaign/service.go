@@ -257,6 +257,14 @@ func (s *Service) Publish(ctx context.Context, merchantID, id int64) (*Campaign,
 		if c.Status != Draft {
 			return fmt.Errorf("%w: 活动已发布", ErrConflict)
 		}
+		// A campaign takes money through the merchant's WeChat Pay: only settings WeChat
+		// accepted may open one (and a sign-up alone never can).
+		switch ok, err := weChatVerified(ctx, tx, merchantID); {
+		case err != nil:
+			return err
+		case !ok:
+			return invalid("wechat", MsgNeedWeChat)
+		}
 		if !s.now().Before(c.EndsAt) {
 			return invalid("ends_at", "结束时间已过，请先修改结束时间")
 		}

@@ -149,12 +149,9 @@ func (s *Service) SaveWeChat(ctx context.Context, merchantID int64, f WeChatForm
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
 	}
-	err = s.SetWeChat(ctx, merchantID, wechat.Credentials{AppID: f.AppID, AppSecret: f.AppSecret, Token: f.Token,
+	// SetWeChat asks WeChat before anything is stored: a refusal or an outage saves nothing.
+	return s.SetWeChat(ctx, merchantID, wechat.Credentials{AppID: f.AppID, AppSecret: f.AppSecret, Token: f.Token,
 		EncodingAESKey: f.EncodingAESKey, MchID: f.MchID, APIKey: f.APIKey, CertP12: cert})
-	if errors.Is(err, ErrConflict) {
-		return invalid("app_id", "该公众号已被其他商家绑定")
-	}
-	return err
 }
 
 // WeChatTest is the outcome of the console's "test connection": one line per part, empty
@@ -169,7 +166,7 @@ func (t WeChatTest) OK() bool { return t.OA == "" && t.Pay == "" && t.Cert == ""
 // TestWeChat asks WeChat whether the stored settings work: an access token for the official
 // account, a signed order query for WeChat Pay, and the certificate's validity.
 func (s *Service) TestWeChat(ctx context.Context, merchantID int64) (WeChatTest, error) {
-	creds, _, err := s.storedWeChat(ctx, merchantID)
+	creds, updated, err := s.storedWeChat(ctx, merchantID)
 	if err != nil {
 		return WeChatTest{}, err
 	}
@@ -194,6 +191,14 @@ func (s *Service) TestWeChat(ctx context.Context, merchantID int64) (WeChatTest,
 		t.Cert = "API 证书无法读取，请重新上传"
 	case c.NotAfter.Before(s.now()):
 		t.Cert = "API 证书已过期，请在商户平台更新后重新上传"
+	}
+	if t.OA == "" && t.Pay == "" {
+		// Settings saved before they were verified at saving become verified here, unless
+		// they changed since this test read them.
+		if _, err := s.db.ExecContext(ctx, `UPDATE merchant_wechat SET verified_at = $3 WHERE merchant_id = $1 AND updated_at = $2 AND verified_at IS NULL`,
+			merchantID, updated, s.now()); err != nil {
+			return t, fmt.Errorf("campaign: WeChat settings of merchant %d: %w", merchantID, err)
+		}
 	}
 	return t, nil
 }

@@ -165,6 +165,9 @@ type campaignData struct {
 	Phase    string
 	ToFreeze decimal.Decimal
 	URL      string
+	// WeChatReady: the merchant's WeChat settings were verified, so publishing may go ahead.
+	WeChatReady bool
+	NeedWeChat  string
 }
 
 func (con *console) campaignPage(c *fiber.Ctx) error {
@@ -176,8 +179,12 @@ func (con *console) campaignPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	ready, err := con.campaign.WeChatVerified(c.UserContext(), merchant(c))
+	if err != nil {
+		return err
+	}
 	d := campaignData{Campaign: camp, Stats: st, Phase: camp.Phase(time.Now()), ToFreeze: camp.ToFreeze(),
-		URL: con.campaign.CampaignURL(camp.ID)}
+		URL: con.campaign.CampaignURL(camp.ID), WeChatReady: ready, NeedWeChat: campaign.MsgNeedWeChat}
 	return con.render(c, "campaign", &consolePage{Title: camp.Title, Nav: "campaigns", Data: d})
 }
 
