@@ -291,6 +291,9 @@ func (s *Service) AdjustStock(ctx context.Context, merchantID, id int64, delta i
 	if delta == 0 {
 		return nil, invalid("stock", "库存变化不能为 0")
 	}
+	if delta > MaxStock || delta < -MaxStock {
+		return nil, invalid("stock", fmt.Sprintf("库存最多 %d 件", MaxStock))
+	}
 	err := s.transact(ctx, func(tx *sqlx.Tx) error {
 		c, err := getCampaign(ctx, tx, merchantID, id, true)
 		if err != nil {
@@ -298,6 +301,9 @@ func (s *Service) AdjustStock(ctx context.Context, merchantID, id int64, delta i
 		}
 		if c.Status == Ended || c.ReleasedAt != nil {
 			return fmt.Errorf("%w: 活动已结束，不能调整库存", ErrConflict)
+		}
+		if c.Stock+delta > MaxStock {
+			return invalid("stock", fmt.Sprintf("库存最多 %d 件：现有 %d 件，最多还能增加 %d 件", MaxStock, c.Stock, max(MaxStock-c.Stock, 0)))
 		}
 		if c.Stock+delta < c.Sold+c.Held {
 			return invalid("stock", fmt.Sprintf("库存不能少于已售出和待支付的数量（%d 件）", c.Sold+c.Held))

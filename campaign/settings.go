@@ -38,6 +38,14 @@ func invalid(field, msg string) error {
 	return &ValidationError{Fields: map[string]string{field: msg}}
 }
 
+// Bounds of the integer settings, well inside PostgreSQL's integer columns (2147483647), so
+// that no value a form or an API accepts can overflow one, even summed (stock + added stock,
+// sold + held).
+const (
+	MaxStock      = 1000000
+	MaxBuyerLimit = 1000000
+)
+
 var (
 	minCommission = decimal.RequireFromString("0.30")
 	maxCommission = decimal.RequireFromString("200.00")
@@ -78,8 +86,11 @@ func (s *Service) validate(set *Settings, old *Campaign, stock int) error {
 	} else if old != nil && old.Status == Published && !set.EndsAt.Equal(old.EndsAt) && !set.EndsAt.After(s.now()) {
 		f["ends_at"] = "结束时间必须晚于现在（如需立即结束，请使用“提前结束”）"
 	}
-	if set.BuyerLimit < 0 {
+	switch {
+	case set.BuyerLimit < 0:
 		f["buyer_limit"] = "限购人数不能为负数（0 表示不限）"
+	case set.BuyerLimit > MaxBuyerLimit:
+		f["buyer_limit"] = fmt.Sprintf("限购人数最多 %d 人（0 表示不限）", MaxBuyerLimit)
 	}
 	switch {
 	case !set.Commission.Equal(set.Commission.Truncate(2)):
@@ -104,8 +115,11 @@ func (s *Service) validate(set *Settings, old *Campaign, stock int) error {
 	case set.Price.GreaterThan(maxPrice):
 		f["price"] = "价格不能超过 1,000,000 元"
 	}
-	if stock < 0 {
+	switch {
+	case stock < 0:
 		f["stock"] = "库存不能为负数"
+	case stock > MaxStock:
+		f["stock"] = fmt.Sprintf("库存最多 %d 件", MaxStock)
 	}
 	if utf8.RuneCountInString(set.Description) > 5000 {
 		f["description"] = "商品描述最多 5000 个字"

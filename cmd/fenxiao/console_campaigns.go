@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -202,8 +202,8 @@ func (con *console) publishCampaign(c *fiber.Ctx) error {
 func (con *console) adjustStock(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
 	back := fmt.Sprintf("/console/campaigns/%d", id)
-	n, err := strconv.Atoi(c.FormValue("count"))
-	if err != nil || n <= 0 {
+	n, msg := parseCount(strings.TrimSpace(c.FormValue("count")))
+	if msg != "" || n <= 0 {
 		return con.redirect(c, back, "error", "请输入要增加或减少的库存件数（正整数）")
 	}
 	if c.FormValue("direction") == "remove" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/wallet"
 )
 
 // campaignForm is the campaign form as typed, to show again: text values by field name,
@@ -118,25 +120,24 @@ func parseCampaignForm(c *fiber.Ctx, loc *time.Location) (campaign.Settings, int
 
 	errs := map[string]string{}
 	num := func(field string) int {
-		s := f.V[field]
-		if s == "" {
-			return 0
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			errs[field] = "请输入整数"
+		n, msg := parseCount(f.V[field])
+		if msg != "" {
+			errs[field] = msg
 		}
 		return n
 	}
-	money := func(field, missing string) decimal.Decimal {
+	money := func(field, label, missing string) decimal.Decimal {
 		s := f.V[field]
 		if s == "" {
 			errs[field] = missing
 			return decimal.Zero
 		}
-		d, err := decimal.NewFromString(s)
+		d, err := wallet.ParseAmount(s)
 		if err != nil {
-			errs[field] = "请输入金额，如 2.50"
+			errs[field] = strings.Replace(reasonOf(err), "金额", label, 1) // 佣金最多两位小数
+			if strings.Contains(reasonOf(err), "不是有效的金额") {
+				errs[field] = "请输入金额，如 2.50"
+			}
 		}
 		return d
 	}
@@ -163,11 +164,11 @@ func parseCampaignForm(c *fiber.Ctx, loc *time.Location) (campaign.Settings, int
 	set.BuyerLimit = num("buyer_limit")
 	set.SplashImage, set.SplashLink = f.V["splash_image"], f.V["splash_link"]
 	set.Password = f.V["password"]
-	set.Commission = money("commission", "请填写每件佣金（0.30 到 200.00 元）")
+	set.Commission = money("commission", "佣金", "请填写每件佣金（0.30 到 200.00 元）")
 	set.BuyBeforeShare = f.On["buy_before_share"]
 	set.HoldDays = num("hold_days")
 	set.ProductName = f.V["product_name"]
-	set.Price = money("price", "请填写商品价格")
+	set.Price = money("price", "价格", "请填写商品价格")
 	set.ProductImages = f.Images
 	set.Description = f.V["description"]
 	set.MaxPerOrder = num("max_per_order")
@@ -175,4 +176,22 @@ func parseCampaignForm(c *fiber.Ctx, loc *time.Location) (campaign.Settings, int
 	set.PosterEnabled = f.On["poster_enabled"]
 	stock := num("stock")
 	return set, stock, f, errs
+}
+
+// parseCount reads a whole number typed into a form ("" is 0). A number too large for an int
+// comes back as the largest int, without a message, so that the service's bound says what
+// the limit is (库存最多 1000000 件) instead of a 500 from PostgreSQL's integer columns;
+// anything that is not digits (1e3, 1.5, 十) is "请输入整数".
+func parseCount(s string) (int, string) {
+	if s == "" {
+		return 0, ""
+	}
+	n, err := strconv.Atoi(s)
+	if errors.Is(err, strconv.ErrRange) {
+		return n, "" // Atoi gives the nearest int: math.MaxInt or math.MinInt
+	}
+	if err != nil {
+		return 0, "请输入整数"
+	}
+	return n, ""
 }

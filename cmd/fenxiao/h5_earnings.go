@@ -131,7 +131,7 @@ func (s *server) h5Withdraw(c *fiber.Ctx) error {
 // numbers are read from the query, so a crafted link cannot put words on the page.
 func claimFlash(c *fiber.Ctx) (string, bool) {
 	num := func(k string) string {
-		if d, err := decimal.NewFromString(c.Query(k)); err == nil && !d.IsNegative() {
+		if d, err := wallet.ParseAmount(c.Query(k)); err == nil { // never an exponent: 1e999999999 would cost a billion digits
 			return d.StringFixed(2)
 		}
 		return "0.00"
