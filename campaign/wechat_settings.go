@@ -102,56 +102,12 @@ func (s *Service) SaveWeChat(ctx context.Context, merchantID int64, f WeChatForm
 	if err != nil && !errors.Is(err, ErrNoWeChat) {
 		return err
 	}
-	trim := func(v *string) { *v = strings.TrimSpace(*v) }
-	for _, v := range []*string{&f.AppID, &f.AppSecret, &f.Token, &f.EncodingAESKey, &f.MchID, &f.APIKey} {
-		trim(v)
-	}
-	keep := func(v *string, stored string) {
-		if *v == "" {
-			*v = stored
-		}
-	}
-	keep(&f.AppSecret, old.AppSecret)
-	keep(&f.Token, old.Token)
-	keep(&f.EncodingAESKey, old.EncodingAESKey)
-	keep(&f.APIKey, old.APIKey)
-	fields := map[string]string{}
-	check := func(field, v string, p *regexp.Regexp, missing, wrong string) {
-		switch {
-		case v == "" && missing != "":
-			fields[field] = missing
-		case v != "" && !p.MatchString(v):
-			fields[field] = wrong
-		}
-	}
-	check("app_id", f.AppID, appIDPattern, "请填写公众号 AppID", "AppID 应为 wx 开头的 18 位字母和数字，见公众号后台「设置与开发 › 基本配置」")
-	check("app_secret", f.AppSecret, secretPattern, "请填写公众号 AppSecret", "AppSecret 应为 32 位小写字母和数字")
-	check("token", f.Token, tokenPattern, "请填写令牌 Token（与公众号服务器配置中的一致）", "令牌 Token 须为 3 到 32 位英文字母或数字")
-	check("aes_key", f.EncodingAESKey, aesKeyPattern, "", "消息加解密密钥 EncodingAESKey 应为 43 位字母和数字（明文模式可不填）")
-	check("mch_id", f.MchID, mchIDPattern, "请填写微信支付商户号", "商户号应为 8 到 10 位数字")
-	check("api_key", f.APIKey, apiKeyPattern, "请填写微信支付 API 密钥", "API 密钥应为 32 位字母和数字，见商户平台「账户中心 › API安全」")
-	cert := old.CertP12
-	if len(f.CertP12) > 0 {
-		cert = f.CertP12
-	}
-	switch {
-	case len(f.CertP12) > maxCertSize:
-		fields["cert"] = "证书文件过大：请上传商户平台下载的 apiclient_cert.p12"
-	case len(cert) > 0 && fields["mch_id"] == "":
-		if _, err := wechat.CheckCertificate(cert, f.MchID); err != nil {
-			if len(f.CertP12) > 0 {
-				fields["cert"] = "证书无法读取：请上传商户平台下载的 apiclient_cert.p12（其密码为商户号）"
-			} else {
-				fields["cert"] = "已保存的证书与新商户号不匹配，请重新上传该商户号的 apiclient_cert.p12"
-			}
-		}
-	}
+	creds, fields := checkWeChatForm(f, old)
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
 	}
 	// SetWeChat asks WeChat before anything is stored: a refusal or an outage saves nothing.
-	return s.SetWeChat(ctx, merchantID, wechat.Credentials{AppID: f.AppID, AppSecret: f.AppSecret, Token: f.Token,
-		EncodingAESKey: f.EncodingAESKey, MchID: f.MchID, APIKey: f.APIKey, CertP12: cert})
+	return s.SetWeChat(ctx, merchantID, creds)
 }
 
 // WeChatTest is the outcome of the console's "test connection": one line per part, empty
@@ -230,4 +186,59 @@ func explainWeChat(err error) string {
 		return "暂时连不上微信，请稍后再试（" + strings.TrimPrefix(err.Error(), "wechat: ") + "）"
 	}
 	return "微信返回错误：" + strings.TrimPrefix(err.Error(), "wechat: ")
+}
+
+// checkWeChatForm checks the settings form field by field, in words a merchant understands,
+// and merges it with the stored credentials old (an empty secret field keeps the stored one).
+// It asks nobody: SetWeChat then asks WeChat.
+func checkWeChatForm(f WeChatForm, old wechat.Credentials) (wechat.Credentials, map[string]string) {
+	trim := func(v *string) { *v = strings.TrimSpace(*v) }
+	for _, v := range []*string{&f.AppID, &f.AppSecret, &f.Token, &f.EncodingAESKey, &f.MchID, &f.APIKey} {
+		trim(v)
+	}
+	keep := func(v *string, stored string) {
+		if *v == "" {
+			*v = stored
+		}
+	}
+	keep(&f.AppSecret, old.AppSecret)
+	keep(&f.Token, old.Token)
+	keep(&f.EncodingAESKey, old.EncodingAESKey)
+	keep(&f.APIKey, old.APIKey)
+	fields := map[string]string{}
+	check := func(field, v string, p *regexp.Regexp, missing, wrong string) {
+		switch {
+		case v == "" && missing != "":
+			fields[field] = missing
+		case v != "" && !p.MatchString(v):
+			fields[field] = wrong
+		}
+	}
+	check("app_id", f.AppID, appIDPattern, "请填写公众号 AppID", "AppID 应为 wx 开头的 18 位字母和数字，见公众号后台「设置与开发 › 基本配置」")
+	check("app_secret", f.AppSecret, secretPattern, "请填写公众号 AppSecret", "AppSecret 应为 32 位小写字母和数字")
+	check("token", f.Token, tokenPattern, "请填写令牌 Token（与公众号服务器配置中的一致）", "令牌 Token 须为 3 到 32 位英文字母或数字")
+	check("aes_key", f.EncodingAESKey, aesKeyPattern, "", "消息加解密密钥 EncodingAESKey 应为 43 位字母和数字（明文模式可不填）")
+	check("mch_id", f.MchID, mchIDPattern, "请填写微信支付商户号", "商户号应为 8 到 10 位数字")
+	check("api_key", f.APIKey, apiKeyPattern, "请填写微信支付 API 密钥", "API 密钥应为 32 位字母和数字，见商户平台「账户中心 › API安全」")
+	cert := old.CertP12
+	if len(f.CertP12) > 0 {
+		cert = f.CertP12
+	}
+	switch {
+	case len(f.CertP12) > maxCertSize:
+		fields["cert"] = "证书文件过大：请上传商户平台下载的 apiclient_cert.p12"
+	case len(cert) > 0 && fields["mch_id"] == "":
+		if _, err := wechat.CheckCertificate(cert, f.MchID); err != nil {
+			if len(f.CertP12) > 0 {
+				fields["cert"] = "证书无法读取：请上传商户平台下载的 apiclient_cert.p12（其密码为商户号）"
+			} else {
+				fields["cert"] = "已保存的证书与新商户号不匹配，请重新上传该商户号的 apiclient_cert.p12"
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return wechat.Credentials{}, fields
+	}
+	return wechat.Credentials{AppID: f.AppID, AppSecret: f.AppSecret, Token: f.Token,
+		EncodingAESKey: f.EncodingAESKey, MchID: f.MchID, APIKey: f.APIKey, CertP12: cert}, nil
 }
