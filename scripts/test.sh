@@ -50,5 +50,6 @@ status=0
 scripts/pg.sh run go tool gotestsum --format pkgname-and-test-fails --jsonfile artifacts/test.json -- \
   -race -count=1 -timeout "$pkg_timeout" ./... || status=$?
 echo "== slowest tests (over 2 s)"
-go tool gotestsum tool slowest --jsonfile artifacts/test.json --threshold 2s | head -n 15
+go tool gotestsum tool slowest --jsonfile artifacts/test.json --threshold 2s > artifacts/slowest.txt
+head -n 15 artifacts/slowest.txt # the whole list stays in artifacts/slowest.txt
 exit "$status"
