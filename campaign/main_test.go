@@ -135,7 +135,7 @@ func serveHook(w http.ResponseWriter, r *http.Request) {
 
 // env is one merchant with WeChat set up in the simulator and funded red-packet assets.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	db       *sqlx.DB
 	svc      *campaign.Service
 	wallet   *wallet.Service
@@ -143,7 +143,7 @@ type env struct {
 	creds    wechat.Credentials
 }
 
-func newService(t *testing.T, db *sqlx.DB) *campaign.Service {
+func newService(t testing.TB, db *sqlx.DB) *campaign.Service {
 	t.Helper()
 	svc, err := campaign.NewService(campaign.Config{
 		DB: db, Wallet: wallet.NewService(db), Regions: regions,
@@ -158,7 +158,7 @@ func newService(t *testing.T, db *sqlx.DB) *campaign.Service {
 	return svc
 }
 
-func newEnv(t *testing.T, funds string) *env {
+func newEnv(t testing.TB, funds string) *env {
 	t.Helper()
 	db := dbtest.DB(t)
 	e := &env{t: t, db: db, svc: newService(t, db), wallet: wallet.NewService(db)}
@@ -283,7 +283,7 @@ func (e *env) reload(c *campaign.Campaign) *campaign.Campaign {
 }
 
 // audit runs every ledger and campaign invariant on the package database.
-func audit(t *testing.T, db *sqlx.DB) {
+func audit(t testing.TB, db *sqlx.DB) {
 	t.Helper()
 	for _, f := range []func(context.Context, sqlx.QueryerContext) ([]wallet.Violation, error){wallet.Audit, campaign.Audit} {
 		vs, err := f(ctx, db)
@@ -296,7 +296,7 @@ func audit(t *testing.T, db *sqlx.DB) {
 	}
 }
 
-func equal(t *testing.T, what string, got decimal.Decimal, want string) {
+func equal(t testing.TB, what string, got decimal.Decimal, want string) {
 	t.Helper()
 	if !got.Equal(d(want)) {
 		t.Errorf("%s = %s, want %s", what, got, want)

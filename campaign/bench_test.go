@@ -1,0 +1,240 @@
+package campaign_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"fenxiao/campaign"
+	"fenxiao/wallet"
+	"fenxiao/wechat"
+)
+
+// The flash-sale benchmarks: 256 buyers on one campaign, the real service path against the
+// naive transaction measured in the same run, each reported as orders/s, p99 and their ratio.
+// Deadlocks (40P01) and any other error fail the benchmark; the audit runs after each.
+//
+//	go test -run '^$' -bench 'Reserve|Pay' -benchtime 1x ./campaign/
+
+const benchBuyers = 256
+
+// stubPay answers WeChat's unifiedorder in process: that round trip is WeChat's cost, not ours.
+type stubPay struct{ campaign.WeChat }
+
+func (stubPay) PrepayJSAPI(ctx context.Context, p wechat.Prepay) (wechat.PayRequest, error) {
+	return wechat.PayRequest{Package: "prepay_id=stub" + p.OutTradeNo}, nil
+}
+
+func (stubPay) AppID() string { return "wxstub" }
+
+// benchEnv is a merchant with a stubbed WeChat Pay and one running campaign per side.
+func benchEnv(b *testing.B, stock int) (*env, *campaign.Campaign, *campaign.Campaign) {
+	e := newEnv(b, fmt.Sprint(stock*20))
+	svc, err := campaign.NewService(campaign.Config{
+		DB: e.db, Wallet: wallet.NewService(e.db), Regions: regions,
+		Secret: []byte("0123456789abcdef0123456789abcdef"), BaseURL: hookURL, Now: clock.Now,
+		Clients: func(context.Context, int64) (campaign.WeChat, error) { return stubPay{}, nil },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.svc = svc
+	return e, e.campaign(stock), e.campaign(stock)
+}
+
+// users makes n WeChat users of the merchant, bound to sharer when it is not 0.
+func (e *env) users(n int, sharer int64, c *campaign.Campaign) []*campaign.User {
+	e.t.Helper()
+	var ids []int64
+	tag := time.Now().UnixNano()
+	if err := e.db.Select(&ids, `INSERT INTO wechat_users (merchant_id, openid, nickname)
+SELECT $1, 'bench' || $2 || '-' || g, '买家' || g FROM generate_series(1, $3) g RETURNING id`, e.merchant, fmt.Sprint(tag), n); err != nil {
+		e.t.Fatal(err)
+	}
+	us := make([]*campaign.User, n)
+	for i, id := range ids {
+		us[i] = &campaign.User{ID: id, MerchantID: e.merchant, OpenID: fmt.Sprintf("bench%d-%d", tag, i+1)}
+		if sharer != 0 {
+			if _, err := e.svc.Bind(ctx, c, us[i], e.svc.ShareToken(c.ID, sharer)); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	return us
+}
+
+// run calls op(i) for i in [0, n) from benchBuyers goroutines and returns ops/s and the p99.
+func run(b *testing.B, n int, op func(i int) error) (perSec float64, p99 time.Duration) {
+	b.Helper()
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	start := time.Now()
+	for range benchBuyers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				err := op(i)
+				lat[i] = time.Since(t0)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	deadlocks := 0
+	for _, err := range errs {
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "40P01" {
+			deadlocks++
+		}
+	}
+	if len(errs) > 0 {
+		b.Fatalf("%d errors, %d of them deadlocks (40P01); first: %v", len(errs), deadlocks, errs[0])
+	}
+	slices.Sort(lat)
+	return float64(n) / elapsed.Seconds(), lat[n*99/100]
+}
+
+// naiveReserve is the textbook reservation: one conditional UPDATE and one INSERT.
+func naiveReserve(db *sqlx.DB, c *campaign.Campaign, u *campaign.User, i int, status string) error {
+	return wallet.Transact(ctx, db, func(tx *sqlx.Tx) error {
+		res, err := tx.Exec(`UPDATE campaigns SET held = held + 1 WHERE id = $1 AND stock - sold - held >= 1`, c.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return campaign.ErrSoldOut
+		}
+		_, err = tx.Exec(`INSERT INTO orders (merchant_id, campaign_id, buyer_id, out_trade_no, qty, amount, client_ip, created_at, expires_at, status)
+VALUES ($1, $2, $3, $4, 1, $5, '127.0.0.1', now(), now() + interval '15 minutes', $6)`,
+			c.MerchantID, c.ID, u.ID, fmt.Sprintf("NV%s%08d", c.Title[:0], int(c.ID)*10000000+i), c.Price, status)
+		return err
+	})
+}
+
+// undoNaive removes what the naive side wrote, so the audit judges the real path alone.
+func undoNaive(b *testing.B, e *env, c *campaign.Campaign) {
+	e.db.MustExec(`DELETE FROM orders WHERE campaign_id = $1`, c.ID)
+	e.db.MustExec(`UPDATE campaigns SET held = 0, sold = 0 WHERE id = $1`, c.ID)
+}
+
+func checkSold(b *testing.B, e *env, c *campaign.Campaign, want int) {
+	var got struct {
+		Stock int `db:"stock"`
+		Taken int `db:"taken"`
+		Rows  int `db:"rows"`
+	}
+	if err := e.db.Get(&got, `SELECT stock, sold + held AS taken, (SELECT coalesce(sum(qty), 0) FROM orders o WHERE o.campaign_id = c.id AND o.status IN ('pending', 'paid')) AS rows
+FROM campaigns c WHERE id = $1`, c.ID); err != nil {
+		b.Fatal(err)
+	}
+	if got.Taken != want || got.Rows != want || got.Taken > got.Stock {
+		b.Fatalf("campaign %d: %d units taken, %d in orders, want %d (stock %d)", c.ID, got.Taken, got.Rows, want, got.Stock)
+	}
+}
+
+// BenchmarkReserve: the H5 reserve path (CreateOrder, prepay answered in process) against the
+// naive transaction, 256 buyers at once on one campaign each.
+func BenchmarkReserve(b *testing.B) {
+	const n = 2048
+	for range b.N {
+		e, real, naive := benchEnv(b, n)
+		sharer := e.users(1, 0, real)[0]
+		buyers := e.users(n, sharer.ID, real)
+		naiveBuyers := e.users(n, 0, naive)
+		naiveRate, naiveP99 := run(b, n, func(i int) error { return naiveReserve(e.db, naive, naiveBuyers[i], i, "pending") })
+		rate, p99 := run(b, n, func(i int) error {
+			_, err := e.svc.CreateOrder(ctx, real.ID, buyers[i], 1, "127.0.0.1")
+			return err
+		})
+		checkSold(b, e, real, n)
+		checkSold(b, e, naive, n)
+		undoNaive(b, e, naive)
+		audit(b, e.db)
+		b.ReportMetric(rate, "orders/s")
+		b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
+		b.ReportMetric(naiveRate, "naive-orders/s")
+		b.ReportMetric(float64(naiveP99.Milliseconds()), "naive-p99-ms")
+		b.ReportMetric(rate/naiveRate, "ratio")
+	}
+}
+
+// BenchmarkPay: 256 payment notifications at once for one campaign (markPaid: record the
+// payment, attribute, move the commission through the ledger, enqueue the sharer's note),
+// every buyer bound to a sharer, against the naive reserve+pay transaction.
+func BenchmarkPay(b *testing.B) {
+	const n = 2048
+	for range b.N {
+		e, real, naive := benchEnv(b, n)
+		sharer := e.users(1, 0, real)[0]
+		buyers := e.users(n, sharer.ID, real)
+		naiveBuyers := e.users(n, 0, naive)
+		orders := make([]*campaign.Order, n)
+		for i, u := range buyers {
+			o, err := e.svc.ReserveOrder(ctx, real.ID, u, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			orders[i] = o
+		}
+		reserve := wallet.ReserveOf(e.merchant, naive.ID)
+		before := e.balance(reserve)
+		naiveRate, naiveP99 := run(b, n, func(i int) error {
+			return wallet.Transact(ctx, e.db, func(tx *sqlx.Tx) error {
+				res, err := tx.Exec(`UPDATE campaigns SET sold = sold + 1 WHERE id = $1 AND stock - sold - held >= 1`, naive.ID)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					return campaign.ErrSoldOut
+				}
+				if _, err := tx.Exec(`INSERT INTO orders (merchant_id, campaign_id, buyer_id, out_trade_no, qty, amount, client_ip, created_at, expires_at, status, paid_at, transaction_id)
+VALUES ($1, $2, $3, $4, 1, $5, '127.0.0.1', now(), now(), 'paid', now(), $4)`, naive.MerchantID, naive.ID, naiveBuyers[i].ID, fmt.Sprintf("NP%d-%d", naive.ID, i), naive.Price); err != nil {
+					return err
+				}
+				_, err = tx.Exec(`UPDATE accounts SET balance = balance - $3 WHERE merchant_id = $1 AND kind = 'reserve' AND ref_id = $2`, naive.MerchantID, naive.ID, naive.Commission)
+				return err
+			})
+		})
+		e.db.MustExec(`UPDATE accounts SET balance = $3 WHERE merchant_id = $1 AND kind = 'reserve' AND ref_id = $2`, naive.MerchantID, naive.ID, before)
+		fen := int64(real.Price.IntPart() * 100)
+		rate, p99 := run(b, n, func(i int) error {
+			_, err := e.svc.MarkPaid(ctx, e.merchant, orders[i].OutTradeNo, fmt.Sprintf("4200bench%018d", orders[i].ID), fen, time.Time{})
+			return err
+		})
+		checkSold(b, e, real, n)
+		checkSold(b, e, naive, n)
+		undoNaive(b, e, naive)
+		if c := e.reload(real); c.Sold != n || c.Earned != n {
+			b.Fatalf("sold %d, earned %d, want %d", c.Sold, c.Earned, n)
+		}
+		equal(b, "sharer's vault", e.balance(wallet.VaultOf(e.merchant, sharer.ID)), fmt.Sprintf("%d.00", 2*n))
+		audit(b, e.db)
+		b.ReportMetric(rate, "payments/s")
+		b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
+		b.ReportMetric(naiveRate, "naive-payments/s")
+		b.ReportMetric(float64(naiveP99.Milliseconds()), "naive-p99-ms")
+		b.ReportMetric(rate/naiveRate, "ratio")
+	}
+}
