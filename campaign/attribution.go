@@ -98,10 +98,11 @@ type credit struct {
 	status   string // none, earned, held
 	reason   string
 	settleAt *time.Time
+	openID   string // the earning sharer's, for the notification
 }
 
-// attribute decides who earns on a paid order and moves the commission, in the payment's
-// transaction. The sharer is the one frozen on the order when it was made (a binding that
+// attribute decides who earns on a paid order, in the payment's transaction (earn then moves
+// the commission). The sharer is the one frozen on the order when it was made (a binding that
 // changed while the buyer paid counts only for later orders); whether they earn is decided
 // now. Units without an eligible sharer keep their commission frozen in the reserve. Once the
 // campaign's reserve has gone back to the merchant (a payment after the release), the sharer
@@ -144,29 +145,32 @@ FROM wechat_users u WHERE u.id = $2 AND u.merchant_id = $3`, c.ID, *o.SharerID, 
 		none.reason = ReserveReleased
 		return none, nil
 	}
-	cr := credit{sharerID: &sharer.ID, amount: c.Commission.Mul(decimalInt(o.Qty)), status: "earned"}
-	held := c.HoldDays > 0
-	if held {
+	cr := credit{sharerID: &sharer.ID, amount: c.Commission.Mul(decimalInt(o.Qty)), status: "earned", openID: sharer.OpenID}
+	if c.HoldDays > 0 {
 		at := paidAt.Add(time.Duration(c.HoldDays) * 24 * time.Hour)
 		cr.status, cr.settleAt = "held", &at
 	}
-	if _, err := s.wallet.EarnCommission(ctx, tx, wallet.Earning{
-		MerchantID: c.MerchantID, CampaignID: c.ID, SharerID: sharer.ID, Amount: cr.amount,
-		Key: fmt.Sprintf("order:%d:commission", o.ID), Ref: o.OutTradeNo, Held: held,
-	}); err != nil {
-		return credit{}, err
+	return cr, nil
+}
+
+// earn moves an earned commission from the reserve to the sharer's vault (pending while held)
+// and tells the sharer through the outbox (sent after the commit, at most once). The caller
+// then counts the units as earned on the campaign row.
+func (s *Service) earn(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, cr credit) error {
+	if cr.status == "none" {
+		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET earned = earned + $2 WHERE id = $1`, c.ID, o.Qty); err != nil {
-		return credit{}, err
-	}
-	// Tell the sharer, through the outbox: sent after this commits, at most once.
 	note := wallet.Notification{MerchantID: c.MerchantID, Key: fmt.Sprintf("commission:order:%d", o.ID), Kind: wallet.NoteCommission,
-		OpenID: sharer.OpenID, Link: s.CampaignURL(c.ID) + "/commissions",
+		OpenID: cr.openID, Link: s.CampaignURL(c.ID) + "/commissions",
 		Data: map[string]string{"amount": cr.amount.StringFixed(2), "campaign": c.Title, "qty": fmt.Sprint(o.Qty)}}
 	if err := wallet.Enqueue(ctx, tx, note); err != nil {
-		return credit{}, err
+		return err
 	}
-	return cr, nil
+	_, err := s.wallet.EarnCommission(ctx, tx, wallet.Earning{
+		MerchantID: c.MerchantID, CampaignID: c.ID, SharerID: *cr.sharerID, Amount: cr.amount,
+		Key: fmt.Sprintf("order:%d:commission", o.ID), Ref: o.OutTradeNo, Held: cr.status == "held",
+	})
+	return err
 }
 
 // voidCommission returns the held commission of units more of o's units to the campaign

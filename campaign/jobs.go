@@ -344,6 +344,10 @@ LIMIT $2`, s.now(), jobBatch); err != nil {
 	var errs []error
 	for _, r := range ids {
 		err := s.transact(ctx, func(tx *sqlx.Tx) error {
+			// Lock order: the reserve, then the campaign row (campaign/order.go).
+			if err := wallet.LockReserve(ctx, tx, r.MerchantID, r.ID); err != nil {
+				return err
+			}
 			var ok bool
 			// held counts the units of unpaid orders on this very row, so the check is made on
 			// the row version locked (a subquery would read an older snapshot).

@@ -5,11 +5,15 @@ package campaign
 //
 //  1. the order row (SELECT … FOR UPDATE, or the UPDATE that closes it);
 //  2. the buyer's slot row (campaign_buyers: takeSlot, giveBackSlot);
-//  3. the campaign row (getCampaign lock, FOR NO KEY UPDATE; or the UPDATE of its counters);
-//  4. ledger accounts, through wallet, which locks them in account-id order.
+//  3. the campaign's reserve account (wallet.LockReserve, or a ledger move from or to it:
+//     wallet locks a reserve before the movement's other account);
+//  4. the other ledger accounts, in account-id order;
+//  5. the campaign row (getCampaign lock, FOR NO KEY UPDATE; or the UPDATE of its counters).
 //
-// A payment (order → campaign → reserve → vault) and a refund that voids a held commission
-// (order → campaign → pending vault → reserve) therefore never hold what the other waits for.
+// The campaign row is the hottest row of a flash sale (every reservation updates it), so it
+// comes last: a payment (order → reserve → vault → campaign) updates the counters as its last
+// statement and holds the row only until its commit. A refund that voids a held commission,
+// a stock change and the release job lock the reserve before the campaign row.
 
 import (
 	"context"
@@ -286,41 +290,44 @@ func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, tr
 		case Closed:
 			late = true
 		}
-		// Lock order: order, buyer slot, campaign, accounts (see the top of this file).
+		// Lock order: order, buyer slot, reserve account, other accounts, campaign (see the top
+		// of this file).
 		newBuyer := 0
+		var c *Campaign
 		if late {
+			// Rare: the order was closed and its stock given back, so whether there is stock for it
+			// is decided on the locked campaign row, which this path takes early.
 			if newBuyer, err = takeSlot(ctx, tx, o.CampaignID, o.BuyerID, merchantID); err != nil {
 				return err
 			}
-		}
-		c, err := getCampaign(ctx, tx, merchantID, o.CampaignID, true)
-		if err != nil {
-			return err
-		}
-		if late && c.Left() < o.Qty {
-			// The stock went to others after the close: record the money and refund it.
-			if _, err := giveBackSlot(ctx, tx, o.CampaignID, o.BuyerID); err != nil {
+			if err := wallet.LockReserve(ctx, tx, merchantID, o.CampaignID); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `
+			if c, err = getCampaign(ctx, tx, merchantID, o.CampaignID, true); err != nil {
+				return err
+			}
+			if c.Left() < o.Qty {
+				// The stock went to others after the close: record the money and refund it.
+				if _, err := giveBackSlot(ctx, tx, o.CampaignID, o.BuyerID); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `
 UPDATE orders SET status = 'oversold', transaction_id = $2, paid_at = $3, paid_late = true, retry_at = $4, attempts = 0, last_error = ''
 WHERE id = $1`, o.ID, transactionID, paidAt, s.now())
-			if isUnique(err) {
-				return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
+				if isUnique(err) {
+					return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
+				}
+				if err == nil {
+					recorded = true
+					s.log.Warn("order paid after it was closed and its stock sold: refunding it",
+						"merchant_id", merchantID, "order_id", o.ID, "transaction_id", transactionID)
+				}
+				return err
 			}
-			if err == nil {
-				recorded = true
-				s.log.Warn("order paid after it was closed and its stock sold: refunding it",
-					"merchant_id", merchantID, "order_id", o.ID, "transaction_id", transactionID)
-			}
-			return err
-		}
-		held := o.Qty // a pending order's units move from held to sold; a closed one's come from unsold stock
-		if late {
-			held = 0
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $3, buyers = buyers + $4 WHERE id = $1`,
-			c.ID, held, o.Qty, newBuyer); err != nil {
+		} else if c, err = getCampaign(ctx, tx, merchantID, o.CampaignID, false); err != nil {
+			// Not locked: the order is pending, so its units are in held on the row, and the
+			// reserve cannot be released under it (ReleaseEnded needs held = 0). What attribution
+			// reads (commission, hold days, release) cannot change under this payment.
 			return err
 		}
 		credit, err := s.attribute(ctx, tx, c, &o, paidAt)
@@ -336,11 +343,31 @@ WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, cre
 		if isUnique(err) {
 			return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
 		}
-		recorded = err == nil
-		if recorded && late {
+		if err != nil {
+			return err
+		}
+		// The hot rows last: the commission's ledger move locks the campaign's reserve, and the
+		// campaign's counters are the last statement, so the campaign row is locked only from
+		// here to the commit, never across the ledger move.
+		if err := s.earn(ctx, tx, c, &o, credit); err != nil {
+			return err
+		}
+		held, earned := o.Qty, 0 // a pending order's units move from held to sold; a closed one's come from unsold stock
+		if late {
+			held = 0
+		}
+		if credit.status != "none" {
+			earned = o.Qty
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $3, buyers = buyers + $4, earned = earned + $5 WHERE id = $1`,
+			c.ID, held, o.Qty, newBuyer, earned); err != nil {
+			return err
+		}
+		recorded = true
+		if late {
 			s.log.Warn("order paid after it was closed: recorded, its stock taken again", "merchant_id", merchantID, "order_id", o.ID)
 		}
-		return err
+		return nil
 	})
 	return recorded, err
 }

@@ -52,7 +52,7 @@ func deadlock(err error) bool {
 
 // A refund within the hold period (which voids a commission back to the reserve) racing
 // payments of the same campaign (which move commissions out of it) always finishes: every
-// path locks the campaign row before the ledger accounts.
+// path locks the campaign's reserve before its other accounts and the campaign row.
 func TestRefundRacingPaymentsNoDeadlock(t *testing.T) {
 	e := newEnv(t, "1000")
 	c := e.campaign(200, func(s *campaign.Settings) { s.HoldDays = 7 })

@@ -201,7 +201,10 @@ VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (merchant_id, out_refund_no) DO NOTH
 				o.ID, refunded, full, s.now())
 			return err
 		}
-		// Lock order: the campaign before the accounts the void moves.
+		// Lock order: the reserve the void moves to, then the campaign row (campaign/order.go).
+		if err := wallet.LockReserve(ctx, tx, merchantID, o.CampaignID); err != nil {
+			return err
+		}
 		if _, err := getCampaign(ctx, tx, merchantID, o.CampaignID, true); err != nil {
 			return err
 		}

@@ -295,6 +295,10 @@ func (s *Service) AdjustStock(ctx context.Context, merchantID, id int64, delta i
 		return nil, invalid("stock", fmt.Sprintf("库存最多 %d 件", MaxStock))
 	}
 	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+		// Lock order: the reserve the change freezes into or releases from, then the campaign.
+		if err := wallet.LockReserve(ctx, tx, merchantID, id); err != nil {
+			return err
+		}
 		c, err := getCampaign(ctx, tx, merchantID, id, true)
 		if err != nil {
 			return err

@@ -24,7 +24,7 @@ ON CONFLICT (merchant_id, kind, ref_id) DO NOTHING`
 const lockTwo = `
 SELECT id, kind, ref_id, balance FROM accounts
 WHERE merchant_id = $1 AND ((kind = $2 AND ref_id = $3) OR (kind = $4 AND ref_id = $5))
-ORDER BY id
+ORDER BY kind = 'reserve' DESC, id
 FOR UPDATE`
 
 // errMissingAccounts means an account of the movement does not exist yet. The movement is
@@ -34,7 +34,10 @@ FOR UPDATE`
 // of a new one.
 var errMissingAccounts = errors.New("accounts missing")
 
-// lockAccounts locks the two accounts in id order, the one order every movement uses.
+// lockAccounts locks the two accounts in the one order every movement uses: a campaign's
+// reserve first (a movement has at most one), then by id. Reserve first lets a campaign's
+// transactions lock the reserve before the campaign row (LockReserve) and still agree with
+// every movement on the order of the accounts.
 func lockAccounts(ctx context.Context, tx *sqlx.Tx, from, to Account) (accountRow, accountRow, error) {
 	if from.MerchantID != to.MerchantID {
 		return accountRow{}, accountRow{}, fmt.Errorf("accounts of two merchants (%d, %d)", from.MerchantID, to.MerchantID)
@@ -127,3 +130,16 @@ func apply(ctx context.Context, tx *sqlx.Tx, t Transfer) error {
 
 // pqArray passes a Go string slice as a PostgreSQL text[] parameter.
 func pqArray(s []string) any { return pq.Array(s) }
+
+// LockReserve locks a campaign's reserve account (if it exists yet) for the rest of tx. The
+// campaign's transactions that also lock the campaign row take it first: the lock order is
+// reserve account, other accounts, campaign row (campaign/order.go).
+func LockReserve(ctx context.Context, tx *sqlx.Tx, merchantID, campaignID int64) error {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, tx, &ids, `SELECT id FROM accounts WHERE merchant_id = $1 AND kind = 'reserve' AND ref_id = $2 FOR UPDATE`,
+		merchantID, campaignID)
+	if err != nil {
+		return fmt.Errorf("wallet: lock reserve of campaign %d: %w", campaignID, err)
+	}
+	return nil
+}
