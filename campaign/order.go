@@ -72,7 +72,8 @@ func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User
 	return &Checkout{Order: o, Pay: pay}, nil
 }
 
-// reserveOrder takes the stock and the buyer's place and records the order, in one transaction.
+// reserveOrder takes the stock and the buyer's place and records the order, in one transaction
+// shared with the other orders of the campaign arriving meanwhile (group commit, reserve.go).
 // The order names the sharer the buyer is bound to at this moment (orders.sharer_id): that
 // sharer, and no later binding, is the one the payment may credit.
 func (s *Service) reserveOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Campaign, *Order, error) {
@@ -97,50 +98,15 @@ func (s *Service) reserveOrder(ctx context.Context, campaignID int64, buyer *Use
 	if err != nil {
 		return nil, nil, err
 	}
-	expires := now.Add(s.orderTimeout)
-	amount := c.Price.Mul(decimalInt(qty))
-	var o Order
-	err = s.transact(ctx, func(tx *sqlx.Tx) error {
-		newBuyer, err := takeSlot(ctx, tx, c.ID, buyer.ID, c.MerchantID)
-		if err != nil {
-			return err
-		}
-		// The slot row is now locked: the buyer's other order attempts wait here, so only one
-		// of them can find no live order and make one.
-		var live Order
-		err = sqlx.GetContext(ctx, tx, &live, `SELECT `+orderCols+` FROM orders
-WHERE campaign_id = $1 AND buyer_id = $2 AND status = 'pending' AND expires_at > $3 ORDER BY id LIMIT 1`, c.ID, buyer.ID, now)
-		if err == nil {
-			return &liveOrderError{order: &live} // rolls the slot back: nothing changes
-		}
-		if !isNoRows(err) {
-			return err
-		}
-		var left int
-		err = tx.QueryRowxContext(ctx, `
-UPDATE campaigns SET held = held + $2, buyers = buyers + $3
-WHERE id = $1 AND status = 'published' AND stock - sold - held >= $2 AND starts_at <= $4 AND ends_at > $4
-  AND ($3 = 0 OR buyer_limit = 0 OR buyers < buyer_limit)
-RETURNING stock - sold - held`, c.ID, qty, newBuyer, now).Scan(&left)
-		if isNoRows(err) {
-			return s.whyNotReserved(ctx, tx, c.ID, qty)
-		}
-		if err != nil {
-			return err
-		}
-		return sqlx.GetContext(ctx, tx, &o, `
-INSERT INTO orders (merchant_id, campaign_id, buyer_id, sharer_id, out_trade_no, qty, amount, client_ip, created_at, expires_at)
-VALUES ($1, $2, $3, (SELECT sharer_id FROM bindings WHERE campaign_id = $2 AND visitor_id = $3), $4, $5, $6, $7, $8, $9)
-RETURNING `+orderCols, c.MerchantID, c.ID, buyer.ID, outTradeNo, qty, amount, clientIP, now, expires)
-	})
+	o, err := s.reserve(ctx, c, &reservation{buyer: buyer, qty: qty, clientIP: clientIP, outTradeNo: outTradeNo})
 	var live *liveOrderError
 	if errors.As(err, &live) {
 		return c, nil, err
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("campaign: order in %d: %w", campaignID, err)
+		return nil, nil, err
 	}
-	return c, &o, nil
+	return c, o, nil
 }
 
 // liveOrderError is the buyer's unpaid order that a new order attempt found.
@@ -189,30 +155,6 @@ func (s *Service) PayNotifyURL(merchantID int64) string {
 // RefundNotifyURL is where WeChat Pay sends a merchant's refund notifications.
 func (s *Service) RefundNotifyURL(merchantID int64) string {
 	return fmt.Sprintf("%s/wechat/pay/%d/refund", s.baseURL, merchantID)
-}
-
-// whyNotReserved explains a refused reservation, reading the row the UPDATE refused.
-func (s *Service) whyNotReserved(ctx context.Context, tx *sqlx.Tx, id int64, qty int) error {
-	var c struct {
-		Status     Status    `db:"status"`
-		EndsAt     time.Time `db:"ends_at"`
-		Left       int       `db:"left"`
-		BuyerLimit int       `db:"buyer_limit"`
-		Buyers     int       `db:"buyers"`
-	}
-	if err := sqlx.GetContext(ctx, tx, &c, `SELECT status, ends_at, stock - sold - held AS left, buyer_limit, buyers FROM campaigns WHERE id = $1`, id); err != nil {
-		return err
-	}
-	switch {
-	case c.Status != Published || !s.now().Before(c.EndsAt):
-		return ErrNotOpen
-	case c.Left < qty && c.Left > 0:
-		return fmt.Errorf("%w: 仅剩 %d 件", ErrSoldOut, c.Left)
-	case c.Left < qty:
-		return ErrSoldOut
-	default:
-		return ErrBuyerLimit
-	}
 }
 
 // Order returns one of a merchant's orders.

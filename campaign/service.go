@@ -64,6 +64,7 @@ type Service struct {
 	uploadSlots     slots // decodes of arriving images
 	posterSlots     slots // poster drawings
 	posterWait      time.Duration
+	reserver        reserver // group commit of reservations (reserve.go)
 }
 
 // NewService checks cfg and returns a Service.
