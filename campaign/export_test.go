@@ -19,7 +19,11 @@ func (s *Service) CloseOrder(ctx context.Context, o *Order) (bool, error) {
 
 // ReserveOrder is CreateOrder in a process that dies after its commit, before asking WeChat.
 func (s *Service) ReserveOrder(ctx context.Context, campaignID int64, buyer *User, qty int) (*Order, error) {
-	_, o, err := s.reserveOrder(ctx, campaignID, buyer, qty, "127.0.0.1")
+	c, err := s.Public(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	_, o, err := s.reserveOrder(ctx, c, buyer, qty, "127.0.0.1")
 	if live, ok := err.(*liveOrderError); ok {
 		return live.order, nil
 	}

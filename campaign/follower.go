@@ -147,7 +147,7 @@ func (s *Service) Buy(ctx context.Context, c *Campaign, buyer *User, qty int, cl
 	if g.Reason != Open {
 		return nil, &GateError{Gate: g}
 	}
-	return s.CreateOrder(ctx, c.ID, buyer, qty, clientIP)
+	return s.createOrder(ctx, c, buyer, qty, clientIP)
 }
 
 // ShareSetup is what a page needs to share a campaign through the JS-SDK.

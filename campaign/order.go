@@ -46,7 +46,18 @@ type Checkout struct {
 // password) are checked by the caller through Enter; the rules that protect stock and money
 // are checked here again.
 func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Checkout, error) {
-	c, o, err := s.reserveOrder(ctx, campaignID, buyer, qty, clientIP)
+	c, err := s.Public(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	return s.createOrder(ctx, c, buyer, qty, clientIP)
+}
+
+// createOrder is CreateOrder for a campaign the caller has just read (Buy: the page's request
+// read it). What it read decides only what a reservation may ask for; stock, buyer places and
+// whether the campaign is open are decided again on the locked campaign row.
+func (s *Service) createOrder(ctx context.Context, c *Campaign, buyer *User, qty int, clientIP string) (*Checkout, error) {
+	c, o, err := s.reserveOrder(ctx, c, buyer, qty, clientIP)
 	var live *liveOrderError
 	if errors.As(err, &live) {
 		// One live unpaid order per buyer: a second buy pays the first. Its unifiedorder is
@@ -76,13 +87,9 @@ func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User
 // shared with the other orders of the campaign arriving meanwhile (group commit, reserve.go).
 // The order names the sharer the buyer is bound to at this moment (orders.sharer_id): that
 // sharer, and no later binding, is the one the payment may credit.
-func (s *Service) reserveOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Campaign, *Order, error) {
-	c, err := s.Public(ctx, campaignID)
-	if err != nil {
-		return nil, nil, err
-	}
+func (s *Service) reserveOrder(ctx context.Context, c *Campaign, buyer *User, qty int, clientIP string) (*Campaign, *Order, error) {
 	if c.MerchantID != buyer.MerchantID {
-		return nil, nil, fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+		return nil, nil, fmt.Errorf("campaign %d: %w", c.ID, ErrNotFound)
 	}
 	now := s.now()
 	if phase := c.Phase(now); phase != "running" {
