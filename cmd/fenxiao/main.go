@@ -3,6 +3,7 @@
 //	fenxiao serve [-migrate]   run the HTTP server and the jobs
 //	fenxiao migrate            apply pending database migrations
 //	fenxiao audit              check the ledger's invariants
+//	fenxiao seed -campaign ID  fill a campaign with paid orders (benchmarks)
 //	fenxiao dev                migrate and serve for development (make dev)
 //
 // Configuration comes from flags and the environment; see config.go.
@@ -55,6 +56,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h *ho
 		return cmdDev(ctx, rest, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout, stderr)
+	case "seed":
+		return cmdSeed(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return exitOK
@@ -72,6 +75,7 @@ commands:
   serve     run the HTTP server and the background jobs (-migrate applies pending migrations first)
   migrate   apply pending database migrations
   audit     check every ledger invariant; exit 1 and name the rows when one is broken
+  seed      fill a published campaign with N paid orders and their ledger (-campaign, -orders)
   dev       migrate and serve for local development, printing the entry points (make dev)
 
 Run "fenxiao COMMAND -h" for the flags of a command. Every flag can also be set through the
