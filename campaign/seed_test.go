@@ -32,11 +32,11 @@ func auditClean(t *testing.T, e *env, when string) {
 func TestSeedKeepsEveryInvariant(t *testing.T) {
 	e := newEnv(t, "100")
 	c := e.campaign(5)
-	res, err := seed.Fill(ctx, e.db, seed.Spec{MerchantID: e.merchant, CampaignID: c.ID, Orders: 2000, RefundEvery: 50})
+	res, err := seed.Fill(ctx, e.db, seed.Spec{MerchantID: e.merchant, CampaignID: c.ID, Orders: 2000, RefundEvery: 50, TopUps: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Orders != 2000 || res.Commissions != 1800 || res.Refunds != 40 || res.Units != 4001 {
+	if res.Orders != 2000 || res.Commissions != 1800 || res.Refunds != 40 || res.Units != 4001 || res.TopUps != 300 {
 		t.Fatalf("seeded %+v", res)
 	}
 	auditClean(t, e, "after seeding")

@@ -29,11 +29,12 @@ type Spec struct {
 	Orders                 int // paid orders to add, each by a new buyer
 	Sharers                int // distinct sharers the attributed orders are spread over (0: Orders/20, at least 1)
 	RefundEvery            int // every RefundEvery-th order is refunded in full from the console (0: none)
+	TopUps                 int // paid WeChat Pay top-ups of the merchant's assets, lines of its statement
 }
 
 // Result is what Fill added.
 type Result struct {
-	Orders, Units, Commissions, Refunds, Users int
+	Orders, Units, Commissions, Refunds, Users, TopUps int
 }
 
 // ErrSpec means the spec or the campaign does not allow seeding.
@@ -47,6 +48,9 @@ const unsharedEvery = 10
 func Fill(ctx context.Context, db *sqlx.DB, spec Spec) (Result, error) {
 	if spec.Orders <= 0 || spec.Orders > campaign.MaxStock/2 {
 		return Result{}, fmt.Errorf("%w: orders must be between 1 and %d, not %d", ErrSpec, campaign.MaxStock/2, spec.Orders)
+	}
+	if spec.TopUps < 0 || spec.TopUps > 1_000_000 {
+		return Result{}, fmt.Errorf("%w: top-ups must be between 0 and 1000000, not %d", ErrSpec, spec.TopUps)
 	}
 	if spec.Sharers <= 0 {
 		spec.Sharers = max(spec.Orders/20, 1)
@@ -175,10 +179,29 @@ SELECT DISTINCT o.merchant_id, 'vault', o.sharer_id FROM orders o JOIN seed_orde
 ON CONFLICT (merchant_id, kind, ref_id) DO NOTHING`, nil},
 		// The accounts this fill moves, locked in id order as every movement locks them.
 		{"lock accounts", `
-SELECT 1 FROM accounts WHERE merchant_id = $1 AND ((kind = 'reserve' AND ref_id = $2)
+SELECT 1 FROM accounts WHERE merchant_id = $1 AND ((kind = 'reserve' AND ref_id = $2) OR kind IN ('world', 'available')
     OR (kind = 'vault' AND ref_id IN (SELECT id FROM seed_users WHERE n <= $3)))
 ORDER BY id FOR UPDATE`, []any{m, id, sharers}},
 		{"transfers", `CREATE TEMP TABLE seed_transfers (id bigint PRIMARY KEY) ON COMMIT DROP`, nil},
+		// Top-ups as the payment of each would have recorded them (key topup:<out_trade_no>),
+		// one a minute over the past, before the commissions.
+		{"top-ups", `
+WITH p AS (
+    INSERT INTO topups (merchant_id, out_trade_no, amount, status, transaction_id, created_at, expires_at, paid_at)
+    SELECT $1, 'st' || $2::bigint || 'x' || $3::bigint || 'n' || g, 10 + g % 7, 'paid', '4200st' || $2::bigint || 'x' || $3::bigint || 'n' || g,
+           now() - interval '1 minute' * ($4 - g + 10), now() - interval '1 minute' * ($4 - g + 10) + interval '2 hours',
+           now() - interval '1 minute' * ($4 - g + 10) + interval '20 seconds'
+    FROM generate_series(1, $4) g
+    ORDER BY g
+    RETURNING merchant_id, out_trade_no, amount, paid_at),
+t AS (
+    INSERT INTO transfers (merchant_id, kind, idem_key, from_account, to_account, amount, ref, created_at)
+    SELECT p.merchant_id, 'topup', 'topup:' || p.out_trade_no, w.id, a.id, p.amount, p.out_trade_no, p.paid_at
+    FROM p JOIN accounts w ON w.merchant_id = p.merchant_id AND w.kind = 'world'
+    JOIN accounts a ON a.merchant_id = p.merchant_id AND a.kind = 'available'
+    ORDER BY p.paid_at
+    RETURNING id)
+INSERT INTO seed_transfers SELECT id FROM t`, []any{m, id, change, spec.TopUps}},
 		{"transfers", `
 WITH t AS (
     INSERT INTO transfers (merchant_id, kind, idem_key, from_account, to_account, amount, campaign_id, ref, created_at)
@@ -221,8 +244,8 @@ WHERE c.merchant_id = $1 AND c.id = $2`, []any{m, id, units}},
 			return Result{}, fmt.Errorf("%s: %w", st.what, err)
 		}
 	}
-	res := Result{Orders: n, Units: units, Users: n + sharers}
-	if err := tx.QueryRowxContext(ctx, `SELECT (SELECT count(*) FROM seed_transfers), (SELECT count(*) FROM orders o JOIN seed_orders s ON s.id = o.id WHERE o.refunded > 0)`).
+	res := Result{Orders: n, Units: units, Users: n + sharers, TopUps: spec.TopUps}
+	if err := tx.QueryRowxContext(ctx, `SELECT (SELECT count(*) FROM seed_transfers) - $1, (SELECT count(*) FROM orders o JOIN seed_orders s ON s.id = o.id WHERE o.refunded > 0)`, spec.TopUps).
 		Scan(&res.Commissions, &res.Refunds); err != nil {
 		return Result{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 )
 
@@ -112,12 +113,24 @@ func (s *Service) lines(ctx context.Context, merchantID int64, accounts []Accoun
 	if f.Limit > 1000 {
 		f.Limit = 1000
 	}
-	where := []string{"e.merchant_id = $1", "a.kind = ANY($2)", "a.ref_id = $3"}
 	kinds := make([]string, len(accounts))
 	for i, k := range accounts {
 		kinds[i] = string(k)
 	}
-	args := []any{merchantID, pqArray(kinds), refID}
+	// The accounts first: the entries are then read newest first straight off the
+	// (account_id, id) index, one account at a time, stopping at the page's end. Joining the
+	// accounts in the same query made PostgreSQL read every entry of the account below the
+	// cursor and sort them, at every page.
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, s.db, &ids, `SELECT id FROM accounts WHERE merchant_id = $1 AND kind = ANY($2) AND ref_id = $3 ORDER BY id`,
+		merchantID, pqArray(kinds), refID); err != nil {
+		return Page{}, fmt.Errorf("wallet: statement of merchant %d: %w", merchantID, err)
+	}
+	if len(ids) == 0 {
+		return Page{}, nil
+	}
+	where := []string{"e.account_id = acc.id", "e.merchant_id = $1"}
+	args := []any{merchantID, pq.Array(ids)}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, fmt.Sprintf(cond, len(args)))
@@ -142,14 +155,19 @@ func (s *Service) lines(ctx context.Context, merchantID int64, accounts []Accoun
 		add("e.id < $%d", f.Before)
 	}
 	args = append(args, f.Limit+1)
+	limit := fmt.Sprintf("$%d", len(args))
 	q := `
-SELECT e.id AS entry_id, e.created_at, t.kind, a.kind AS account_kind, t.campaign_id, t.ref, e.amount, e.balance_after
-FROM entries e
-JOIN accounts a ON a.id = e.account_id
-JOIN transfers t ON t.id = e.transfer_id
-WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(`
-ORDER BY e.id DESC
-LIMIT $%d`, len(args))
+SELECT x.* FROM unnest($2::bigint[]) AS acc (id)
+CROSS JOIN LATERAL (
+    SELECT e.id AS entry_id, e.created_at, t.kind, a.kind AS account_kind, t.campaign_id, t.ref, e.amount, e.balance_after
+    FROM entries e
+    JOIN transfers t ON t.id = e.transfer_id
+    JOIN accounts a ON a.id = e.account_id
+    WHERE ` + strings.Join(where, " AND ") + `
+    ORDER BY e.id DESC
+    LIMIT ` + limit + `) x
+ORDER BY x.entry_id DESC
+LIMIT ` + limit
 	var lines []Line
 	if err := sqlx.SelectContext(ctx, s.db, &lines, q, args...); err != nil {
 		return Page{}, fmt.Errorf("wallet: statement of merchant %d: %w", merchantID, err)

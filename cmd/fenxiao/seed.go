@@ -19,6 +19,7 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	orders := fs.Int("orders", 10000, "paid orders to add, each by a new buyer")
 	sharers := fs.Int("sharers", 0, "sharers the attributed orders are spread over (0: one per 20 orders)")
 	refundEvery := fs.Int("refund-every", 50, "refund every Nth order in full (0: none)")
+	topUps := fs.Int("topups", 0, "paid top-ups of the merchant's assets to add (lines of its statement)")
 	cfg, code := parseConfig(fs, args, stderr, "db")
 	if cfg == nil {
 		return code
@@ -39,12 +40,12 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	start := time.Now()
-	res, err := seed.Fill(ctx, db, seed.Spec{MerchantID: merchantID, CampaignID: *campaignID, Orders: *orders, Sharers: *sharers, RefundEvery: *refundEvery})
+	res, err := seed.Fill(ctx, db, seed.Spec{MerchantID: merchantID, CampaignID: *campaignID, Orders: *orders, Sharers: *sharers, RefundEvery: *refundEvery, TopUps: *topUps})
 	if err != nil {
 		fmt.Fprintf(stderr, "fenxiao seed: %v\n", err)
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "seed: campaign %d: %d paid orders (%d units, %d refunded), %d commissions, %d users in %s\n",
-		*campaignID, res.Orders, res.Units, res.Refunds, res.Commissions, res.Users, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "seed: campaign %d: %d paid orders (%d units, %d refunded), %d commissions, %d users, %d top-ups in %s\n",
+		*campaignID, res.Orders, res.Units, res.Refunds, res.Commissions, res.Users, res.TopUps, time.Since(start).Round(time.Millisecond))
 	return exitOK
 }
