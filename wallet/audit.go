@@ -79,7 +79,17 @@ SELECT ARRAY[p.id], format('packet %s (%s, %s): claimed %s times (%s), received 
     p.bill_no, p.status, p.amount, count(t.id) FILTER (WHERE t.kind = 'claim'), COALESCE(sum(t.amount) FILTER (WHERE t.kind = 'claim'), 0),
     count(t.id) FILTER (WHERE t.kind = 'payout_received'), count(t.id) FILTER (WHERE t.kind = 'payout_returned'))
 FROM packets p
-LEFT JOIN transfers t ON t.merchant_id = p.merchant_id AND t.idem_key IN ('packet:' || p.bill_no, 'packet:' || p.bill_no || ':received', 'packet:' || p.bill_no || ':returned')
+LEFT JOIN LATERAL (
+    -- One index probe of (merchant_id, idem_key) per key: joined with IN (…) the planner
+    -- could use no index and compared every packet with every transfer.
+    SELECT x.id, x.kind, x.amount FROM transfers x
+    WHERE x.merchant_id = p.merchant_id AND x.idem_key = 'packet:' || p.bill_no
+    UNION ALL
+    SELECT x.id, x.kind, x.amount FROM transfers x
+    WHERE x.merchant_id = p.merchant_id AND x.idem_key = 'packet:' || p.bill_no || ':received'
+    UNION ALL
+    SELECT x.id, x.kind, x.amount FROM transfers x
+    WHERE x.merchant_id = p.merchant_id AND x.idem_key = 'packet:' || p.bill_no || ':returned') t ON true
 GROUP BY p.id
 HAVING count(t.id) FILTER (WHERE t.kind = 'claim') <> 1
     OR COALESCE(sum(t.amount) FILTER (WHERE t.kind = 'claim'), 0) <> p.amount
