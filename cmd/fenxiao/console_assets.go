@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -105,10 +107,15 @@ func (con *console) assetsPage(c *fiber.Ctx) error {
 }
 
 func (con *console) statementCSV(c *fiber.Ctx) error {
-	q := parseStatementQuery(c)
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	c.Attachment(fmt.Sprintf("statement-%s.csv", time.Now().In(con.cfg.TimeZone).Format("20060102-1504")))
-	return con.campaign.ExportStatement(c.UserContext(), merchant(c), q.filter(con.cfg.TimeZone), con.cfg.TimeZone, c)
+	m, f := merchant(c), parseStatementQuery(c).filter(con.cfg.TimeZone)
+	return con.streamCSV(c, "statement", func(ctx context.Context) error {
+		one := f
+		one.Limit = 1
+		_, err := con.campaign.Statement(ctx, m, one)
+		return err
+	}, func(ctx context.Context, w io.Writer) error {
+		return con.campaign.ExportStatement(ctx, m, f, con.cfg.TimeZone, w)
+	})
 }
 
 // startTopUp places the Native order and shows its QR code.

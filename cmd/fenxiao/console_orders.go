@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"time"
@@ -88,10 +90,15 @@ func (con *console) ordersPage(c *fiber.Ctx) error {
 }
 
 func (con *console) ordersCSV(c *fiber.Ctx) error {
-	q := parseOrderQuery(c)
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	c.Attachment(fmt.Sprintf("orders-%s.csv", time.Now().In(con.cfg.TimeZone).Format("20060102-1504")))
-	return con.campaign.ExportOrders(c.UserContext(), merchant(c), q.filter(con.cfg.TimeZone, 0), con.cfg.TimeZone, c)
+	m, f := merchant(c), parseOrderQuery(c).filter(con.cfg.TimeZone, 0)
+	return con.streamCSV(c, "orders", func(ctx context.Context) error {
+		one := f
+		one.Limit = 1
+		_, err := con.campaign.Orders(ctx, m, one)
+		return err
+	}, func(ctx context.Context, w io.Writer) error {
+		return con.campaign.ExportOrders(ctx, m, f, con.cfg.TimeZone, w)
+	})
 }
 
 func (con *console) orderPage(c *fiber.Ctx) error {
