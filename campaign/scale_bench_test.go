@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/seed"
 	"fenxiao/migrations/dbtest"
-	"fenxiao/seed"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"fenxiao/campaign"
-	"fenxiao/seed"
+	"fenxiao/campaign/seed"
 	"fenxiao/wallet"
 )
 

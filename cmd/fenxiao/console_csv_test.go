@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"fenxiao/campaign"
-	"fenxiao/seed"
+	"fenxiao/campaign/seed"
 	"fenxiao/wallet"
 )
 

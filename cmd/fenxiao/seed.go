@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"fenxiao/seed"
+	"fenxiao/campaign/seed"
 )
 
 // cmdSeed fills a published campaign with paid orders, their users, shares, refunds and
