@@ -22,9 +22,11 @@ type Landing struct {
 // tickerSize is how many recent purchases the landing page rotates through.
 const tickerSize = 10
 
-// Landing binds the visitor to the sharer of shareToken (when valid), decides the gate and
-// reads the numbers the page shows.
-func (s *Service) Landing(ctx context.Context, c *Campaign, u *User, clientIP, shareToken string) (*Landing, error) {
+// Landing binds the visitor to the sharer of shareToken (when valid) and decides the gate for
+// the campaign of snap; the numbers the page shows come from the shared snapshot, so the
+// visitor costs only their own rows (the gate's per-user checks, when the campaign has them).
+func (s *Service) Landing(ctx context.Context, snap *Snapshot, u *User, clientIP, shareToken string) (*Landing, error) {
+	c := snap.Campaign
 	sharerID := int64(0)
 	if shareToken != "" {
 		if _, err := s.Bind(ctx, c, u, shareToken); err != nil {
@@ -37,18 +39,8 @@ func (s *Service) Landing(ctx context.Context, c *Campaign, u *User, clientIP, s
 		return nil, err
 	}
 	l := &Landing{Gate: g}
-	if g.Reason != Open {
-		return l, nil
-	}
-	if c.ShowParticipants {
-		if err := s.db.GetContext(ctx, &l.Participants, `SELECT count(DISTINCT sharer_id) FROM orders WHERE campaign_id = $1 AND commission_status IN ('earned', 'held')`, c.ID); err != nil {
-			return nil, fmt.Errorf("campaign: participants of %d: %w", c.ID, err)
-		}
-	}
-	if c.OrderTicker {
-		if l.Ticker, err = s.Ticker(ctx, c, tickerSize); err != nil {
-			return nil, err
-		}
+	if g.Reason == Open {
+		l.Participants, l.Ticker = snap.Participants, snap.Ticker
 	}
 	return l, nil
 }

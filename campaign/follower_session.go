@@ -157,15 +157,32 @@ func (s *Service) Follower(ctx context.Context, token string, merchantID int64) 
 	if token == "" {
 		return &FollowerSession{}, nil
 	}
+	// The session and its user in one query: a signed-in page costs one round trip here.
 	var row struct {
-		MerchantID sql.NullInt64 `db:"merchant_id"`
+		MerchantID sql.NullInt64 `db:"session_merchant_id"`
 		Scope      string        `db:"scope"`
 		SeenAt     time.Time     `db:"seen_at"`
 		UserID     sql.NullInt64 `db:"user_id"`
+		User       struct {
+			ID           sql.NullInt64  `db:"id"`
+			MerchantID   sql.NullInt64  `db:"merchant_id"`
+			OpenID       sql.NullString `db:"openid"`
+			Nickname     sql.NullString `db:"nickname"`
+			AvatarURL    sql.NullString `db:"avatar_url"`
+			Subscribed   sql.NullBool   `db:"subscribed"`
+			Snapshot     sql.NullBool   `db:"snapshot"`
+			FanCheckedAt *time.Time     `db:"fan_checked_at"`
+			CreatedAt    sql.NullTime   `db:"created_at"`
+		} `db:"u"`
 	}
 	now := s.now()
-	err := s.db.GetContext(ctx, &row, `SELECT merchant_id, scope, seen_at, user_id FROM h5_sessions WHERE id = $1 AND expires_at > $2`,
-		followerHash(token), now)
+	err := s.db.GetContext(ctx, &row, `
+SELECT s.merchant_id AS session_merchant_id, s.scope, s.seen_at, s.user_id,
+       u.id AS "u.id", u.merchant_id AS "u.merchant_id", u.openid AS "u.openid", u.nickname AS "u.nickname",
+       u.avatar_url AS "u.avatar_url", u.subscribed AS "u.subscribed", u.snapshot AS "u.snapshot",
+       u.fan_checked_at AS "u.fan_checked_at", u.created_at AS "u.created_at"
+FROM h5_sessions s LEFT JOIN wechat_users u ON u.id = s.user_id AND u.merchant_id = $3
+WHERE s.id = $1 AND s.expires_at > $2`, followerHash(token), now, merchantID)
 	if isNoRows(err) {
 		return &FollowerSession{}, nil
 	}
@@ -176,8 +193,14 @@ func (s *Service) Follower(ctx context.Context, token string, merchantID int64) 
 	if !row.UserID.Valid || row.MerchantID.Int64 != merchantID {
 		return fs, nil
 	}
-	if fs.User, err = s.User(ctx, merchantID, row.UserID.Int64); err != nil {
-		return nil, err
+	if !row.User.ID.Valid {
+		return nil, fmt.Errorf("campaign: user %d: %w", row.UserID.Int64, ErrNotFound)
+	}
+	ru := row.User
+	fs.User = &User{
+		ID: ru.ID.Int64, MerchantID: ru.MerchantID.Int64, OpenID: ru.OpenID.String, Nickname: ru.Nickname.String,
+		AvatarURL: ru.AvatarURL.String, Subscribed: ru.Subscribed.Bool, Snapshot: ru.Snapshot.Bool,
+		FanCheckedAt: ru.FanCheckedAt, CreatedAt: ru.CreatedAt.Time,
 	}
 	if now.Sub(row.SeenAt) > followerTouch {
 		if _, err := s.db.ExecContext(ctx, `UPDATE h5_sessions SET seen_at = $2, expires_at = $3 WHERE id = $1`,

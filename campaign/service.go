@@ -40,6 +40,9 @@ type Config struct {
 	// request waits for a turn (0 means 2 s) before it is told 海报生成中.
 	PosterDraws int
 	PosterWait  time.Duration
+	// SnapshotEvery is how often a campaign's landing-page snapshot (stock left, participants,
+	// ticker) is read again; 0 means one second (snapshot.go).
+	SnapshotEvery time.Duration
 }
 
 // DefaultAvatarHosts serve WeChat users' avatars (the headimgurl of the user-info API).
@@ -64,7 +67,8 @@ type Service struct {
 	uploadSlots     slots // decodes of arriving images
 	posterSlots     slots // poster drawings
 	posterWait      time.Duration
-	reserver        reserver // group commit of reservations (reserve.go)
+	reserver        reserver  // group commit of reservations (reserve.go)
+	snapshots       snapshots // what every visitor of a campaign sees alike (snapshot.go)
 }
 
 // NewService checks cfg and returns a Service.
@@ -100,6 +104,10 @@ func NewService(cfg Config) (*Service, error) {
 	s.posterWait = cfg.PosterWait
 	if s.posterWait <= 0 {
 		s.posterWait = 2 * time.Second
+	}
+	s.snapshots.m, s.snapshots.every = map[int64]snapshotEntry{}, cfg.SnapshotEvery
+	if s.snapshots.every <= 0 {
+		s.snapshots.every = defaultSnapshotEvery
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -41,7 +41,9 @@ type Config struct {
 	// tests: how long a poster request waits for a drawing slot (0: 2 s), loopback servers
 	// standing in for WeChat's avatar hosts, and for other websites a merchant's pasted image
 	// addresses point to.
-	posterWait    time.Duration
+	posterWait time.Duration
+	// snapshotEvery is how often the landing page's shared numbers are read (tests; 0: 1 s).
+	snapshotEvery time.Duration
 	avatarOrigins []string
 	fetchOrigins  []string
 }

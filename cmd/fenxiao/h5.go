@@ -121,10 +121,16 @@ func (s *server) visitor(c *fiber.Ctx, profile bool) (*campaign.Campaign, *campa
 	if err != nil {
 		return nil, nil, err
 	}
+	u, err := s.follower(c, camp, profile)
+	return camp, u, err
+}
+
+// follower is visitor for a campaign already loaded (the landing page's shared snapshot).
+func (s *server) follower(c *fiber.Ctx, camp *campaign.Campaign, profile bool) (*campaign.User, error) {
 	token := c.Cookies(h5Cookie)
 	fs, err := s.campaign.Follower(c.UserContext(), token, camp.MerchantID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	scope := ""
 	switch {
@@ -133,20 +139,20 @@ func (s *server) visitor(c *fiber.Ctx, profile bool) (*campaign.Campaign, *campa
 	case profile && fs.User.Nickname == "" && !fs.User.Snapshot:
 		scope = wechat.ScopeUserInfo
 	default:
-		return camp, fs.User, nil
+		return fs.User, nil
 	}
 	if strings.HasPrefix(c.Path(), "/api/") {
-		return nil, nil, fiber.NewError(fiber.StatusUnauthorized, "请先在微信中打开活动页面")
+		return nil, fiber.NewError(fiber.StatusUnauthorized, "请先在微信中打开活动页面")
 	}
 	token, authURL, err := s.campaign.SignInURL(c.UserContext(), token, camp.MerchantID, scope, c.OriginalURL())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	s.setSessionCookie(c, token)
 	if err := c.Redirect(authURL, fiber.StatusFound); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return nil, nil, errSignIn
+	return nil, errSignIn
 }
 
 func (s *server) setSessionCookie(c *fiber.Ctx, token string) {
@@ -204,6 +210,15 @@ func (s *server) clientIP(c *fiber.Ctx, u *campaign.User) string {
 		}
 	}
 	return s.remoteIP(c)
+}
+
+// gateIP is clientIP for the gates of camp, which read it only for a region allow-list:
+// without one it is not looked up (with the simulator that costs a query).
+func (s *server) gateIP(c *fiber.Ctx, camp *campaign.Campaign, u *campaign.User) string {
+	if len(camp.Regions) == 0 {
+		return ""
+	}
+	return s.clientIP(c, u)
 }
 
 // remoteIP is the client's address wherever the server uses one (region gates, log-in and

@@ -23,12 +23,21 @@ func signedIn(err error) error {
 	return err
 }
 
+// h5Landing serves the page every visitor of a campaign opens first: the campaign and its
+// numbers come from the replica's shared snapshot (at most a second old), so a visitor costs
+// their session and the gate's own checks, whatever the campaign's size.
 func (s *server) h5Landing(c *fiber.Ctx) error {
-	camp, u, err := s.visitor(c, false)
+	id, _ := c.ParamsInt("id")
+	snap, err := s.campaign.Snapshot(c.UserContext(), int64(id))
+	if err != nil {
+		return err
+	}
+	camp := snap.Campaign
+	u, err := s.follower(c, camp, false)
 	if err != nil {
 		return signedIn(err)
 	}
-	l, err := s.campaign.Landing(c.UserContext(), camp, u, s.clientIP(c, u), c.Query("s"))
+	l, err := s.campaign.Landing(c.UserContext(), snap, u, s.gateIP(c, camp, u), c.Query("s"))
 	if err != nil {
 		return err
 	}

@@ -118,14 +118,21 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks,
 	return code
 }
 
+// dbPool is how many connections one server keeps to PostgreSQL at most.
+const dbPool = 30
+
 // openDB connects and checks that the database answers within a few seconds.
 func openDB(ctx context.Context, url string) (*sqlx.DB, error) {
 	db, err := sqlx.Open("postgres", url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	db.SetMaxOpenConns(30)
-	db.SetMaxIdleConns(10)
+	// As many idle connections as open ones: with fewer, every burst above the idle count
+	// closed its extra connections when they came back to the pool and the next burst opened
+	// them again (a TCP and authentication round trip each, issue 15). Connections idle for
+	// five minutes close, so a quiet server gives PostgreSQL its backends back.
+	db.SetMaxOpenConns(dbPool)
+	db.SetMaxIdleConns(dbPool)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

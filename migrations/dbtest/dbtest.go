@@ -71,6 +71,7 @@ func Main(m *testing.M, name string) int {
 		return 1
 	}
 	db.SetMaxOpenConns(40)
+	db.SetMaxIdleConns(40) // as the server does: no connection churn in benchmarks
 	if _, err := migrations.Up(ctx, db.DB); err != nil {
 		fmt.Fprintln(os.Stderr, "dbtest: migrate:", err)
 		db.Close()
