@@ -40,11 +40,11 @@ type Checkout struct {
 	Existing bool              // the buyer's unpaid order from before: one live order per buyer
 }
 
-// CreateOrder reserves qty units for the buyer and asks WeChat Pay for a JSAPI prepay. The
-// stock is taken by one conditional UPDATE, so no number of concurrent buyers can oversell;
-// the buyer limit is enforced in the same statement. The gates a page shows (fans, region,
-// password) are checked by the caller through Enter; the rules that protect stock and money
-// are checked here again.
+// CreateOrder reserves qty units for the buyer and asks WeChat Pay for a JSAPI prepay. Stock,
+// the buyer limit and whether the campaign is open are decided on the locked campaign row, in
+// the transaction of the reservation's batch (reserve.go), so no number of concurrent buyers
+// or replicas can oversell. The gates a page shows (fans, region, password) are checked by the
+// caller through Enter; the rules that protect stock and money are checked here again.
 func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User, qty int, clientIP string) (*Checkout, error) {
 	c, err := s.Public(ctx, campaignID)
 	if err != nil {
@@ -106,14 +106,7 @@ func (s *Service) reserveOrder(ctx context.Context, c *Campaign, buyer *User, qt
 		return nil, nil, err
 	}
 	o, err := s.reserve(ctx, c, &reservation{buyer: buyer, qty: qty, clientIP: clientIP, outTradeNo: outTradeNo})
-	var live *liveOrderError
-	if errors.As(err, &live) {
-		return c, nil, err
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, o, nil
+	return c, o, err // on a *liveOrderError the caller pays that order, for campaign c
 }
 
 // liveOrderError is the buyer's unpaid order that a new order attempt found.

@@ -115,11 +115,7 @@ func (con *console) csrf(c *fiber.Ctx) error {
 	case fiber.MethodGet, fiber.MethodHead:
 		return c.Next()
 	}
-	got := c.Get("X-CSRF-Token")
-	if got == "" {
-		got = c.FormValue("_csrf")
-	}
-	if !hmac.Equal([]byte(got), []byte(con.csrfToken(c))) {
+	if !hmac.Equal([]byte(csrfSent(c)), []byte(con.csrfToken(c))) {
 		return fiber.NewError(fiber.StatusForbidden, "页面已过期或来源无法确认，请刷新页面后重试")
 	}
 	return c.Next()

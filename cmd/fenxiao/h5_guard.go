@@ -50,11 +50,7 @@ func (s *server) h5Guard(c *fiber.Ctx) error {
 	case c.Cookies(h5Cookie) == "":
 		return c.Next() // no session to act for: the handler asks for a sign-in
 	}
-	got := c.Get("X-CSRF-Token")
-	if got == "" {
-		got = c.FormValue("_csrf")
-	}
-	if !hmac.Equal([]byte(got), []byte(s.h5CSRF(c))) {
+	if !hmac.Equal([]byte(csrfSent(c)), []byte(s.h5CSRF(c))) {
 		return fiber.NewError(fiber.StatusForbidden, "页面已过期，请刷新页面后重试")
 	}
 	return c.Next()
@@ -64,6 +60,15 @@ func (s *server) h5Guard(c *fiber.Ctx) error {
 func refererFrom(referer, base string) bool {
 	u, err := url.Parse(referer)
 	return err == nil && u.Host != "" && sameOrigin(u.Scheme+"://"+u.Host, base)
+}
+
+// csrfSent is the CSRF token a request carries: the X-CSRF-Token header scripts send, or the
+// _csrf field of a form (console and H5 alike).
+func csrfSent(c *fiber.Ctx) string {
+	if got := c.Get("X-CSRF-Token"); got != "" {
+		return got
+	}
+	return c.FormValue("_csrf")
 }
 
 // sameOrigin reports whether origin (scheme://host[:port]) is the origin of base.
