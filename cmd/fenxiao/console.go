@@ -248,7 +248,7 @@ func (con *console) render(c *fiber.Ctx, name string, p *consolePage) error {
 		p.Assets = &a
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Render("console/"+name, p, "layouts/console")
+	return con.page(c, "console/"+name, p, "layouts/console")
 }
 
 // form re-renders a form page with the field messages of err (a *ValidationError) and status

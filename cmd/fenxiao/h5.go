@@ -96,7 +96,7 @@ func (s *server) render(c *fiber.Ctx, page string, p *h5Page) error {
 	p.CSRF = s.h5CSRF(c)
 	c.Set(fiber.HeaderCacheControl, "no-store") // personal pages: never from a shared cache
 	h5Headers(c, s.wechatImageOrigin())
-	return c.Render("h5/"+page, p, "layouts/h5")
+	return s.page(c, "h5/"+page, p, "layouts/h5")
 }
 
 // wechatImageOrigin is where pages load WeChat's pictures from (the follow QR code): WeChat's

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -276,4 +277,41 @@ func TestPanicBecomes500Page(t *testing.T) {
 func httptestGet(path string) *http.Request {
 	req, _ := http.NewRequest(http.MethodGet, path, nil)
 	return req
+}
+
+// The first pages a fresh replica renders arrive together (a deploy under load). Fiber's own
+// Ctx.Render fills a per-app list on its first call without a lock, which the race detector
+// caught in CI; pages must render through a path that is safe from the very first request.
+func TestFirstRendersOfAFreshAppRunInParallel(t *testing.T) {
+	s := &server{cfg: &Config{}, log: newLogger(io.Discard, 0)}
+	app := s.app(nil)
+	const n = 8
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		go func() {
+			<-start
+			resp, err := app.Test(httptestGet("/"), -1)
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || !strings.Contains(string(body), "首页") {
+				errs <- fmt.Errorf("status %d, body %.200s", resp.StatusCode, body)
+				return
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+				errs <- fmt.Errorf("content type %q", ct)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	close(start)
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -41,13 +41,16 @@ type server struct {
 	covers *coverCache
 	// h5Key signs the H5 pages' CSRF tokens (h5_guard.go).
 	h5Key []byte
+	// views renders every HTML page (s.page).
+	views *templates.Views
 }
 
 func (s *server) app(h *hooks) *fiber.App {
+	s.views = templates.Engine(nil)
 	app := fiber.New(fiber.Config{
 		AppName:               "fenxiao",
 		DisableStartupMessage: true,
-		Views:                 templates.Engine(nil),
+		Views:                 s.views, // loaded by fiber.New; pages render through s.page
 		ErrorHandler:          s.handleError,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
@@ -69,12 +72,26 @@ func (s *server) app(h *hooks) *fiber.App {
 		s.consoleRoutes(app)
 	}
 	app.Get("/", func(c *fiber.Ctx) error {
-		return c.Render("pages/home", fiber.Map{"Title": "首页"}, "layouts/plain")
+		return s.page(c, "pages/home", fiber.Map{"Title": "首页"}, "layouts/plain")
 	})
 	if h != nil && h.routes != nil {
 		h.routes(app)
 	}
 	return app
+}
+
+// page answers an HTML page: name rendered inside layout. It stands in for Fiber's Ctx.Render,
+// whose first calls on a fresh app fill a list shared by all requests without a lock (a data
+// race when a new replica's first pages arrive together). A failed render leaves no half page.
+func (s *server) page(c *fiber.Ctx, name string, bind any, layout string) error {
+	res := c.Response()
+	res.ResetBody()
+	if err := s.views.Render(res.BodyWriter(), name, bind, layout); err != nil {
+		res.ResetBody()
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	c.Type("html", "utf-8")
+	return nil
 }
 
 // healthz answers ok when the database answers.
@@ -167,7 +184,7 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 		return c.Status(status).JSON(fiber.Map{"error": msg})
 	}
 	c.Status(status)
-	if rerr := c.Render("pages/error", fiber.Map{
+	if rerr := s.page(c, "pages/error", fiber.Map{
 		"Title":     msg,
 		"Status":    status,
 		"Message":   msg,
