@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 
 	"fenxiao/wallet"
@@ -108,49 +109,83 @@ type credit struct {
 // campaign's reserve has gone back to the merchant (a payment after the release), the sharer
 // stays named on the order but earns nothing: the reserve no longer holds it.
 func (s *Service) attribute(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, paidAt time.Time) (credit, error) {
-	none := credit{amount: decimal.Zero, status: "none", sharerID: o.SharerID}
-	if o.SharerID == nil {
-		none.reason = NoSharer
-		return none, nil
+	cs, err := s.attributeAll(ctx, tx, c, []paying{{order: o, paidAt: paidAt}})
+	if err != nil {
+		return credit{}, err
 	}
-	var sharer struct {
+	return cs[0], nil
+}
+
+// paying is an order of campaign c being paid, at paidAt.
+type paying struct {
+	order  *Order
+	paidAt time.Time
+}
+
+// attributeAll is attribute for orders of c paid together (one batch of payments), in their
+// order: a sharer whose own order is paid earlier in the batch has bought (buy-before-share)
+// for the orders after it, as if each had been paid in its own transaction one after the other.
+// The sharers are read in one query.
+func (s *Service) attributeAll(ctx context.Context, tx *sqlx.Tx, c *Campaign, ps []paying) ([]credit, error) {
+	var ids []int64
+	for _, p := range ps {
+		if p.order.SharerID != nil {
+			ids = append(ids, *p.order.SharerID)
+		}
+	}
+	type sharer struct {
 		ID       int64  `db:"id"`
 		OpenID   string `db:"openid"`
 		Snapshot bool   `db:"snapshot"`
 		Bought   bool   `db:"bought"`
 	}
-	err := sqlx.GetContext(ctx, tx, &sharer, `
+	sharers := map[int64]*sharer{}
+	if len(ids) > 0 {
+		var rows []sharer
+		if err := sqlx.SelectContext(ctx, tx, &rows, `
 SELECT u.id, u.openid, u.snapshot,
        EXISTS (SELECT 1 FROM orders p WHERE p.campaign_id = $1 AND p.buyer_id = u.id AND p.status = 'paid') AS bought
-FROM wechat_users u WHERE u.id = $2 AND u.merchant_id = $3`, c.ID, *o.SharerID, c.MerchantID)
-	switch {
-	case isNoRows(err):
-		none.sharerID, none.reason = nil, SharerNotViable
-		return none, nil
-	case err != nil:
-		return credit{}, err
+FROM wechat_users u WHERE u.id = ANY($2) AND u.merchant_id = $3`, c.ID, pq.Array(ids), c.MerchantID); err != nil {
+			return nil, err
+		}
+		for i := range rows {
+			sharers[rows[i].ID] = &rows[i]
+		}
 	}
-	switch {
-	case sharer.ID == o.BuyerID:
-		none.sharerID, none.reason = nil, SelfPurchase
-		return none, nil
-	case sharer.Snapshot:
-		none.reason = SnapshotSharer
-		return none, nil
-	case c.BuyBeforeShare && !sharer.Bought:
-		none.reason = SharerNotBuyer
-		return none, nil
+	out := make([]credit, len(ps))
+	for i, p := range ps {
+		o := p.order
+		cr := credit{amount: decimal.Zero, status: "none", sharerID: o.SharerID}
+		var sh *sharer
+		if o.SharerID != nil {
+			sh = sharers[*o.SharerID]
+		}
+		switch {
+		case o.SharerID == nil:
+			cr.reason = NoSharer
+		case sh == nil:
+			cr.sharerID, cr.reason = nil, SharerNotViable
+		case sh.ID == o.BuyerID:
+			cr.sharerID, cr.reason = nil, SelfPurchase
+		case sh.Snapshot:
+			cr.reason = SnapshotSharer
+		case c.BuyBeforeShare && !sh.Bought:
+			cr.reason = SharerNotBuyer
+		case c.Status != Published || c.ReleasedAt != nil:
+			cr.reason = ReserveReleased
+		default:
+			cr = credit{sharerID: &sh.ID, amount: c.Commission.Mul(decimalInt(o.Qty)), status: "earned", openID: sh.OpenID}
+			if c.HoldDays > 0 {
+				at := p.paidAt.Add(time.Duration(c.HoldDays) * 24 * time.Hour)
+				cr.status, cr.settleAt = "held", &at
+			}
+		}
+		out[i] = cr
+		if b := sharers[o.BuyerID]; b != nil {
+			b.Bought = true // this buyer has now bought: their own shares count from here on
+		}
 	}
-	if c.Status != Published || c.ReleasedAt != nil {
-		none.reason = ReserveReleased
-		return none, nil
-	}
-	cr := credit{sharerID: &sharer.ID, amount: c.Commission.Mul(decimalInt(o.Qty)), status: "earned", openID: sharer.OpenID}
-	if c.HoldDays > 0 {
-		at := paidAt.Add(time.Duration(c.HoldDays) * 24 * time.Hour)
-		cr.status, cr.settleAt = "held", &at
-	}
-	return cr, nil
+	return out, nil
 }
 
 // earn moves an earned commission from the reserve to the sharer's vault (pending while held)
@@ -160,17 +195,24 @@ func (s *Service) earn(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, 
 	if cr.status == "none" {
 		return nil
 	}
-	note := wallet.Notification{MerchantID: c.MerchantID, Key: fmt.Sprintf("commission:order:%d", o.ID), Kind: wallet.NoteCommission,
-		OpenID: cr.openID, Link: s.CampaignURL(c.ID) + "/commissions",
-		Data: map[string]string{"amount": cr.amount.StringFixed(2), "campaign": c.Title, "qty": fmt.Sprint(o.Qty)}}
-	if err := wallet.Enqueue(ctx, tx, note); err != nil {
+	if err := wallet.Enqueue(ctx, tx, s.commissionNote(c, o, cr)); err != nil {
 		return err
 	}
-	_, err := s.wallet.EarnCommission(ctx, tx, wallet.Earning{
-		MerchantID: c.MerchantID, CampaignID: c.ID, SharerID: *cr.sharerID, Amount: cr.amount,
-		Key: fmt.Sprintf("order:%d:commission", o.ID), Ref: o.OutTradeNo, Held: cr.status == "held",
-	})
+	_, err := s.wallet.EarnCommission(ctx, tx, commissionEarning(c, o, cr))
 	return err
+}
+
+// commissionNote tells the sharer of cr what they earned on o.
+func (s *Service) commissionNote(c *Campaign, o *Order, cr credit) wallet.Notification {
+	return wallet.Notification{MerchantID: c.MerchantID, Key: fmt.Sprintf("commission:order:%d", o.ID), Kind: wallet.NoteCommission,
+		OpenID: cr.openID, Link: s.CampaignURL(c.ID) + "/commissions",
+		Data: map[string]string{"amount": cr.amount.StringFixed(2), "campaign": c.Title, "qty": fmt.Sprint(o.Qty)}}
+}
+
+// commissionEarning is the ledger movement of cr: one per order, keyed by it.
+func commissionEarning(c *Campaign, o *Order, cr credit) wallet.Earning {
+	return wallet.Earning{MerchantID: c.MerchantID, CampaignID: c.ID, SharerID: *cr.sharerID, Amount: cr.amount,
+		Key: fmt.Sprintf("order:%d:commission", o.ID), Ref: o.OutTradeNo, Held: cr.status == "held"}
 }
 
 // voidCommission returns the held commission of units more of o's units to the campaign

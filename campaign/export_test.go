@@ -46,3 +46,34 @@ func CheckNewPassword(pw, confirm, email string) map[string]string {
 	checkNewPassword(f, "password", pw, confirm, email)
 	return f
 }
+
+// Payment is one reported payment for PayTogether.
+type Payment struct {
+	MerchantID    int64
+	OutTradeNo    string
+	TransactionID string
+	Fen           int64
+}
+
+// PayResult is what PayTogether tells one payment.
+type PayResult struct {
+	Recorded bool
+	Err      error
+}
+
+// PayTogether records payments as one batch, in the order given, as the group commit does
+// with what arrives within its window.
+func (s *Service) PayTogether(ps []Payment) []PayResult {
+	batch := make([]*payment, len(ps))
+	for i, p := range ps {
+		batch[i] = &payment{merchantID: p.MerchantID, outTradeNo: p.OutTradeNo, transactionID: p.TransactionID, fen: p.Fen,
+			paidAt: s.now(), done: make(chan paid, 1)}
+	}
+	s.payBatch(batch)
+	out := make([]PayResult, len(ps))
+	for i, p := range batch {
+		r := <-p.done
+		out[i] = PayResult{Recorded: r.recorded, Err: r.err}
+	}
+	return out
+}

@@ -196,41 +196,31 @@ func (s *Service) HandlePayNotify(ctx context.Context, merchantID int64, body []
 	return err
 }
 
-// markPaid records a payment WeChat reports (notification or query) and, in the same
-// transaction, credits the bound sharer's commission. Exactly once: the order row is locked
-// and its status checked, transaction_id is unique and the commission's ledger key is the
-// order. recorded is false for a duplicate.
+// markPaidAlone records one payment in a transaction of its own: what a batch of payments
+// (payment.go) does for each, and what runs a payment the batch leaves to it (a late one, or
+// every one of a batch that failed as a whole). In the same transaction it credits the
+// order's sharer. Exactly once: the order row is locked and its status checked,
+// transaction_id is unique and the commission's ledger key is the order. recorded is false
+// for a duplicate.
 //
 // Every payment is recorded against its order, also one for an order closed meanwhile (the
 // buyer's payment raced the close): it takes its stock and buyer place again when the stock is
 // still there (paid_late), and otherwise becomes oversold, refunded by RefundOversold. A
 // commission comes only out of a reserve that still holds it.
-func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, transactionID string, paidFen int64, paidAt time.Time) (recorded bool, err error) {
-	if paidAt.IsZero() {
-		paidAt = s.now()
-	}
+func (s *Service) markPaidAlone(ctx context.Context, merchantID int64, outTradeNo, transactionID string, paidFen int64, paidAt time.Time) (recorded bool, err error) {
 	err = s.transact(ctx, func(tx *sqlx.Tx) error {
 		var o Order
 		err := sqlx.GetContext(ctx, tx, &o, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND out_trade_no = $2 FOR UPDATE`, merchantID, outTradeNo)
-		if isNoRows(err) {
-			return fmt.Errorf("%w: no order %s", ErrNotFound, outTradeNo)
-		}
-		if err != nil {
+		var found *Order
+		switch {
+		case err == nil:
+			found = &o
+		case !isNoRows(err):
 			return err
 		}
-		fen, err := wallet.ToFen(o.Amount)
-		if err != nil {
-			return err
-		}
-		if fen != paidFen {
-			return fmt.Errorf("%w: order %s costs %d fen, notification says %d", wechat.ErrAmountMismatch, outTradeNo, fen, paidFen)
-		}
-		late := false
-		switch o.Status {
-		case Paid, Refunded, Oversold:
-			return nil // a duplicate: already recorded
-		case Closed:
-			late = true
+		late, duplicate, err := checkPayment(found, outTradeNo, paidFen)
+		if err != nil || duplicate {
+			return err // a duplicate is answered as recorded before
 		}
 		// Lock order: order, buyer slot, reserve account, other accounts, campaign (see the top
 		// of this file).

@@ -4,31 +4,21 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
-// Group commit for reservations. In a flash sale every order updates one row, the campaign's
-// counters, so one order per transaction sells no faster than that row can be locked,
-// updated and committed in turn. Instead the orders of one campaign arriving on this replica
-// within a short window are reserved together: one transaction, one lock of the campaign row,
-// one multi-row INSERT of the orders and one UPDATE of the counters for the whole batch.
-//
-// The database stays the arbiter: the batch decides on the campaign row it has locked, so
-// batches of several replicas (or a batch and a close, a payment, a stock change) serialise
-// on that row exactly as single orders did, and never oversell.
-
-const (
-	gatherWindow = 2 * time.Millisecond // how long the first order of a batch waits for others
-	maxBatch     = 256
-	batchTimeout = 30 * time.Second // a batch's transaction, whoever is still waiting for it
-)
+// Group commit for reservations (batch.go): the orders of one campaign arriving within the
+// window are reserved by one transaction, one lock of the campaign row, one multi-row INSERT
+// of the orders and one UPDATE of the counters. The batch decides on the campaign row it has
+// locked, so batches of several replicas (or a batch and a close, a payment, a stock change)
+// never oversell.
 
 // reservation is one buyer's order attempt, waiting for its batch.
 type reservation struct {
+	campaign   *Campaign // as the request read it: what the batch may ask for (price, merchant)
 	buyer      *User
 	qty        int
 	clientIP   string
@@ -41,35 +31,10 @@ type reserved struct {
 	err   error // a *liveOrderError, a refusal (sold out, buyer limit, not open) or a failure
 }
 
-// reserver gathers the reservations of each campaign into batches; one flusher per campaign
-// runs them one after the other.
-type reserver struct {
-	mu     sync.Mutex
-	queues map[int64]*reserveQueue
-}
-
-type reserveQueue struct {
-	waiting []*reservation
-}
-
 // reserve queues r for campaign c and waits for its batch.
 func (s *Service) reserve(ctx context.Context, c *Campaign, r *reservation) (*Order, error) {
-	r.done = make(chan reserved, 1)
-	rs := &s.reserver
-	rs.mu.Lock()
-	if rs.queues == nil {
-		rs.queues = map[int64]*reserveQueue{}
-	}
-	q, running := rs.queues[c.ID]
-	if !running {
-		q = &reserveQueue{}
-		rs.queues[c.ID] = q
-	}
-	q.waiting = append(q.waiting, r)
-	rs.mu.Unlock()
-	if !running {
-		go s.flush(c, q)
-	}
+	r.campaign, r.done = c, make(chan reserved, 1)
+	s.reservations.add(c.ID, r)
 	select {
 	case res := <-r.done:
 		return res.order, res.err
@@ -77,24 +42,6 @@ func (s *Service) reserve(ctx context.Context, c *Campaign, r *reservation) (*Or
 		// The batch may still make the order: like a process that dies after its commit, the
 		// jobs close it, WeChat never having seen it.
 		return nil, ctx.Err()
-	}
-}
-
-// flush runs the batches of one campaign until its queue is empty.
-func (s *Service) flush(c *Campaign, q *reserveQueue) {
-	rs := &s.reserver
-	for {
-		time.Sleep(gatherWindow)
-		rs.mu.Lock()
-		batch, rest := takeBatch(q.waiting)
-		q.waiting = rest
-		if len(batch) == 0 {
-			delete(rs.queues, c.ID)
-			rs.mu.Unlock()
-			return
-		}
-		rs.mu.Unlock()
-		s.reserveBatch(c, batch)
 	}
 }
 
@@ -116,7 +63,8 @@ func takeBatch(waiting []*reservation) (batch, rest []*reservation) {
 // reserveBatch reserves a batch in one transaction and tells each reservation its outcome.
 // Locks, as in a single order (campaign/order.go): the buyers' slot rows (in buyer-id order,
 // so two batches never wait for each other's), then the campaign row, last.
-func (s *Service) reserveBatch(c *Campaign, batch []*reservation) {
+func (s *Service) reserveBatch(batch []*reservation) {
+	c := batch[0].campaign
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	slices.SortFunc(batch, func(a, b *reservation) int { return int(a.buyer.ID - b.buyer.ID) })

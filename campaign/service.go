@@ -67,8 +67,9 @@ type Service struct {
 	uploadSlots     slots // decodes of arriving images
 	posterSlots     slots // poster drawings
 	posterWait      time.Duration
-	reserver        reserver  // group commit of reservations (reserve.go)
-	snapshots       snapshots // what every visitor of a campaign sees alike (snapshot.go)
+	reservations    batcher[*reservation] // group commit of reservations (reserve.go)
+	payments        batcher[*payment]     // group commit of payments (payment.go)
+	snapshots       snapshots             // what every visitor of a campaign sees alike (snapshot.go)
 }
 
 // NewService checks cfg and returns a Service.
@@ -85,6 +86,8 @@ func NewService(cfg Config) (*Service, error) {
 		wechatOpts: cfg.WeChat, log: cfg.Log, now: cfg.Now, orderTimeout: cfg.OrderTimeout,
 		clients: clientCache{clients: map[int64]cachedClient{}}, clientsOverride: cfg.Clients,
 	}
+	s.reservations = batcher[*reservation]{take: takeBatch, run: s.reserveBatch}
+	s.payments = batcher[*payment]{take: firstN[*payment], run: s.payBatch}
 	if s.fetch, err = newFetcher(cfg.FetchAllow); err != nil {
 		return nil, err
 	}

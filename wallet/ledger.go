@@ -55,12 +55,7 @@ type Earning struct {
 // EarnCommission moves a commission from the campaign reserve to the sharer's vault, or to the
 // pending vault when held.
 func (s *Service) EarnCommission(ctx context.Context, tx *sqlx.Tx, e Earning) (Transfer, error) {
-	m := movement{kind: Commission, from: ReserveOf(e.MerchantID, e.CampaignID), to: VaultOf(e.MerchantID, e.SharerID),
-		amount: e.Amount, key: e.Key, campaignID: e.CampaignID, ref: e.Ref}
-	if e.Held {
-		m.kind, m.to = CommissionHeld, PendingOf(e.MerchantID, e.SharerID)
-	}
-	return s.move(ctx, tx, m)
+	return s.move(ctx, tx, earning(e))
 }
 
 // SettleCommission makes a held commission claimable once its hold period has passed.
@@ -116,18 +111,27 @@ func InFlightOf(m, sharerID int64) Account {
 // AvailableOf is the merchant's red-packet assets.
 func AvailableOf(m int64) Account { return availableOf(m) }
 
-// move records one transfer, in tx (inside a savepoint) or in a transaction of its own.
-func (s *Service) move(ctx context.Context, tx *sqlx.Tx, m movement) (Transfer, error) {
+// check refuses a movement no account may make: an amount out of range, an account without
+// its merchant or reference, no idempotency key.
+func (m movement) check() error {
 	if err := checkPositive(m.amount); err != nil {
-		return Transfer{}, fmt.Errorf("wallet: %s %s: %w", m.kind, m.key, err)
+		return fmt.Errorf("%s %s: %w", m.kind, m.key, err)
 	}
 	for _, a := range []Account{m.from, m.to} {
 		if a.MerchantID <= 0 || (a.RefID <= 0) != (a.Kind == World || a.Kind == Available) {
-			return Transfer{}, fmt.Errorf("wallet: %s %s: %s account needs a merchant and a %s", m.kind, m.key, a.Kind, refName(a.Kind))
+			return fmt.Errorf("%s %s: %s account needs a merchant and a %s", m.kind, m.key, a.Kind, refName(a.Kind))
 		}
 	}
 	if m.key == "" {
-		return Transfer{}, fmt.Errorf("wallet: %s: empty idempotency key", m.kind)
+		return fmt.Errorf("%s: empty idempotency key", m.kind)
+	}
+	return nil
+}
+
+// move records one transfer, in tx (inside a savepoint) or in a transaction of its own.
+func (s *Service) move(ctx context.Context, tx *sqlx.Tx, m movement) (Transfer, error) {
+	if err := m.check(); err != nil {
+		return Transfer{}, fmt.Errorf("wallet: %w", err)
 	}
 	var t Transfer
 	attempt := func(tx *sqlx.Tx) error {

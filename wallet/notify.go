@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"fenxiao/wechat"
 )
@@ -36,12 +37,31 @@ type Notification struct {
 
 // Enqueue records a notification in tx; a second one with the same key is ignored.
 func Enqueue(ctx context.Context, tx sqlx.ExecerContext, n Notification) error {
-	data, err := json.Marshal(n.Data)
-	if err != nil {
-		return err
+	return EnqueueAll(ctx, tx, []Notification{n})
+}
+
+// EnqueueAll records notifications of one merchant in tx in one statement (a batch of
+// payments); keys recorded before are ignored.
+func EnqueueAll(ctx context.Context, tx sqlx.ExecerContext, ns []Notification) error {
+	if len(ns) == 0 {
+		return nil
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO notifications (merchant_id, msg_key, kind, openid, data, link) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (merchant_id, msg_key) DO NOTHING`, n.MerchantID, n.Key, n.Kind, n.OpenID, string(data), n.Link)
+	var keys, kinds, openids, data, links []string
+	for _, n := range ns {
+		if n.MerchantID != ns[0].MerchantID {
+			return fmt.Errorf("wallet: notifications of two merchants (%d, %d)", ns[0].MerchantID, n.MerchantID)
+		}
+		b, err := json.Marshal(n.Data)
+		if err != nil {
+			return err
+		}
+		keys, kinds, openids = append(keys, n.Key), append(kinds, string(n.Kind)), append(openids, n.OpenID)
+		data, links = append(data, string(b)), append(links, n.Link)
+	}
+	_, err := tx.ExecContext(ctx, `
+INSERT INTO notifications (merchant_id, msg_key, kind, openid, data, link)
+SELECT $1, n.key, n.kind, n.openid, n.data::jsonb, n.link FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS n(key, kind, openid, data, link)
+ON CONFLICT (merchant_id, msg_key) DO NOTHING`, ns[0].MerchantID, pq.Array(keys), pq.Array(kinds), pq.Array(openids), pq.Array(data), pq.Array(links))
 	return err
 }
 
