@@ -123,7 +123,7 @@ const dbPool = 30
 
 // openDB connects and checks that the database answers within a few seconds.
 func openDB(ctx context.Context, url string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", url)
+	db, err := migrations.Open(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}

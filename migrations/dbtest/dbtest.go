@@ -65,7 +65,7 @@ func Main(m *testing.M, name string) int {
 		fmt.Fprintln(os.Stderr, "dbtest:", err)
 		return 1
 	}
-	db, err = sqlx.Open("postgres", dbURL)
+	db, err = migrations.Open(dbURL)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dbtest:", err)
 		return 1
@@ -151,7 +151,7 @@ func withDatabase(base, name string) (string, error) {
 func Fresh(t testing.TB, suffix string) *sqlx.DB {
 	t.Helper()
 	u := NewDatabase(t, suffix)
-	fresh, err := sqlx.Open("postgres", u)
+	fresh, err := migrations.Open(u)
 	if err != nil {
 		t.Fatal(err)
 	}
