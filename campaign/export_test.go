@@ -69,7 +69,7 @@ func (s *Service) PayTogether(ps []Payment) []PayResult {
 		batch[i] = &payment{merchantID: p.MerchantID, outTradeNo: p.OutTradeNo, transactionID: p.TransactionID, fen: p.Fen,
 			paidAt: s.now(), done: make(chan paid, 1)}
 	}
-	s.payBatch(batch)
+	s.payBatch(s.db, batch)
 	out := make([]PayResult, len(ps))
 	for i, p := range batch {
 		r := <-p.done

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,4 +219,48 @@ func TestShareEventsCountOncePerMinute(t *testing.T) {
 // rate limit's one-minute window: with the clock frozen there, none of them can straddle two.
 func inOneWindow() time.Time {
 	return clock.Now().Truncate(time.Minute).Add(time.Minute + time.Second)
+}
+
+// Parallel attempts, on two replicas at once, count one each: of 40 order attempts by one
+// buyer in one minute exactly 10 get through (counts are batched per replica, so the batches
+// must add up exactly and never count an attempt twice or lose one).
+func TestParallelOrderAttemptsCountOnceEach(t *testing.T) {
+	defer clock.Freeze(inOneWindow())()
+	e := newEnv(t, "3000")
+	c := e.campaign(1000)
+	other := newService(t, e.db)
+	hog := e.user("并发刷单")
+	var wg sync.WaitGroup
+	var passed, limited atomic.Int32
+	errs := make(chan error, 40)
+	for i := range 40 {
+		svc := e.svc
+		if i%2 == 1 {
+			svc = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.Buy(ctx, c, hog, 1, "127.0.0.1")
+			switch {
+			case err == nil:
+				passed.Add(1)
+			case errors.Is(err, campaign.ErrTooManyRequests):
+				limited.Add(1)
+			default:
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if passed.Load() != 10 || limited.Load() != 30 {
+		t.Fatalf("%d attempts passed and %d were limited, want 10 and 30", passed.Load(), limited.Load())
+	}
+	if r := e.reload(c); r.Held != 1 {
+		t.Errorf("%d units held, want the one live order", r.Held)
+	}
 }

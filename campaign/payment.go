@@ -61,12 +61,12 @@ func (s *Service) markPaid(ctx context.Context, merchantID int64, outTradeNo, tr
 }
 
 // payBatch records a batch of one merchant's payments and tells each its outcome.
-func (s *Service) payBatch(batch []*payment) {
+func (s *Service) payBatch(db conn, batch []*payment) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	results := make([]paid, len(batch))
 	var alone []int // indexes of payments to record one by one after the batch
-	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+	err := wallet.Transact(ctx, db, func(tx *sqlx.Tx) error {
 		clear(results)
 		var err error
 		alone, err = s.payIn(ctx, tx, batch, results)

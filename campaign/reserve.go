@@ -8,6 +8,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"fenxiao/wallet"
 )
 
 // Group commit for reservations (batch.go): the orders of one campaign arriving within the
@@ -63,13 +65,13 @@ func takeBatch(waiting []*reservation) (batch, rest []*reservation) {
 // reserveBatch reserves a batch in one transaction and tells each reservation its outcome.
 // Locks, as in a single order (campaign/order.go): the buyers' slot rows (in buyer-id order,
 // so two batches never wait for each other's), then the campaign row, last.
-func (s *Service) reserveBatch(batch []*reservation) {
+func (s *Service) reserveBatch(db conn, batch []*reservation) {
 	c := batch[0].campaign
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	slices.SortFunc(batch, func(a, b *reservation) int { return int(a.buyer.ID - b.buyer.ID) })
 	results := make([]reserved, len(batch))
-	err := s.transact(ctx, func(tx *sqlx.Tx) error {
+	err := wallet.Transact(ctx, db, func(tx *sqlx.Tx) error {
 		for i := range results {
 			results[i] = reserved{}
 		}

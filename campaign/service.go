@@ -69,6 +69,7 @@ type Service struct {
 	posterWait      time.Duration
 	reservations    batcher[*reservation] // group commit of reservations (reserve.go)
 	payments        batcher[*payment]     // group commit of payments (payment.go)
+	counts          batcher[*event]       // rate limit counts, all keys together (ratelimit.go)
 	snapshots       snapshots             // what every visitor of a campaign sees alike (snapshot.go)
 }
 
@@ -86,8 +87,10 @@ func NewService(cfg Config) (*Service, error) {
 		wechatOpts: cfg.WeChat, log: cfg.Log, now: cfg.Now, orderTimeout: cfg.OrderTimeout,
 		clients: clientCache{clients: map[int64]cachedClient{}}, clientsOverride: cfg.Clients,
 	}
-	s.reservations = batcher[*reservation]{take: takeBatch, run: s.reserveBatch}
-	s.payments = batcher[*payment]{take: firstN[*payment], run: s.payBatch}
+	held := make(slots, flusherConns)
+	s.reservations = batcher[*reservation]{take: takeBatch, run: s.reserveBatch, db: s.db, held: held}
+	s.payments = batcher[*payment]{take: firstN[*payment], run: s.payBatch, db: s.db, held: held}
+	s.counts = batcher[*event]{take: firstN[*event], run: s.countBatch, db: s.db, held: held}
 	if s.fetch, err = newFetcher(cfg.FetchAllow); err != nil {
 		return nil, err
 	}

@@ -200,8 +200,13 @@ func inSavepoint(ctx context.Context, db *sqlx.DB, tx *sqlx.Tx, fn func(*sqlx.Tx
 	return err
 }
 
+// Beginner starts transactions: a pool (*sqlx.DB) or one connection of it (*sqlx.Conn).
+type Beginner interface {
+	BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error)
+}
+
 // Transact runs fn in a transaction, committing when it returns nil.
-func Transact(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) (err error) {
+func Transact(ctx context.Context, db Beginner, fn func(*sqlx.Tx) error) (err error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
