@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
 
 	"fenxiao/wallet"
 )
@@ -20,7 +21,7 @@ import (
 
 // reservation is one buyer's order attempt, waiting for its batch.
 type reservation struct {
-	campaign   *Campaign // as the request read it: what the batch may ask for (price, merchant)
+	campaign   *Campaign // as the request read it: which campaign; what decides is read on its locked row
 	buyer      *User
 	qty        int
 	clientIP   string
@@ -121,14 +122,18 @@ WHERE campaign_id = $1 AND buyer_id = ANY($2) AND status = 'pending' AND expires
 		}
 	}
 	var row struct {
-		Status     Status    `db:"status"`
-		StartsAt   time.Time `db:"starts_at"`
-		EndsAt     time.Time `db:"ends_at"`
-		Left       int       `db:"left"`
-		BuyerLimit int       `db:"buyer_limit"`
-		Buyers     int       `db:"buyers"`
+		Status      Status          `db:"status"`
+		StartsAt    time.Time       `db:"starts_at"`
+		EndsAt      time.Time       `db:"ends_at"`
+		Left        int             `db:"left"`
+		BuyerLimit  int             `db:"buyer_limit"`
+		Buyers      int             `db:"buyers"`
+		Price       decimal.Decimal `db:"price"`
+		MaxPerOrder int             `db:"max_per_order"`
 	}
-	if err := sqlx.GetContext(ctx, tx, &row, `SELECT status, starts_at, ends_at, stock - sold - held AS left, buyer_limit, buyers
+	// Price and per-order limit too: what the request read may be older than a change.
+	if err := sqlx.GetContext(ctx, tx, &row, `SELECT status, starts_at, ends_at, stock - sold - held AS left, buyer_limit, buyers,
+    price, max_per_order
 FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, c.ID); err != nil {
 		return err
 	}
@@ -156,6 +161,8 @@ FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, c.ID); err != nil {
 		switch {
 		case !open:
 			results[i].err = ErrNotOpen
+		case r.qty > row.MaxPerOrder:
+			results[i].err = invalid("qty", fmt.Sprintf("每单可购买 1 到 %d 件", row.MaxPerOrder))
 		case row.Left < r.qty && row.Left > 0:
 			results[i].err = fmt.Errorf("%w: 仅剩 %d 件", ErrSoldOut, row.Left)
 		case row.Left < r.qty:
@@ -175,7 +182,7 @@ FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, c.ID); err != nil {
 		gBuyer = append(gBuyer, r.buyer.ID)
 		gNo = append(gNo, r.outTradeNo)
 		gQty = append(gQty, int64(r.qty))
-		gAmount = append(gAmount, c.Price.Mul(decimalInt(r.qty)).StringFixed(2))
+		gAmount = append(gAmount, row.Price.Mul(decimalInt(r.qty)).StringFixed(2))
 		gIP = append(gIP, r.clientIP)
 		gExpires = append(gExpires, expires)
 	}

@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -96,6 +97,37 @@ func TestTwoReplicasSellExactlyTheStock(t *testing.T) {
 	}
 	if c2 = e.reload(c2); c2.Held != stock || c2.Left() != 0 {
 		t.Errorf("campaign holds %d units, %d left; want %d and 0", c2.Held, c2.Left(), stock)
+	}
+	audit(t, e.db)
+}
+
+// A price or per-order limit changed between the page's read of the campaign and the order's
+// batch is the one the order gets: the batch prices and limits orders from the campaign row it
+// has locked, not from what the request read (a snapshot up to a second old, or a page left
+// open).
+func TestOrderTakesThePriceAndLimitOfItsBatch(t *testing.T) {
+	e := newEnv(t, "1000")
+	c := e.campaign(50)
+	stale := *c // what a request read before the merchant's change
+	set := c.Settings
+	set.Price, set.MaxPerOrder = d("99.00"), 2
+	if _, err := e.svc.Update(ctx, e.merchant, c.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	co, err := e.svc.Buy(ctx, &stale, e.user("新价买家"), 2, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !co.Order.Amount.Equal(d("198.00")) {
+		t.Errorf("order of 2 at the new price costs %s, want 198.00", co.Order.Amount)
+	}
+	_, err = e.svc.Buy(ctx, &stale, e.user("多买"), 5, "127.0.0.1")
+	var ve *campaign.ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(ve.Fields["qty"], "1 到 2 件") {
+		t.Errorf("5 units over the new limit of 2: %v", err)
+	}
+	if r := e.reload(c); r.Held != 2 {
+		t.Errorf("%d units held, want 2", r.Held)
 	}
 	audit(t, e.db)
 }
