@@ -175,7 +175,10 @@ FROM wechat_users u WHERE u.id = ANY($2) AND u.merchant_id = $3`, c.ID, pq.Array
 			cr.reason = ReserveReleased
 		default:
 			cr = credit{sharerID: &sh.ID, amount: c.Commission.Mul(decimalInt(o.Qty)), status: "earned", openID: sh.OpenID}
-			if c.HoldDays > 0 {
+			switch {
+			case holdsUntilDone(c):
+				cr.status = "held" // no date yet: hold_days from the order's completion (complete)
+			case c.HoldDays > 0:
 				at := p.paidAt.Add(time.Duration(c.HoldDays) * 24 * time.Hour)
 				cr.status, cr.settleAt = "held", &at
 			}

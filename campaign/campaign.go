@@ -30,6 +30,9 @@ var (
 	ErrBuyerLimit = errors.New("campaign: buyer limit reached")
 	// ErrNotOpen means the campaign is not accepting orders (not started, ended, draft).
 	ErrNotOpen = errors.New("campaign: not open")
+	// ErrSettingsChanged means the campaign changed how it hands over the product after the
+	// buyer's page was read: the page must be reloaded.
+	ErrSettingsChanged = errors.New("campaign: settings changed since the page was read")
 	// ErrTooManyTries means too many wrong passwords in the last minute.
 	ErrTooManyTries = errors.New("campaign: too many password attempts")
 	// ErrWrongPassword means the campaign password did not match.
@@ -117,6 +120,11 @@ type Settings struct {
 	Buttons          Buttons         `db:"buttons"`
 	PosterEnabled    bool            `db:"poster_enabled"`
 	MaxPerOrder      int             `db:"max_per_order"`
+	// How the product reaches the buyer (fulfil.go). Fixed once the campaign has an order.
+	Fulfilment       Fulfilment `db:"fulfilment"`
+	AskContact       bool       `db:"ask_contact"`        // pickup, virtual: ask name and mobile
+	AutoCompleteDays int        `db:"auto_complete_days"` // a shipped order completes after this
+	HoldFrom         HoldFrom   `db:"hold_from"`          // HoldDays count from payment or completion
 }
 
 // User is a WeChat user of one merchant's official account.
@@ -178,4 +186,12 @@ type Order struct {
 	LastError        string          `db:"last_error"`
 	RefundCheckAt    *time.Time      `db:"refund_check_at"` // next refundquery of a paid order
 	RefundChecks     int             `db:"refund_checks"`
+	// Fulfilment of a paid order (fulfil.go); FulfilState is nil until it is paid.
+	FulfilState *FulfilState `db:"fulfil_state"`
+	Carrier     string       `db:"carrier"`
+	TrackingNo  string       `db:"tracking_no"`
+	ShippedAt   *time.Time   `db:"shipped_at"`
+	DoneAt      *time.Time   `db:"done_at"`
+	DoneHow     string       `db:"done_how"`
+	PickupCode  *string      `db:"pickup_code"`
 }

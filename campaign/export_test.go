@@ -23,7 +23,7 @@ func (s *Service) ReserveOrder(ctx context.Context, campaignID int64, buyer *Use
 	if err != nil {
 		return nil, err
 	}
-	_, o, err := s.reserveOrder(ctx, c, buyer, qty, "127.0.0.1")
+	_, o, err := s.reserveOrder(ctx, c, buyer, OrderForm{Qty: qty}, "127.0.0.1")
 	if live, ok := err.(*liveOrderError); ok {
 		return live.order, nil
 	}

@@ -124,6 +124,11 @@ func (e *GateError) Is(target error) bool { return target == ErrConflict }
 // creates the order with its WeChat Pay parameters. Attempts are rate-limited per buyer and
 // per public client address (*RateLimitError), before anything else is read or asked.
 func (s *Service) Buy(ctx context.Context, c *Campaign, buyer *User, qty int, clientIP string) (*Checkout, error) {
+	return s.BuyWith(ctx, c, buyer, OrderForm{Qty: qty}, clientIP)
+}
+
+// BuyWith is Buy with the buyer's contact details and remark, for campaigns that ask for them.
+func (s *Service) BuyWith(ctx context.Context, c *Campaign, buyer *User, form OrderForm, clientIP string) (*Checkout, error) {
 	if err := s.limit(ctx, fmt.Sprintf("order:%d:u%d", c.ID, buyer.ID), ordersPerBuyer, "下单"); err != nil {
 		return nil, err
 	}
@@ -139,7 +144,7 @@ func (s *Service) Buy(ctx context.Context, c *Campaign, buyer *User, qty int, cl
 	if g.Reason != Open {
 		return nil, &GateError{Gate: g}
 	}
-	return s.createOrder(ctx, c, buyer, qty, clientIP)
+	return s.createOrder(ctx, c, buyer, form, clientIP)
 }
 
 // ShareSetup is what a page needs to share a campaign through the JS-SDK.

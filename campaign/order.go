@@ -31,7 +31,8 @@ import (
 
 const orderCols = `id, merchant_id, campaign_id, buyer_id, sharer_id, out_trade_no, qty, amount, status,
 transaction_id, commission, commission_status, no_commission, client_ip, created_at, expires_at, paid_at,
-closed_at, refunded_at, settle_at, paid_late, refunded, voided_qty, retry_at, attempts, last_error, refund_check_at, refund_checks`
+closed_at, refunded_at, settle_at, paid_late, refunded, voided_qty, retry_at, attempts, last_error, refund_check_at, refund_checks,
+fulfil_state, carrier, tracking_no, shipped_at, done_at, done_how, pickup_code`
 
 // Checkout is a created order and what the page needs to pay it.
 type Checkout struct {
@@ -50,14 +51,21 @@ func (s *Service) CreateOrder(ctx context.Context, campaignID int64, buyer *User
 	if err != nil {
 		return nil, err
 	}
-	return s.createOrder(ctx, c, buyer, qty, clientIP)
+	return s.createOrder(ctx, c, buyer, OrderForm{Qty: qty}, clientIP)
+}
+
+// OrderForm is what the buy page sends: how many, and the buyer's contact details and remark
+// (fulfil.go says which the campaign asks for).
+type OrderForm struct {
+	Qty     int     `json:"qty"`
+	Contact Contact `json:"contact"`
 }
 
 // createOrder is CreateOrder for a campaign the caller has just read (Buy: the page's request
 // read it). What it read decides only what a reservation may ask for; stock, buyer places and
 // whether the campaign is open are decided again on the locked campaign row.
-func (s *Service) createOrder(ctx context.Context, c *Campaign, buyer *User, qty int, clientIP string) (*Checkout, error) {
-	c, o, err := s.reserveOrder(ctx, c, buyer, qty, clientIP)
+func (s *Service) createOrder(ctx context.Context, c *Campaign, buyer *User, form OrderForm, clientIP string) (*Checkout, error) {
+	c, o, err := s.reserveOrder(ctx, c, buyer, form, clientIP)
 	var live *liveOrderError
 	if errors.As(err, &live) {
 		// One live unpaid order per buyer: a second buy pays the first. Its unifiedorder is
@@ -87,7 +95,8 @@ func (s *Service) createOrder(ctx context.Context, c *Campaign, buyer *User, qty
 // shared with the other orders of the campaign arriving meanwhile (group commit, reserve.go).
 // The order names the sharer the buyer is bound to at this moment (orders.sharer_id): that
 // sharer, and no later binding, is the one the payment may credit.
-func (s *Service) reserveOrder(ctx context.Context, c *Campaign, buyer *User, qty int, clientIP string) (*Campaign, *Order, error) {
+func (s *Service) reserveOrder(ctx context.Context, c *Campaign, buyer *User, form OrderForm, clientIP string) (*Campaign, *Order, error) {
+	qty := form.Qty
 	if c.MerchantID != buyer.MerchantID {
 		return nil, nil, fmt.Errorf("campaign %d: %w", c.ID, ErrNotFound)
 	}
@@ -105,7 +114,14 @@ func (s *Service) reserveOrder(ctx context.Context, c *Campaign, buyer *User, qt
 	if err != nil {
 		return nil, nil, err
 	}
-	o, err := s.reserve(ctx, c, &reservation{buyer: buyer, qty: qty, clientIP: clientIP, outTradeNo: outTradeNo})
+	if err := checkContact(c, &form.Contact); err != nil {
+		return nil, nil, err
+	}
+	r := &reservation{buyer: buyer, qty: qty, clientIP: clientIP, outTradeNo: outTradeNo, fulfilment: c.Fulfilment}
+	if c.Fulfilment == Delivery || c.AskContact || form.Contact.Remark != "" {
+		r.contact = &form.Contact
+	}
+	o, err := s.reserve(ctx, c, r)
 	return c, o, err // on a *liveOrderError the caller pays that order, for campaign c
 }
 
@@ -266,12 +282,16 @@ WHERE id = $1`, o.ID, transactionID, paidAt, s.now())
 		if err != nil {
 			return err
 		}
+		start, err := startFulfilment(c, paidAt)
+		if err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `
 UPDATE orders SET status = 'paid', transaction_id = $2, paid_at = $3, sharer_id = $4, commission = $5,
     commission_status = $6, no_commission = $7, settle_at = $8, paid_late = $9, retry_at = NULL, last_error = '',
-    refund_check_at = $10
+    refund_check_at = $10, fulfil_state = $11, done_at = $12, done_how = $13, pickup_code = $14
 WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, credit.status, credit.reason, credit.settleAt, late,
-			paidAt.Add(refundChecks[0]))
+			paidAt.Add(refundChecks[0]), start.state, start.doneAt, start.how, start.code)
 		if isUnique(err) {
 			return fmt.Errorf("campaign: transaction %s already paid another order", transactionID)
 		}

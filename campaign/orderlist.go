@@ -32,6 +32,8 @@ type OrderRow struct {
 	BuyerAvatar   string  `db:"buyer_avatar"`
 	SharerName    *string `db:"sharer_name"`
 	SharerOpenID  *string `db:"sharer_openid"`
+	// Contact is what the buyer gave at checkout (OrderDetail only; nil when nothing asked).
+	Contact *Contact `db:"-"`
 }
 
 // OrderPage is one page of orders, newest first; Next is the cursor of the next page, 0 at
@@ -117,6 +119,7 @@ const orderRowSQL = `
 SELECT o.id, o.merchant_id, o.campaign_id, o.buyer_id, o.sharer_id, o.out_trade_no, o.qty, o.amount, o.status,
        o.transaction_id, o.commission, o.commission_status, o.no_commission, o.client_ip, o.created_at, o.expires_at,
        o.paid_at, o.closed_at, o.refunded_at, o.settle_at, o.paid_late, o.refunded, o.voided_qty, o.retry_at, o.attempts, o.last_error, o.refund_check_at, o.refund_checks,
+       o.fulfil_state, o.carrier, o.tracking_no, o.shipped_at, o.done_at, o.done_how, o.pickup_code,
        c.title AS campaign_title, c.product_name, b.nickname AS buyer_name, b.openid AS buyer_openid,
        b.avatar_url AS buyer_avatar, sh.nickname AS sharer_name, sh.openid AS sharer_openid
 FROM orders o
@@ -202,6 +205,11 @@ func (s *Service) OrderDetail(ctx context.Context, merchantID, id int64) (*Order
 	}
 	if err != nil {
 		return nil, fmt.Errorf("campaign: order %d: %w", id, err)
+	}
+	if ct, ok, err := s.OrderContact(ctx, &o.Order); err != nil {
+		return nil, err
+	} else if ok {
+		o.Contact = &ct
 	}
 	return &o, nil
 }

@@ -149,7 +149,11 @@ WHERE merchant_id = $1 AND out_trade_no = ANY($2) ORDER BY id FOR UPDATE`, merch
 		n := campaignCount{id: id}
 		for k, i := range idx {
 			o, cr := ps[k].order, credits[k]
-			upd.add(o.ID, batch[i].transactionID, batch[i].paidAt, cr)
+			start, err := startFulfilment(c, batch[i].paidAt)
+			if err != nil {
+				return nil, err
+			}
+			upd.add(o.ID, batch[i].transactionID, batch[i].paidAt, cr, start)
 			n.units += o.Qty
 			if cr.status != "none" {
 				notes = append(notes, s.commissionNote(c, o, cr))
@@ -218,9 +222,20 @@ type orderUpdates struct {
 	id, sharer                  []any
 	txn, status, reason, amount []string
 	paidAt, settleAt, checkAt   []any
+	fulfil, doneHow             []string
+	doneAt, code                []any
 }
 
-func (u *orderUpdates) add(id int64, transactionID string, paidAt time.Time, cr credit) {
+func (u *orderUpdates) add(id int64, transactionID string, paidAt time.Time, cr credit, start fulfilStart) {
+	u.fulfil, u.doneHow = append(u.fulfil, string(start.state)), append(u.doneHow, start.how)
+	var doneAt, code any
+	if start.doneAt != nil {
+		doneAt = start.doneAt.UTC().Format(time.RFC3339Nano)
+	}
+	if start.code != nil {
+		code = *start.code
+	}
+	u.doneAt, u.code = append(u.doneAt, doneAt), append(u.code, code)
 	u.id = append(u.id, id)
 	u.txn = append(u.txn, transactionID)
 	u.paidAt = append(u.paidAt, paidAt.UTC().Format(time.RFC3339Nano))
@@ -240,10 +255,13 @@ func (u *orderUpdates) exec(ctx context.Context, tx *sqlx.Tx) error {
 	_, err := tx.ExecContext(ctx, `
 UPDATE orders o SET status = 'paid', transaction_id = p.txn, paid_at = p.paid_at, sharer_id = p.sharer, commission = p.amount,
     commission_status = p.status, no_commission = p.reason, settle_at = p.settle_at, paid_late = false, retry_at = NULL,
-    last_error = '', refund_check_at = p.check_at
-FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[], $5::numeric[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[])
-    AS p(id, txn, paid_at, sharer, amount, status, reason, settle_at, check_at)
+    last_error = '', refund_check_at = p.check_at, fulfil_state = p.fulfil, done_at = p.done_at, done_how = p.done_how,
+    pickup_code = p.code
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[], $5::numeric[], $6::text[], $7::text[], $8::timestamptz[],
+        $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::text[])
+    AS p(id, txn, paid_at, sharer, amount, status, reason, settle_at, check_at, fulfil, done_at, done_how, code)
 WHERE o.id = p.id`, pq.Array(u.id), pq.Array(u.txn), pq.Array(u.paidAt), pq.Array(u.sharer), pq.Array(u.amount),
-		pq.Array(u.status), pq.Array(u.reason), pq.Array(u.settleAt), pq.Array(u.checkAt))
+		pq.Array(u.status), pq.Array(u.reason), pq.Array(u.settleAt), pq.Array(u.checkAt), pq.Array(u.fulfil),
+		pq.Array(u.doneAt), pq.Array(u.doneHow), pq.Array(u.code))
 	return err
 }

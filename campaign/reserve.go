@@ -26,6 +26,8 @@ type reservation struct {
 	qty        int
 	clientIP   string
 	outTradeNo string
+	fulfilment Fulfilment    // the mode the buyer's page offered: the batch checks it still is
+	contact    *Contact      // nil: the campaign asks nothing and the buyer wrote no remark
 	done       chan reserved // buffered: the batch never waits for a caller that gave up
 }
 
@@ -130,10 +132,11 @@ WHERE campaign_id = $1 AND buyer_id = ANY($2) AND status = 'pending' AND expires
 		Buyers      int             `db:"buyers"`
 		Price       decimal.Decimal `db:"price"`
 		MaxPerOrder int             `db:"max_per_order"`
+		Fulfilment  Fulfilment      `db:"fulfilment"`
 	}
 	// Price and per-order limit too: what the request read may be older than a change.
 	if err := sqlx.GetContext(ctx, tx, &row, `SELECT status, starts_at, ends_at, stock - sold - held AS left, buyer_limit, buyers,
-    price, max_per_order
+    price, max_per_order, fulfilment
 FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, c.ID); err != nil {
 		return err
 	}
@@ -161,6 +164,8 @@ FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, c.ID); err != nil {
 		switch {
 		case !open:
 			results[i].err = ErrNotOpen
+		case r.fulfilment != row.Fulfilment:
+			results[i].err = ErrSettingsChanged
 		case r.qty > row.MaxPerOrder:
 			results[i].err = invalid("qty", fmt.Sprintf("每单可购买 1 到 %d 件", row.MaxPerOrder))
 		case row.Left < r.qty && row.Left > 0:
@@ -204,6 +209,9 @@ RETURNING `+orderCols, c.MerchantID, c.ID, now, pq.Array(gBuyer), pq.Array(gNo),
 		for _, i := range granted {
 			results[i].order = byNo[batch[i].outTradeNo]
 		}
+		if err := insertContacts(ctx, tx, c.MerchantID, batch, granted, results); err != nil {
+			return err
+		}
 	}
 	if len(giveBack) > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE campaign_buyers SET orders = orders - 1 WHERE campaign_id = $1 AND buyer_id = ANY($2)`,
@@ -227,4 +235,30 @@ func timestamps(ts []time.Time) []string {
 		out[i] = t.UTC().Format(time.RFC3339Nano)
 	}
 	return out
+}
+
+// insertContacts records what the granted buyers gave at checkout, in one statement.
+func insertContacts(ctx context.Context, tx *sqlx.Tx, merchantID int64, batch []*reservation, granted []int, results []reserved) error {
+	var orders, buyers []int64
+	var name, mobile, province, city, district, detail, remark []string
+	for _, i := range granted {
+		ct := batch[i].contact
+		if ct == nil {
+			continue
+		}
+		orders, buyers = append(orders, results[i].order.ID), append(buyers, batch[i].buyer.ID)
+		name, mobile, remark = append(name, ct.Name), append(mobile, ct.Mobile), append(remark, ct.Remark)
+		province, city = append(province, ct.Province), append(city, ct.City)
+		district, detail = append(district, ct.District), append(detail, ct.Detail)
+	}
+	if len(orders) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `
+INSERT INTO order_contacts (order_id, merchant_id, buyer_id, name, mobile, province, city, district, detail, remark)
+SELECT o, $1, b, n, m, p, c, d, a, r
+FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+    AS x(o, b, n, m, p, c, d, a, r)`, merchantID, pq.Array(orders), pq.Array(buyers), pq.Array(name), pq.Array(mobile),
+		pq.Array(province), pq.Array(city), pq.Array(district), pq.Array(detail), pq.Array(remark))
+	return err
 }

@@ -138,7 +138,8 @@ func (s *Service) transact(ctx context.Context, fn func(tx *sqlx.Tx) error) erro
 const campaignCols = `id, merchant_id, status, title, starts_at, ends_at, show_participants, buyer_limit,
 fans_only, splash_image, splash_link, order_ticker, regions, password, commission, buy_before_share,
 hold_days, product_name, price, product_images, description, logo, buttons, poster_enabled,
-max_per_order, stock, held, sold, earned, buyers, version, published_at, released_at, created_at, updated_at`
+max_per_order, fulfilment, ask_contact, auto_complete_days, hold_from,
+stock, held, sold, earned, buyers, version, published_at, released_at, created_at, updated_at`
 
 // Get returns a merchant's campaign.
 func (s *Service) Get(ctx context.Context, merchantID, id int64) (*Campaign, error) {
@@ -199,12 +200,14 @@ func (s *Service) Create(ctx context.Context, merchantID int64, set Settings, st
 		err := sqlx.GetContext(ctx, tx, &id, `
 INSERT INTO campaigns (merchant_id, title, starts_at, ends_at, show_participants, buyer_limit, fans_only,
     splash_image, splash_link, order_ticker, regions, password, commission, buy_before_share, hold_days,
-    product_name, price, product_images, description, logo, buttons, poster_enabled, max_per_order, stock)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+    product_name, price, product_images, description, logo, buttons, poster_enabled, max_per_order, stock,
+    fulfilment, ask_contact, auto_complete_days, hold_from)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
+    $25, $26, $27, $28)
 RETURNING id`, merchantID, set.Title, set.StartsAt, set.EndsAt, set.ShowParticipants, set.BuyerLimit, set.FansOnly,
 			set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password, set.Commission, set.BuyBeforeShare,
 			set.HoldDays, set.ProductName, set.Price, set.ProductImages, set.Description, set.Logo, set.Buttons,
-			set.PosterEnabled, set.MaxPerOrder, stock)
+			set.PosterEnabled, set.MaxPerOrder, stock, set.Fulfilment, set.AskContact, set.AutoCompleteDays, set.HoldFrom)
 		if err != nil {
 			return err
 		}
@@ -235,16 +238,21 @@ func (s *Service) Update(ctx context.Context, merchantID, id int64, set Settings
 		if err := s.validate(&set, c, c.Stock); err != nil {
 			return err
 		}
+		if err := fulfilmentFixed(ctx, tx, c, set); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `
 UPDATE campaigns SET title = $3, starts_at = $4, ends_at = $5, show_participants = $6, buyer_limit = $7,
     fans_only = $8, splash_image = $9, splash_link = $10, order_ticker = $11, regions = $12, password = $13,
     commission = $14, buy_before_share = $15, hold_days = $16, product_name = $17, price = $18,
     product_images = $19, description = $20, logo = $21, buttons = $22, poster_enabled = $23,
-    max_per_order = $24, version = version + 1, updated_at = now()
+    max_per_order = $24, fulfilment = $25, ask_contact = $26, auto_complete_days = $27, hold_from = $28,
+    version = version + 1, updated_at = now()
 WHERE merchant_id = $1 AND id = $2`, merchantID, id, set.Title, set.StartsAt, set.EndsAt, set.ShowParticipants,
 			set.BuyerLimit, set.FansOnly, set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password,
 			set.Commission, set.BuyBeforeShare, set.HoldDays, set.ProductName, set.Price, set.ProductImages,
-			set.Description, set.Logo, set.Buttons, set.PosterEnabled, set.MaxPerOrder)
+			set.Description, set.Logo, set.Buttons, set.PosterEnabled, set.MaxPerOrder, set.Fulfilment, set.AskContact,
+			set.AutoCompleteDays, set.HoldFrom)
 		if err != nil {
 			return err
 		}

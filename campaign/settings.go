@@ -153,6 +153,7 @@ func (s *Service) validate(set *Settings, old *Campaign, stock int) error {
 			f["buttons"] = fmt.Sprintf("按钮“%s”的链接须以 http:// 或 https:// 开头", b.Label)
 		}
 	}
+	checkFulfilment(set, f)
 	checkImageFields(set, f)
 	if len(f) > 0 {
 		return &ValidationError{Fields: f}

@@ -98,6 +98,9 @@ func (s *server) consoleRoutes(r router) {
 	a.Get("/orders.csv", con.ordersCSV)
 	a.Get("/orders/:id<int>", con.orderPage)
 	a.Post("/orders/:id<int>/refund", con.refundOrder)
+	a.Post("/orders/:id<int>/ship", con.shipOrder)
+	a.Get("/verify", con.verifyPage)
+	a.Post("/verify", con.verifyCode)
 }
 
 // csrf gives every browser a CSRF cookie and refuses any non-GET request whose token does

@@ -42,6 +42,8 @@ func (d campaignFormData) Frozen(field string) bool {
 		return c.Status != campaign.Draft
 	case "ends_at":
 		return c.Status == campaign.Ended || !time.Now().Before(c.EndsAt)
+	case "fulfilment":
+		return c.Sold+c.Held > 0 // orders were made for it (the service also refuses with closed ones)
 	}
 	return false
 }
@@ -70,7 +72,8 @@ func (con *console) newCampaignPage(c *fiber.Ctx) error {
 	now := time.Now().In(con.cfg.TimeZone)
 	start := time.Date(now.Year(), now.Month(), now.Day(), now.Hour()+1, 0, 0, 0, con.cfg.TimeZone)
 	draft := &campaign.Campaign{Settings: campaign.Settings{StartsAt: start, EndsAt: start.AddDate(0, 0, 7),
-		ShowParticipants: true, OrderTicker: true, PosterEnabled: true, MaxPerOrder: 10}}
+		ShowParticipants: true, OrderTicker: true, PosterEnabled: true, MaxPerOrder: 10,
+		Fulfilment: campaign.Virtual, AutoCompleteDays: 7, HoldFrom: campaign.HoldFromPayment}}
 	f := formOf(draft, 100, con.cfg.TimeZone)
 	f.V["starts_at_exact"], f.V["ends_at_exact"] = "", ""
 	return con.formPage(c, campaignFormData{Form: f}, nil)

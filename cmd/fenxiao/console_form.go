@@ -25,7 +25,8 @@ type campaignForm struct {
 
 // formFields are the text fields of the campaign form.
 var formFields = []string{"title", "starts_at", "starts_at_exact", "ends_at", "ends_at_exact", "buyer_limit", "splash_image",
-	"splash_link", "password", "commission", "hold_days", "product_name", "price", "stock", "description", "max_per_order", "logo"}
+	"splash_link", "password", "commission", "hold_days", "product_name", "price", "stock", "description", "max_per_order", "logo",
+	"fulfilment", "auto_complete_days", "hold_from"}
 
 // formTime is the datetime-local format of the form (seconds appear when the time has them).
 const formTime = "2006-01-02T15:04"
@@ -68,6 +69,9 @@ func formOf(c *campaign.Campaign, stock int, loc *time.Location) campaignForm {
 	f.V["description"] = s.Description
 	f.V["max_per_order"] = strconv.Itoa(s.MaxPerOrder)
 	f.V["logo"] = s.Logo
+	f.V["fulfilment"], f.V["hold_from"] = string(s.Fulfilment), string(s.HoldFrom)
+	f.V["auto_complete_days"] = strconv.Itoa(s.AutoCompleteDays)
+	f.On["ask_contact"] = s.AskContact
 	f.On["show_participants"], f.On["fans_only"], f.On["order_ticker"] = s.ShowParticipants, s.FansOnly, s.OrderTicker
 	f.On["buy_before_share"], f.On["poster_enabled"] = s.BuyBeforeShare, s.PosterEnabled
 	for _, r := range s.Regions {
@@ -174,6 +178,9 @@ func parseCampaignForm(c *fiber.Ctx, loc *time.Location) (campaign.Settings, int
 	set.MaxPerOrder = num("max_per_order")
 	set.Logo = f.V["logo"]
 	set.PosterEnabled = f.On["poster_enabled"]
+	set.Fulfilment, set.HoldFrom = campaign.Fulfilment(f.V["fulfilment"]), campaign.HoldFrom(f.V["hold_from"])
+	set.AutoCompleteDays = num("auto_complete_days")
+	set.AskContact = f.On["ask_contact"]
 	stock := num("stock")
 	return set, stock, f, errs
 }

@@ -52,6 +52,7 @@ func TestConsoleTenantIsolation(t *testing.T) {
 		{"GET", "/console/campaigns/:id/results", "/console/campaigns/:campaign/results", nil},
 		{"GET", "/console/orders/:id", "/console/orders/:order", nil},
 		{"POST", "/console/orders/:id/refund", "/console/orders/:order/refund", url.Values{"confirm": {"yes"}}},
+		{"POST", "/console/orders/:id/ship", "/console/orders/:order/ship", url.Values{"carrier": {"顺丰"}, "tracking_no": {"SF1234"}}},
 		{"GET", "/console/assets/topups/:id", "/console/assets/topups/:topup", nil},
 		{"GET", "/console/assets/topups/:id/status", "/console/assets/topups/:topup/status", nil},
 		{"GET", "/console/assets/topups/:id/qr.svg", "/console/assets/topups/:topup/qr.svg", nil},

@@ -82,6 +82,9 @@ func TestConsoleValidationMessagesBesideFields(t *testing.T) {
 		{"button label missing", "buttons", "按钮文字须为 1 到 8 个字", buttons("", "https://a.cn")},
 		{"button link", "buttons", "的链接须以 http:// 或 https:// 开头", buttons("客服", "weixin://x")},
 		{"image address", "product_images", "图片地址无效", []string{"product_images", "data:image/png;base64,AAAA"}},
+		{"fulfilment unknown", "fulfilment", "请选择发货方式", []string{"fulfilment", "drone"}},
+		{"auto-complete too late", "auto_complete_days", "1 到 30 天", []string{"auto_complete_days", "31"}},
+		{"hold from unknown", "hold_from", "请选择佣金冻结期", []string{"hold_from", "tomorrow"}},
 	}
 	for _, tc := range create {
 		t.Run("create/"+tc.name, func(t *testing.T) {
@@ -117,6 +120,7 @@ func TestConsoleValidationMessagesBesideFields(t *testing.T) {
 		{"start frozen", "starts_at", "活动发布后不能修改开始时间", []string{"starts_at", now.Add(-30 * time.Minute).Format(formTime)}},
 		{"commission frozen", "commission", "活动发布后不能修改佣金", []string{"commission", "3.00"}},
 		{"end in the past", "ends_at", "结束时间必须晚于现在", []string{"ends_at", now.Add(-time.Minute).Format(formTime)}},
+		{"fulfilment fixed by its orders", "fulfilment", "发货方式不能再改", []string{"fulfilment", "delivery"}},
 	} {
 		t.Run("edit/"+tc.name, func(t *testing.T) {
 			resp, page := b.post(editPath, with(edit, tc.kv...))

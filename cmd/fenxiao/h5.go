@@ -26,6 +26,8 @@ func (s *server) h5Routes(r router) {
 	r.Get("/c/:id<int>/buy", s.h5Buy)
 	r.Get("/c/:id<int>/orders", s.h5Orders)
 	r.Get("/c/:id<int>/orders/:order<int>", s.h5OrderResult)
+	r.Post("/c/:id<int>/orders/:order<int>/received", s.h5Guard, s.h5ConfirmReceipt)
+	r.Get("/c/:id<int>/orders/:order<int>/code.png", s.h5PickupCode)
 	r.Get("/c/:id<int>/share", s.h5Share)
 	r.Get("/c/:id<int>/poster.png", s.h5Poster)
 	r.Get("/c/:id<int>/cover.png", s.h5Cover)

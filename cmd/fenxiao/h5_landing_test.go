@@ -138,7 +138,7 @@ func TestH5LandingOneSnapshotReadForManyVisitors(t *testing.T) {
 }
 
 // waitPaid waits up to 10 s for an order to be recorded paid (the simulator notifies).
-func waitPaid(t *testing.T, st *h5Stack, m *h5Merchant, orderID int64) {
+func waitPaid(t *testing.T, st *h5Stack, m *h5Merchant, orderID int64) *campaign.Order {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -147,7 +147,7 @@ func waitPaid(t *testing.T, st *h5Stack, m *h5Merchant, orderID int64) {
 			t.Fatal(err)
 		}
 		if o.Status == campaign.Paid {
-			return
+			return o
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("order %d still %s after 10 s", orderID, o.Status)

@@ -118,9 +118,14 @@ func (s *server) h5Password(c *fiber.Ctx) error {
 
 // buyView is the buy page's data.
 type buyView struct {
-	Max      int    // the most one order may take: the per-order limit or the stock left
-	Referrer string // 本单推荐人: the masked sharer the order will name, "" for none
+	Max       int                 // the most one order may take: the per-order limit or the stock left
+	Referrer  string              // 本单推荐人: the masked sharer the order will name, "" for none
+	Contact   campaign.Contact    // the buyer's details from their last checkout, to start from
+	Provinces []campaign.Province // the address picker's provinces and cities
 }
+
+// Cities is a province's cities for the picker, as one attribute.
+func (buyView) Cities(p campaign.Province) string { return strings.Join(p.Cities, "|") }
 
 func (s *server) h5Buy(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
@@ -138,7 +143,16 @@ func (s *server) h5Buy(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "buy", &h5Page{Title: "确认订单", Campaign: camp, User: u, Data: buyView{Max: min(camp.MaxPerOrder, camp.Left()), Referrer: ref}})
+	view := buyView{Max: min(camp.MaxPerOrder, camp.Left()), Referrer: ref}
+	if camp.Fulfilment == campaign.Delivery || camp.AskContact {
+		if view.Contact, err = s.campaign.LastContact(c.UserContext(), u); err != nil {
+			return err
+		}
+	}
+	if camp.Fulfilment == campaign.Delivery {
+		view.Provinces = s.campaign.Regions().Provinces()
+	}
+	return s.render(c, "buy", &h5Page{Title: "确认订单", Campaign: camp, User: u, Data: view})
 }
 
 // h5CreateOrder places an order and answers the getBrandWCPayRequest parameters the page
@@ -148,13 +162,16 @@ func (s *server) h5CreateOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Qty int `json:"qty"`
-	}
-	if err := c.BodyParser(&body); err != nil {
+	var form campaign.OrderForm
+	if err := c.BodyParser(&form); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "请求格式错误")
 	}
-	co, err := s.campaign.Buy(c.UserContext(), camp, u, body.Qty, s.clientIP(c, u))
+	co, err := s.campaign.BuyWith(c.UserContext(), camp, u, form, s.clientIP(c, u))
+	var ve *campaign.ValidationError
+	if errors.As(err, &ve) && ve.Fields["qty"] == "" {
+		// The checkout's fields, each with its message; the page keeps what was typed.
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": "请检查填写的信息", "fields": ve.Fields})
+	}
 	if err != nil {
 		return orderError(err)
 	}
@@ -188,6 +205,8 @@ func orderError(err error) error {
 		return fiber.NewError(fiber.StatusConflict, "参与人数已满")
 	case errors.Is(err, campaign.ErrNotOpen):
 		return fiber.NewError(fiber.StatusConflict, "活动不在进行中")
+	case errors.Is(err, campaign.ErrSettingsChanged):
+		return fiber.NewError(fiber.StatusConflict, "活动的发货方式刚刚变更，请刷新页面后重新下单")
 	}
 	return err
 }
@@ -197,10 +216,14 @@ type orderView struct {
 	*campaign.Order
 	Cancelled bool   // the buyer closed WeChat's payment sheet
 	Referrer  string // 本单推荐人, masked; "" for none
+	Fulfil    fulfilView
 }
 
-// StatusText is the order's state in Chinese.
+// StatusText is the order's state in Chinese: where a paid one is on its way, once it is.
 func (o orderView) StatusText() string {
+	if o.Status == campaign.Paid && o.FulfilState != nil {
+		return o.FulfilLabel()
+	}
 	return map[campaign.OrderStatus]string{
 		campaign.Pending: "待支付", campaign.Paid: "已支付", campaign.Closed: "已关闭", campaign.Refunded: "已退款",
 	}[o.Status]
@@ -220,7 +243,12 @@ func (s *server) h5OrderResult(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "result", &h5Page{Title: "支付结果", Campaign: camp, User: u, Data: orderView{Order: o, Cancelled: c.Query("r") == "cancel", Referrer: ref}})
+	fv, err := s.fulfilOf(c, camp, o)
+	if err != nil {
+		return err
+	}
+	return s.render(c, "result", &h5Page{Title: "支付结果", Campaign: camp, User: u,
+		Data: orderView{Order: o, Cancelled: c.Query("r") == "cancel", Referrer: ref, Fulfil: fv}})
 }
 
 // h5OrderStatus answers the result page's polling while WeChat's notification is on its way.

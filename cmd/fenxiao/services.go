@@ -151,6 +151,7 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 1m", job("refund oversold orders", time.Minute, s.campaign.RefundOversold))
 	add("@every 1m", job("release ended campaigns", 2*time.Minute, s.campaign.ReleaseEnded))
 	add("@every 10m", job("settle held commissions", 5*time.Minute, s.campaign.SettleHeld))
+	add("@every 10m", job("complete shipped orders nobody confirmed", 5*time.Minute, s.campaign.AutoComplete))
 	add("@every 5m", job("check paid orders for platform refunds", 4*time.Minute, s.campaign.SyncRefunds))
 	add("@every 5s", job("send red packets", 10*time.Minute, s.payouts.SendDue))
 	add("@every 1m", job("sync red-packet statuses", 5*time.Minute, s.payouts.SyncSent))

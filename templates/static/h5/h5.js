@@ -22,7 +22,7 @@
       body: body ? JSON.stringify(body) : undefined
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
-        if (!r.ok) throw new Error(j.error || "网络错误，请重试");
+        if (!r.ok) { var e = new Error(j.error || "网络错误，请重试"); e.fields = j.fields; throw e; }
         return j;
       });
     });
@@ -96,20 +96,77 @@
       b.addEventListener("click", function () { set(+qty.value + +b.dataset.step); });
     });
     qty.addEventListener("change", function () { set(qty.value); });
-    var payBtn = $("#pay"), err = $("#buy-error");
+    var payBtn = $("#pay"), err = $("#buy-error"), checkout = $("#checkout");
     payBtn.addEventListener("click", function () {
       if (!window.WeixinJSBridge) { err.textContent = "请在微信中打开本页面完成支付"; err.hidden = false; return; }
       payBtn.disabled = true; err.hidden = true;
-      api("POST", payBtn.dataset.url, { qty: +qty.value }).then(function (o) {
+      showFieldErrors({});
+      api("POST", payBtn.dataset.url, { qty: +qty.value, contact: contactOf(checkout) }).then(function (o) {
         if (o.notice) toast(o.notice);
         WeixinJSBridge.invoke("getBrandWCPayRequest", o.pay, function (res) {
           var msg = (res && res.err_msg) || "";
           if (/:ok$/.test(msg)) location.href = o.next;
           else location.href = o.next + "?r=cancel";
         });
-      }).catch(function (e) { payBtn.disabled = false; err.textContent = e.message; err.hidden = false; });
+      }).catch(function (e) {
+        payBtn.disabled = false; err.textContent = e.message; err.hidden = false;
+        if (e.fields) showFieldErrors(e.fields);
+      });
     });
   }
+
+  /* Checkout details: what the buyer typed stays in the fields; each refusal shows under its
+     field. The city list follows the province; WeChat's address book fills everything. */
+  function contactOf(box) {
+    var c = {};
+    if (box) $$("input[name], select[name]", box).forEach(function (el) { c[el.name] = el.value; });
+    return c;
+  }
+  function showFieldErrors(fields) {
+    var first = null;
+    $$(".fld-error").forEach(function (p) {
+      var msg = fields[p.dataset.for];
+      p.textContent = msg || ""; p.hidden = !msg;
+      var fld = $("#fld-" + p.dataset.for);
+      if (fld) fld.classList.toggle("bad", !!msg);
+      if (msg && !first) first = fld;
+    });
+    if (first) first.scrollIntoView({ block: "center" });
+  }
+  var province = $('#checkout select[name="province"]'), city = $('#checkout select[name="city"]');
+  function fillCities(want) {
+    var opt = province.options[province.selectedIndex], names = opt && opt.dataset.cities ? opt.dataset.cities.split("|") : [];
+    if (want && names.indexOf(want) < 0) names.push(want); /* a city WeChat knows by another name */
+    city.innerHTML = '<option value="">城市</option>';
+    names.forEach(function (n) { var o = document.createElement("option"); o.textContent = n; o.selected = n === want; city.appendChild(o); });
+  }
+  if (province && city) {
+    fillCities(city.dataset.value);
+    province.addEventListener("change", function () { fillCities(""); });
+  }
+  var wxAddress = $("#wx-address");
+  if (wxAddress && window.wx && wx.openAddress) {
+    wxAddress.hidden = false;
+    wxAddress.addEventListener("click", function () {
+      wx.openAddress({ success: function (a) {
+        var box = $("#checkout"), put = function (name, v) { $('[name="' + name + '"]', box).value = v || ""; };
+        put("name", a.userName); put("mobile", a.telNumber); put("district", a.countryName); put("detail", a.detailInfo);
+        var has = false;
+        Array.prototype.forEach.call(province.options, function (o) { if (o.value === a.provinceName) { o.selected = true; has = true; } });
+        if (!has) { var o = document.createElement("option"); o.textContent = a.provinceName; o.selected = true; province.appendChild(o); }
+        fillCities(a.cityName);
+      } });
+    });
+  }
+
+  /* Copy buttons (a tracking number). */
+  $$("[data-copy]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var done = function () { toast("已复制"); };
+      if (navigator.clipboard) navigator.clipboard.writeText(b.dataset.copy).then(done, function () { toast(b.dataset.copy); });
+      else toast(b.dataset.copy);
+    });
+  });
 
   /* Withdraw: one tap is one claim. */
   var wf = $("#withdraw-form");
