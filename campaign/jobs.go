@@ -258,7 +258,7 @@ func (s *Service) RefundOversold(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("campaign: oversold orders: %w", err)
 	}
 	n, err := s.eachOrder(ctx, "refund oversold order", orders, func(ctx context.Context, o *Order) (bool, error) {
-		fen, err := s.refundAtWeChat(ctx, o, "库存已售完，自动退款")
+		fen, err := s.refundAtWeChat(ctx, o, "库存已售完，自动退款", 0)
 		return fen > 0, err
 	})
 	if err != nil {

@@ -25,30 +25,52 @@ type refundLine struct {
 	OutRefundNo string
 	Fen         int64
 	At          time.Time
+	Reason      string // the console's, shown to the buyer; "" for refunds made elsewhere
 }
 
 // Refund refunds what is left of a paid order through WeChat Pay.
 func (s *Service) Refund(ctx context.Context, merchantID, orderID int64, reason string) (*Order, error) {
+	return s.RefundPart(ctx, merchantID, orderID, decimal.Zero, reason)
+}
+
+// RefundPart refunds amount of a paid order through WeChat Pay (zero: all that is left), with
+// a reason the buyer sees. Refunding the whole rest is Refund. The held commission of the whole
+// units the order's refunds then cover is voided (recordRefunds).
+func (s *Service) RefundPart(ctx context.Context, merchantID, orderID int64, amount decimal.Decimal, reason string) (*Order, error) {
 	o, err := s.Order(ctx, merchantID, orderID)
 	if err != nil {
 		return nil, err
 	}
-	if o.Status == Refunded {
+	if o.Status == Refunded && amount.IsZero() {
 		return o, nil
 	}
 	if o.Status != Paid {
 		return nil, fmt.Errorf("%w: 只有已支付的订单可以退款", ErrConflict)
 	}
-	if _, err := s.refundAtWeChat(ctx, o, reason); err != nil {
+	reason = strings.TrimSpace(reason)
+	if n := len([]rune(reason)); n > 80 {
+		return nil, invalid("reason", "退款原因最多 80 个字")
+	}
+	var fen int64
+	if !amount.IsZero() {
+		rest := o.Amount.Sub(o.Refunded)
+		if !amount.IsPositive() || !amount.Equal(amount.Truncate(2)) || amount.GreaterThan(rest) {
+			return nil, invalid("amount", fmt.Sprintf("退款金额须在 0.01 到 %s 元之间（最多两位小数）", rest.StringFixed(2)))
+		}
+		if fen, err = wallet.ToFen(amount); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.refundAtWeChat(ctx, o, reason, fen); err != nil {
 		return nil, fmt.Errorf("campaign: refund order %d: %w", orderID, err)
 	}
 	return s.Order(ctx, merchantID, orderID)
 }
 
-// refundAtWeChat refunds the rest of o (amount − refunded) and records it; 0 when nothing is
-// left. The refund number is derived from the order and the refunds before it, so a retried
-// refund is the same refund.
-func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string) (int64, error) {
+// refundAtWeChat refunds fen of o (0: the rest, amount − refunded) and records it; 0 when
+// nothing is left. The refund number is derived from the order and the refunds before it, so a
+// retried refund is the same refund.
+func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string, fen int64) (int64, error) {
 	wx, err := s.WeChatFor(ctx, o.MerchantID)
 	if err != nil {
 		return 0, err
@@ -72,6 +94,12 @@ func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string) (
 	if err != nil || rest <= 0 {
 		return 0, err
 	}
+	if fen > 0 {
+		if fen > rest { // a platform refund found just now left less than asked
+			return 0, invalid("amount", fmt.Sprintf("订单只剩 %s 元可退", wallet.FromFen(rest).StringFixed(2)))
+		}
+		rest = fen
+	}
 	var before int
 	if err := s.db.GetContext(ctx, &before, `SELECT count(*) FROM order_refunds WHERE order_id = $1`, o.ID); err != nil {
 		return 0, err
@@ -87,7 +115,7 @@ func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string) (
 	if res.RefundFen > 0 {
 		rest = res.RefundFen
 	}
-	return rest, s.recordRefunds(ctx, o.MerchantID, o.OutTradeNo, []refundLine{{OutRefundNo: no, Fen: rest, At: s.now()}})
+	return rest, s.recordRefunds(ctx, o.MerchantID, o.OutTradeNo, []refundLine{{OutRefundNo: no, Fen: rest, At: s.now(), Reason: reason}})
 }
 
 // refundNo is the out_refund_no of an order's refund after n others: "R" + out_trade_no for
@@ -175,13 +203,15 @@ func (s *Service) recordRefunds(ctx context.Context, merchantID int64, outTradeN
 			if at.IsZero() {
 				at = s.now()
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO order_refunds (merchant_id, order_id, out_refund_no, amount, source, at)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (merchant_id, out_refund_no) DO NOTHING`,
-				merchantID, o.ID, l.OutRefundNo, wallet.FromFen(l.Fen), source, at)
-			if err != nil {
+			// A refund the notification recorded first gets the console's reason now.
+			var inserted []bool
+			if err := sqlx.SelectContext(ctx, tx, &inserted, `INSERT INTO order_refunds (merchant_id, order_id, out_refund_no, amount, source, at, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (merchant_id, out_refund_no) DO UPDATE SET reason = EXCLUDED.reason WHERE order_refunds.reason = '' AND EXCLUDED.reason <> ''
+RETURNING xmax = 0`, merchantID, o.ID, l.OutRefundNo, wallet.FromFen(l.Fen), source, at, l.Reason); err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n > 0 {
+			if len(inserted) > 0 && inserted[0] {
 				added = true
 			}
 		}
@@ -277,4 +307,19 @@ func (s *Service) syncRefundsBatch(ctx context.Context) (n int, more bool, err e
 		return n, false, fmt.Errorf("campaign: check refunds: %w", err)
 	}
 	return n, len(orders) == jobBatch, nil
+}
+
+// RefundNote is one refund of an order as its buyer sees it.
+type RefundNote struct {
+	Amount decimal.Decimal `db:"amount"`
+	At     time.Time       `db:"at"`
+	Reason string          `db:"reason"`
+}
+
+// Refunds lists an order's refunds, oldest first.
+func (s *Service) Refunds(ctx context.Context, o *Order) ([]RefundNote, error) {
+	var rs []RefundNote
+	err := s.db.SelectContext(ctx, &rs, `SELECT amount, at, reason FROM order_refunds WHERE order_id = $1 AND merchant_id = $2 ORDER BY id`,
+		o.ID, o.MerchantID)
+	return rs, err
 }

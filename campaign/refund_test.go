@@ -1,6 +1,8 @@
 package campaign_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +88,60 @@ func TestRefunds(t *testing.T) {
 		equal(t, "A's vault after the late refund", e.balance(wallet.VaultOf(e.merchant, a.ID)), "2")
 		audit(t, e.db)
 	})
+}
+
+// The console refunds part of an order: an amount up to what is left, with a reason the buyer
+// sees. With a hold, the held commission of the whole units refunded is voided and the rest
+// kept; refunding the whole rest is the full refund. Without a hold a credited commission stays.
+func TestPartialRefunds(t *testing.T) {
+	e := newEnv(t, "1000")
+	c := e.campaign(10, func(s *campaign.Settings) { s.HoldDays = 7 })
+	sharer, buyer := e.user("分享者"), e.user("买三件")
+	if _, err := e.svc.Bind(ctx, c, buyer, e.svc.ShareToken(c.ID, sharer.ID)); err != nil {
+		t.Fatal(err)
+	}
+	o := e.buy(c, buyer, 3) // 264.00, commission 6.00 held
+	for _, tc := range []struct{ amount, want string }{
+		{"264.01", "0.01 到 264.00 元"}, {"0.001", "最多两位小数"}, {"-1", "0.01 到"},
+	} {
+		_, err := e.svc.RefundPart(ctx, e.merchant, o.ID, d(tc.amount), "")
+		var ve *campaign.ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(ve.Fields["amount"], tc.want) {
+			t.Errorf("refund of %s: %v, want …%s…", tc.amount, err, tc.want)
+		}
+	}
+	r, err := e.svc.RefundPart(ctx, e.merchant, o.ID, d("100.00"), "少发一盒")
+	if err != nil || r.Status != campaign.Paid || !r.Refunded.Equal(d("100")) || r.VoidedQty != 1 || r.CommissionStatus != "held" {
+		t.Fatalf("partial refund: %+v %v", r, err)
+	}
+	v, _ := e.wallet.Vault(ctx, e.merchant, sharer.ID)
+	equal(t, "pending after voiding one unit", v.Pending, "4")
+	notes, err := e.svc.Refunds(ctx, r)
+	if err != nil || len(notes) != 1 || notes[0].Reason != "少发一盒" || !notes[0].Amount.Equal(d("100")) {
+		t.Fatalf("refund notes: %+v %v", notes, err)
+	}
+	audit(t, e.db)
+	if _, err := e.svc.RefundPart(ctx, e.merchant, o.ID, d("164.01"), ""); !errors.Is(err, campaign.ErrInvalid) {
+		t.Fatalf("more than the 164.00 left: %v", err)
+	}
+	r, err = e.svc.RefundPart(ctx, e.merchant, o.ID, d("164.00"), "全部退掉")
+	if err != nil || r.Status != campaign.Refunded || r.CommissionStatus != "voided" || r.VoidedQty != 3 {
+		t.Fatalf("refunding the rest: %+v %v", r, err)
+	}
+	equal(t, "reserve after voiding all", e.balance(wallet.ReserveOf(e.merchant, c.ID)), "20")
+	audit(t, e.db)
+
+	// No hold: a partial refund keeps the credited commission (the classic rule).
+	free := e.campaign(10)
+	b2 := e.user("买两件")
+	if _, err := e.svc.Bind(ctx, free, b2, e.svc.ShareToken(free.ID, sharer.ID)); err != nil {
+		t.Fatal(err)
+	}
+	o2 := e.buy(free, b2, 2)
+	if r, err := e.svc.RefundPart(ctx, e.merchant, o2.ID, d("88.00"), ""); err != nil || r.CommissionStatus != "earned" || r.VoidedQty != 0 {
+		t.Fatalf("partial refund without a hold: %+v %v", r, err)
+	}
+	v, _ = e.wallet.Vault(ctx, e.merchant, sharer.ID)
+	equal(t, "claimable", v.Available, "4")
+	audit(t, e.db)
 }

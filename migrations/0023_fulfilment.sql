@@ -48,3 +48,6 @@ CREATE TABLE order_contacts (
     remark      text NOT NULL DEFAULT ''
 );
 CREATE INDEX order_contacts_buyer ON order_contacts (buyer_id, order_id DESC);
+
+-- A refund's reason, which the buyer's order page shows (partial refunds from the console).
+ALTER TABLE order_refunds ADD COLUMN reason text NOT NULL DEFAULT '';

@@ -143,3 +143,32 @@ func TestBrowserConsoleVerifyOnPhone(t *testing.T) {
 	waitFor(t, ctx, "the refusal", `document.getElementById('err-code') && document.getElementById('err-code').textContent.includes('已于')`)
 	viewShot(t, ctx, "verify-02-used")
 }
+
+// The console refunds part of an order: a wrong amount is explained, a right one refunds that
+// much and the page says what is left.
+func TestConsolePartialRefund(t *testing.T) {
+	srv, base := startStack(t, nil)
+	b, m := signUp(t, srv, base, "退款店")
+	_, o, _ := merchantSetup(t, srv, m, 10) // one paid order of 10.00
+	page := "/console/orders/" + strconv.FormatInt(o.ID, 10)
+	for amount, want := range map[string]string{"abc": "退款金额：不是有效的金额", "10.01": "退款金额须在 0.01 到 10.00 元之间"} {
+		resp, _ := b.post(page+"/refund", url.Values{"confirm": {"yes"}, "amount": {amount}})
+		if msg := b.flashOf(resp); !strings.Contains(msg, want) {
+			t.Errorf("refund of %q: %q, want …%s…", amount, msg, want)
+		}
+	}
+	resp, _ := b.post(page+"/refund", url.Values{"confirm": {"yes"}, "amount": {"3"}, "reason": {"少发一件赠品"}})
+	if msg := b.flashOf(resp); !strings.Contains(msg, "已退款 3.00 元") {
+		t.Fatalf("partial refund: %q", msg)
+	}
+	if _, body := b.get(page); !strings.Contains(body, "已退 ¥3.00，还可退 ¥7.00") || !strings.Contains(body, `value="7.00"`) {
+		t.Fatalf("order page after a partial refund:\n%s", body)
+	}
+	resp, _ = b.post(page+"/refund", url.Values{"confirm": {"yes"}})
+	if msg := b.flashOf(resp); !strings.Contains(msg, "已退款 7.00 元") {
+		t.Fatalf("refunding the rest: %q", msg)
+	}
+	if r, _ := srv.campaign.Order(context.Background(), m, o.ID); r.Status != campaign.Refunded {
+		t.Fatalf("order %s after refunding the rest", r.Status)
+	}
+}

@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/wallet"
 )
 
 // orderQuery is the order filter as the page's form has it.
@@ -117,9 +120,23 @@ func (con *console) refundOrder(c *fiber.Ctx) error {
 	if c.FormValue("confirm") != "yes" {
 		return con.redirect(c, back, "error", "请勾选确认后再退款")
 	}
-	o, err := con.campaign.Refund(c.UserContext(), merchant(c), int64(id), c.FormValue("reason"))
+	// An amount refunds that much; none (or the whole rest) is the full refund.
+	amount := decimal.Zero
+	if s := strings.TrimSpace(c.FormValue("amount")); s != "" {
+		a, err := wallet.ParseAmount(s)
+		if err != nil {
+			msg := err.Error() // "wallet: invalid amount: 不是有效的金额…": the words after the last colon
+			return con.redirect(c, back, "error", "退款金额："+msg[strings.LastIndex(msg, ": ")+2:])
+		}
+		amount = a
+	}
+	before, err := con.campaign.Order(c.UserContext(), merchant(c), int64(id))
+	if err != nil {
+		return err
+	}
+	o, err := con.campaign.RefundPart(c.UserContext(), merchant(c), int64(id), amount, c.FormValue("reason"))
 	if err != nil {
 		return con.refuse(c, back, err)
 	}
-	return con.redirect(c, back, "ok", fmt.Sprintf("已退款 %s 元，款项将原路退回买家微信", o.Amount.StringFixed(2)))
+	return con.redirect(c, back, "ok", fmt.Sprintf("已退款 %s 元，款项将原路退回买家微信", o.Refunded.Sub(before.Refunded).StringFixed(2)))
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"fenxiao/campaign"
 	"fenxiao/wechat/sim"
 )
@@ -124,5 +126,12 @@ func TestH5PickupCodeOnOrderPage(t *testing.T) {
 	}
 	if _, body := f.get(t, orderPage); !strings.Contains(body, "已核销") || strings.Contains(body, "code.png") {
 		t.Fatalf("verified order page:\n%s", body)
+	}
+	// A partial refund shows on the buyer's page with the merchant's reason.
+	if _, err := st.srv.campaign.RefundPart(context.Background(), m.id, o.ID, decimal.NewFromInt(20), "少送一份"); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := f.get(t, orderPage); !strings.Contains(body, "¥20.00 · 少送一份") {
+		t.Fatalf("partly refunded order page:\n%s", body)
 	}
 }

@@ -217,6 +217,7 @@ type orderView struct {
 	Cancelled bool   // the buyer closed WeChat's payment sheet
 	Referrer  string // 本单推荐人, masked; "" for none
 	Fulfil    fulfilView
+	Refunds   []campaign.RefundNote // what was refunded, with the merchant's reasons
 }
 
 // StatusText is the order's state in Chinese: where a paid one is on its way, once it is.
@@ -247,8 +248,13 @@ func (s *server) h5OrderResult(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "result", &h5Page{Title: "支付结果", Campaign: camp, User: u,
-		Data: orderView{Order: o, Cancelled: c.Query("r") == "cancel", Referrer: ref, Fulfil: fv}})
+	view := orderView{Order: o, Cancelled: c.Query("r") == "cancel", Referrer: ref, Fulfil: fv}
+	if o.Refunded.IsPositive() {
+		if view.Refunds, err = s.campaign.Refunds(c.UserContext(), o); err != nil {
+			return err
+		}
+	}
+	return s.render(c, "result", &h5Page{Title: "支付结果", Campaign: camp, User: u, Data: view})
 }
 
 // h5OrderStatus answers the result page's polling while WeChat's notification is on its way.
