@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -45,4 +46,31 @@ func TestBrowserDeliveryCheckout(t *testing.T) {
 		t.Fatalf("the order page's address: %q", got)
 	}
 	shot(t, a, "fulfil-03-paid")
+}
+
+// Inside WeChat the buyer fills the checkout from WeChat's address book in one tap
+// (wx.openAddress; the simulator's bridge shows each simulated user's saved address).
+func TestBrowserCheckoutFromAddressBook(t *testing.T) {
+	st := newH5Stack(t)
+	m := st.merchant("地址簿商家")
+	c := st.campaign(m, 20, func(s *campaign.Settings) { s.Fulfilment = campaign.Delivery })
+	a := phone(t)
+	do(t, a, "open the buy page", chromedp.Navigate(fmt.Sprintf("%s/c/%d/buy", st.base, c.ID)))
+	authorizeNew(t, a, newUser{nickname: "李白", subscribed: true})
+	waitFor(t, a, "the address book button", `!document.getElementById('wx-address').hidden`)
+	saved := st.user(m, "李白").Address
+	tap(t, a, "use WeChat's address", "#wx-address")
+	const frame = `document.querySelector('iframe[title="选择收货地址"]')`
+	const entry = frame + `.contentDocument.querySelector('button[data-name="李白"]')`
+	waitFor(t, a, "the address sheet", frame+` && `+frame+`.contentDocument && `+entry)
+	viewShot(t, a, "fulfil-04-address-book")
+	eval[bool](t, a, entry+`.click() || true`)
+	waitFor(t, a, "the filled checkout", `document.querySelector('#checkout input[name="name"]').value === '李白'`)
+	got := eval[string](t, a, `['mobile','province','city','district','detail'].map(n => document.querySelector('#checkout [name="'+n+'"]').value).join('|')`)
+	if want := strings.Join([]string{saved.TelNumber, saved.ProvinceName, saved.CityName, saved.CountryName, saved.DetailInfo}, "|"); got != want {
+		t.Fatalf("checkout from the address book: %q, want %q", got, want)
+	}
+	viewShot(t, a, "fulfil-05-filled")
+	payInCashier(t, a, "fulfil-06-cashier")
+	waitFor(t, a, "the paid order page", `document.getElementById('contact') && document.getElementById('contact').innerText.includes('`+saved.DetailInfo+`')`)
 }

@@ -105,9 +105,10 @@ func startSimulator(addr string, log *slog.Logger) (*devSimulator, error) {
 
 // routes serves the simulator's WeixinJSBridge from Fenxiao's own origin, so H5 pages in dev
 // can load /dev/wechatsim.js and pay and share in an ordinary browser. What the bridge itself
-// calls — the cashier sheet and its avatars, the wx.config check, the share log — stands in for
-// WeChat's native client, which a page never sees as requests; it is proxied through this
-// origin too, so a page in dev or in a test makes no request to another origin, as in WeChat.
+// calls — the cashier sheet and its avatars, the address book, the wx.config check, the share
+// log — stands in for WeChat's native client, which a page never sees as requests; it is
+// proxied through this origin too, so a page in dev or in a test makes no request to another
+// origin, as in WeChat.
 func (d *devSimulator) routes(r router) {
 	r.Get("/dev/wechatsim.js", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
@@ -129,6 +130,7 @@ func (d *devSimulator) routes(r router) {
 	r.Get("/pay/cashier", proxy)
 	r.Post("/pay/cashier", proxy)
 	r.Get("/sim/avatar", proxy)
+	r.Get("/sim/address", proxy)
 	r.Get("/sim/jsapi/verify", proxy)
 	r.Post("/sim/shares", proxy)
 }

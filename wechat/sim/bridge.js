@@ -44,6 +44,26 @@
     window.addEventListener("message", onMessage);
   }
 
+  /* Address book: the simulator's page of saved addresses in a bottom sheet (wx.openAddress). */
+  function openAddress(o) {
+    var mask = el("div", "position:fixed;inset:0;z-index:2147483646;background:rgba(0,0,0,.5);display:flex;align-items:flex-end;justify-content:center");
+    var frame = el("iframe", "width:100%;max-width:480px;height:60vh;border:0;border-radius:12px 12px 0 0;background:#ededed");
+    frame.src = SIM + "/sim/address?" + new URLSearchParams({ appid: state.appId || "" }).toString();
+    frame.title = "选择收货地址";
+    mask.appendChild(frame);
+    document.body.appendChild(mask);
+    function onMessage(ev) {
+      if (ev.source !== frame.contentWindow || !ev.data || ev.data.wxsim !== "address") return;
+      window.removeEventListener("message", onMessage);
+      mask.remove();
+      if (ev.data.cancel) return done(o && (o.cancel || o.fail), { errMsg: "openAddress:cancel" });
+      var a = ev.data.address, res = { errMsg: "openAddress:ok" };
+      for (var k in a) res[k] = a[k];
+      done(o && o.success, res);
+    }
+    window.addEventListener("message", onMessage);
+  }
+
   /* Shares: remembered per kind; the 分享 menu triggers them like WeChat's top-right menu. */
   function setShare(kind, o) { state.share[kind] = o || {}; done(o && o.success, { errMsg: "ok" }); }
   function doShare(kind) {
@@ -145,6 +165,10 @@
       onMenuShareAppMessage: function (o) { setShare("appmessage", o); },
       onMenuShareTimeline: function (o) { setShare("timeline", o); },
       hideMenuItems: function () {}, showMenuItems: function () {}, closeWindow: function () { history.back(); },
+      openAddress: function (o) {
+        if (configured !== true) return done(o && o.fail, { errMsg: "openAddress:permission denied" }); /* wx.config first */
+        openAddress(o);
+      },
       chooseWXPay: function (o) {
         pay({ appId: state.appId, timeStamp: o.timestamp, nonceStr: o.nonceStr, package: o.package, signType: o.signType, paySign: o.paySign },
           function (r) {

@@ -215,6 +215,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /sim/inbox/open", s.postOpen)
 	m.HandleFunc("GET /sim/avatar", s.handleAvatar)
 	m.HandleFunc("GET /sim/bridge.js", s.handleBridge)
+	m.HandleFunc("GET /sim/address", s.pageAddress)
 	m.HandleFunc("GET /sim/jsapi/verify", s.handleJSVerify)
 	m.HandleFunc("POST /sim/shares", s.handleShare)
 	m.HandleFunc("GET /sim/{$}", s.pageIndex)

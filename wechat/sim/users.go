@@ -21,6 +21,9 @@ type User struct {
 	// ClientIP stands in for the address the user's phone connects from, for region gates.
 	ClientIP string `json:"client_ip"`
 	SceneStr string `json:"scene_str,omitempty"` // the QR scene they followed through
+	// Address is what they saved in WeChat's address book (wx.openAddress); a sample one
+	// under their name when none is given.
+	Address *Address `json:"address,omitempty"`
 }
 
 type user struct {
@@ -60,6 +63,9 @@ func (s *Server) addUser(u User) (User, error) {
 	}
 	u.AvatarURL = "/sim/avatar?name=" + url.QueryEscape(u.Nickname) + "&id=" + u.OpenID
 	nu := &user{User: u, seq: s.id()}
+	if nu.Address == nil {
+		nu.Address = defaultAddress(u.Nickname, nu.seq)
+	}
 	if u.Subscribed {
 		nu.subscribedAt = s.now()
 	}

@@ -144,19 +144,45 @@
     fillCities(city.dataset.value);
     province.addEventListener("change", function () { fillCities(""); });
   }
+  /* WeChat's address book (openAddress): the JS-SDK's wx where it exists (the simulator),
+     otherwise WeChat's native bridge the way the JS-SDK drives it (editAddress, after
+     preVerifyJSAPI). The button shows once wx.config succeeded. */
   var wxAddress = $("#wx-address");
-  if (wxAddress && window.wx && wx.openAddress) {
-    wxAddress.hidden = false;
-    wxAddress.addEventListener("click", function () {
-      wx.openAddress({ success: function (a) {
-        var box = $("#checkout"), put = function (name, v) { $('[name="' + name + '"]', box).value = v || ""; };
-        put("name", a.userName); put("mobile", a.telNumber); put("district", a.countryName); put("detail", a.detailInfo);
-        var has = false;
-        Array.prototype.forEach.call(province.options, function (o) { if (o.value === a.provinceName) { o.selected = true; has = true; } });
-        if (!has) { var o = document.createElement("option"); o.textContent = a.provinceName; o.selected = true; province.appendChild(o); }
-        fillCities(a.cityName);
-      } });
-    });
+  function fillAddress(a) {
+    var box = $("#checkout"), put = function (name, v) { $('[name="' + name + '"]', box).value = v || ""; };
+    put("name", a.userName); put("mobile", a.telNumber); put("district", a.countryName); put("detail", a.detailInfo);
+    var has = false;
+    Array.prototype.forEach.call(province.options, function (o) { if (o.value === a.provinceName) { o.selected = true; has = true; } });
+    if (!has) { var o = document.createElement("option"); o.textContent = a.provinceName; o.selected = true; province.appendChild(o); }
+    fillCities(a.cityName);
+    showFieldErrors({});
+  }
+  if (wxAddress && campaign) {
+    api("POST", "/api/h5/c/" + campaign + "/jsconfig", { url: location.href.split("#")[0] }).then(function (r) {
+      var c = r.config, apis = ["openAddress"];
+      if (window.wx && wx.config) {
+        wx.config({ debug: false, appId: c.appId, timestamp: c.timestamp, nonceStr: c.nonceStr, signature: c.signature, jsApiList: apis });
+        wx.ready(function () {
+          wxAddress.hidden = false;
+          wxAddress.addEventListener("click", function () { wx.openAddress({ success: fillAddress }); });
+        });
+        return;
+      }
+      onBridge(function () {
+        WeixinJSBridge.invoke("preVerifyJSAPI", { appId: c.appId, verifyAppId: c.appId, verifySignType: "sha1",
+          verifyTimestamp: String(c.timestamp), verifyNonceStr: c.nonceStr, verifySignature: c.signature,
+          verifyJsApiList: apis }, function () {
+          wxAddress.hidden = false;
+          wxAddress.addEventListener("click", function () {
+            WeixinJSBridge.invoke("editAddress", {}, function (res) {
+              if (!/:ok$/.test(res.err_msg || "")) return;
+              fillAddress({ userName: res.userName, telNumber: res.telNumber, provinceName: res.proviceFirstStageName,
+                cityName: res.addressCitySecondStageName, countryName: res.addressCountiesThirdStageName, detailInfo: res.addressDetailInfo });
+            });
+          });
+        });
+      });
+    }).catch(function () { /* typing the address still works */ });
   }
 
   /* Copy buttons (a tracking number). */
