@@ -2,12 +2,11 @@ package campaign
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
+	"golang.org/x/sync/errgroup"
 )
 
 // Results is what the console's results page draws for one campaign.
@@ -35,7 +34,7 @@ type Results struct {
 
 // SalesPoint is the paid orders of one day (or hour), in the console's time zone.
 type SalesPoint struct {
-	At     time.Time
+	At     time.Time       `db:"at"`
 	Orders int             `db:"orders"`
 	Units  int             `db:"units"`
 	Amount decimal.Decimal `db:"amount"`
@@ -59,27 +58,25 @@ type Generation struct {
 	Buyers int `db:"buyers"`
 }
 
-const resultsSQL = `
+// moneySQL sums the campaign's ledger movements the results page shows.
+const moneySQL = `
 SELECT
-  (SELECT count(DISTINCT buyer_id) FROM orders WHERE campaign_id = $1) AS ordered_buyers,
-  (SELECT count(*) FROM orders WHERE campaign_id = $1 AND status = 'refunded') AS refunds,
-  (SELECT COALESCE(sum(amount), 0) FROM orders WHERE campaign_id = $1 AND status = 'refunded') AS refunded_amount,
-  (SELECT COALESCE(sum(commission), 0) FROM orders WHERE campaign_id = $1 AND commission_status = 'held') AS commission_held,
   (SELECT COALESCE(sum(amount) FILTER (WHERE kind = 'claim'), 0) - COALESCE(sum(amount) FILTER (WHERE kind = 'payout_returned'), 0)
      FROM transfers WHERE merchant_id = $2 AND kind IN ('claim', 'payout_returned')) AS claimed,
   (SELECT COALESCE(sum(amount), 0) FROM transfers WHERE merchant_id = $2 AND campaign_id = $1 AND kind IN ('freeze', 'commission_void')) AS frozen,
   (SELECT COALESCE(sum(amount), 0) FROM transfers WHERE merchant_id = $2 AND campaign_id = $1 AND kind = 'release') AS released`
 
-// salesSQL buckets paid orders by day or hour ($3, from a fixed pair) in time zone $2.
+// salesSQL buckets paid orders by day or hour ($3, from a fixed pair) in time zone $2. The
+// bucket stays a timestamp: formatting it as text cost more than the grouping.
 const salesSQL = `
-SELECT to_char(date_trunc($3, paid_at AT TIME ZONE $2), 'YYYY-MM-DD HH24:00') AS bucket,
-       count(*) AS orders, COALESCE(sum(qty), 0) AS units, COALESCE(sum(amount), 0) AS amount
+SELECT date_trunc($3, paid_at, $2) AS at, count(*) AS orders, COALESCE(sum(qty), 0) AS units, COALESCE(sum(amount), 0) AS amount
 FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')
 GROUP BY 1 ORDER BY 1`
 
+// sharersSQL ranks the earning sharers; how many visitors each has bound comes from the share
+// tree (see people), which reads every binding once anyway.
 const sharersSQL = `
 SELECT o.sharer_id, u.nickname AS name, u.avatar_url AS avatar,
-       (SELECT count(*) FROM bindings b WHERE b.campaign_id = $1 AND b.sharer_id = o.sharer_id) AS bound,
        count(*) AS orders, sum(o.qty) AS units, sum(o.commission) AS commission
 FROM orders o JOIN wechat_users u ON u.id = o.sharer_id
 WHERE o.campaign_id = $1 AND o.commission_status IN ('earned', 'held')
@@ -87,86 +84,56 @@ GROUP BY o.sharer_id, u.nickname, u.avatar_url
 ORDER BY commission DESC, units DESC, o.sharer_id
 LIMIT 10`
 
-// spreadSQL walks the share tree from its roots: everyone who took part (visited, shared,
-// was bound or bought) and is bound to no sharer is generation 1; whoever is bound to a
-// person of generation g is generation g+1. A binding names one sharer per visitor, so the
-// walk reaches each person once. People it never reaches sit on a loop of bindings (A opened
-// B's link after B had opened A's, and the first binding was overwritten): they count as
-// generation 1, as nobody in the data brought them.
-const spreadSQL = `
-WITH RECURSIVE people AS (
-    SELECT visitor_id AS id FROM visits WHERE campaign_id = $1
-    UNION SELECT visitor_id FROM bindings WHERE campaign_id = $1
-    UNION SELECT sharer_id FROM bindings WHERE campaign_id = $1
-    UNION SELECT buyer_id FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')
-), tree (id, gen) AS (
-    SELECT p.id, 1 FROM people p
-    WHERE NOT EXISTS (SELECT 1 FROM bindings b WHERE b.campaign_id = $1 AND b.visitor_id = p.id)
-    UNION ALL
-    SELECT b.visitor_id, t.gen + 1 FROM tree t JOIN bindings b ON b.campaign_id = $1 AND b.sharer_id = t.id
-    WHERE t.gen < 100
-), buyers AS (
-    SELECT DISTINCT buyer_id AS id FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')
-)
-SELECT COALESCE(t.gen, 1) AS gen, count(*) AS people, count(b.id) AS buyers
-FROM people p LEFT JOIN tree t ON t.id = p.id LEFT JOIN buyers b ON b.id = p.id
-GROUP BY 1 ORDER BY 1`
-
-// Results gathers a campaign's results; loc is the time zone of the sales buckets.
+// Results gathers a campaign's results; loc is the time zone of the sales buckets. Its
+// queries read different rows and wait on nothing but PostgreSQL: they run at once, on
+// connections of their own, so the page takes as long as the slowest rather than their sum.
 func (s *Service) Results(ctx context.Context, merchantID, campaignID int64, loc *time.Location) (*Results, error) {
 	c, err := s.Get(ctx, merchantID, campaignID)
 	if err != nil {
 		return nil, err
 	}
 	r := &Results{}
-	if r.Stats, err = s.Stats(ctx, c); err != nil {
+	var (
+		sum   summary
+		money struct {
+			Claimed  decimal.Decimal `db:"claimed"`
+			Frozen   decimal.Decimal `db:"frozen"`
+			Released decimal.Decimal `db:"released"`
+		}
+		tree shareTree
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { sum, err = s.summary(gctx, c); return err })
+	g.Go(func() error {
+		if err := s.db.GetContext(gctx, &money, moneySQL, c.ID, merchantID); err != nil {
+			return fmt.Errorf("campaign: results of %d: %w", c.ID, err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) { r.Sales, r.Hourly, err = s.sales(gctx, c, loc); return err })
+	g.Go(func() error {
+		if err := s.db.SelectContext(gctx, &r.Sharers, sharersSQL, c.ID); err != nil {
+			return fmt.Errorf("campaign: sharers of %d: %w", c.ID, err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if tree, err = s.shareTree(gctx, c.ID); err != nil {
+			return fmt.Errorf("campaign: spread of %d: %w", c.ID, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var extra struct {
-		OrderedBuyers  int             `db:"ordered_buyers"`
-		Refunds        int             `db:"refunds"`
-		RefundedAmount decimal.Decimal `db:"refunded_amount"`
-		CommissionHeld decimal.Decimal `db:"commission_held"`
-		Claimed        decimal.Decimal `db:"claimed"`
-		Frozen         decimal.Decimal `db:"frozen"`
-		Released       decimal.Decimal `db:"released"`
+	r.Stats, r.OrderedBuyers, r.Refunds, r.RefundedAmount, r.CommissionHeld = sum.Stats, sum.OrderedBuyers, sum.Refunds, sum.RefundedAmount, sum.CommissionHeld
+	r.Claimed, r.Frozen, r.Released = money.Claimed, money.Frozen, money.Released
+	for i := range r.Sharers {
+		r.Sharers[i].Bound = tree.bound(r.Sharers[i].SharerID)
 	}
-	if err := s.db.GetContext(ctx, &extra, resultsSQL, c.ID, merchantID); err != nil {
-		return nil, fmt.Errorf("campaign: results of %d: %w", c.ID, err)
-	}
-	r.OrderedBuyers, r.Refunds, r.RefundedAmount, r.CommissionHeld = extra.OrderedBuyers, extra.Refunds, extra.RefundedAmount, extra.CommissionHeld
-	r.Claimed, r.Frozen, r.Released = extra.Claimed, extra.Frozen, extra.Released
-
-	if r.Sales, r.Hourly, err = s.sales(ctx, c, loc); err != nil {
-		return nil, err
-	}
-	if err := s.db.SelectContext(ctx, &r.Sharers, sharersSQL, c.ID); err != nil {
-		return nil, fmt.Errorf("campaign: sharers of %d: %w", c.ID, err)
-	}
-	if r.Generations, err = s.spread(ctx, c.ID); err != nil {
-		return nil, fmt.Errorf("campaign: spread of %d: %w", c.ID, err)
-	}
+	r.Generations = tree.generations()
 	r.Viral, r.HasViral = Spread(r.Generations)
 	return r, nil
-}
-
-// spread reads the share tree's generations with JIT compilation off: the recursive walk's
-// row estimate is wild (billions), which made PostgreSQL spend 300-585 ms compiling a
-// query that runs in less at 100k orders.
-func (s *Service) spread(ctx context.Context, campaignID int64) ([]Generation, error) {
-	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
-		return nil, err
-	}
-	var gens []Generation
-	if err := sqlx.SelectContext(ctx, tx, &gens, spreadSQL, campaignID); err != nil {
-		return nil, err
-	}
-	return gens, tx.Commit()
 }
 
 // Spread is the viral coefficient K of a share tree: the buyers of generations 2…n divided
@@ -203,25 +170,18 @@ func Spread(gens []Generation) (k float64, ok bool) {
 // with empty buckets filled over the whole campaign (the days to come show how far it is).
 func (s *Service) sales(ctx context.Context, c *Campaign, loc *time.Location) ([]SalesPoint, bool, error) {
 	hourly := c.EndsAt.Sub(c.StartsAt) <= 48*time.Hour
-	unit, layout := "day", "2006-01-02 15:04"
+	unit := "day"
 	if hourly {
 		unit = "hour"
 	}
-	var rows []struct {
-		Bucket string `db:"bucket"`
-		SalesPoint
-	}
+	var rows []SalesPoint
 	if err := s.db.SelectContext(ctx, &rows, salesSQL, c.ID, loc.String(), unit); err != nil {
 		return nil, false, fmt.Errorf("campaign: sales of %d: %w", c.ID, err)
 	}
 	byBucket := map[time.Time]SalesPoint{}
 	for _, r := range rows {
-		at, err := time.ParseInLocation(layout, r.Bucket, loc)
-		if err != nil {
-			return nil, false, err
-		}
-		r.SalesPoint.At = at
-		byBucket[at] = r.SalesPoint
+		r.At = r.At.In(loc)
+		byBucket[r.At] = r
 	}
 	trunc := func(t time.Time) time.Time {
 		t = t.In(loc)
