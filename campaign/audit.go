@@ -2,6 +2,8 @@ package campaign
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 
 	"github.com/jmoiron/sqlx"
 
@@ -122,3 +124,16 @@ func Audit(ctx context.Context, q sqlx.QueryerContext) ([]wallet.Violation, erro
 
 // Checks are the campaign invariants, for an Auditor.
 func Checks() []wallet.Check { return auditChecks }
+
+// AuditAll checks every invariant of the ledger, the payouts and the campaigns in one
+// snapshot, so a busy server cannot make a consistent ledger look broken, and hands each
+// violation to emit as it is found (see wallet.StreamChecks): "fenxiao audit" holds one row
+// at a time, however large the database or broken the data.
+func AuditAll(ctx context.Context, db *sqlx.DB, emit func(wallet.Violation) error) error {
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("campaign: audit: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	return wallet.StreamChecks(ctx, tx, append(wallet.Checks(), auditChecks...), emit)
+}

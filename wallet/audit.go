@@ -146,11 +146,10 @@ func scanViolations(rows *sqlx.Rows, checks []Check) ([]Violation, error) {
 	var all []found
 	for rows.Next() {
 		var f found
-		var ids pq.Int64Array
-		if err := rows.Scan(&f.n, &ids, &f.v.Message); err != nil {
-			return nil, fmt.Errorf("wallet: audit: %w", err)
+		var err error
+		if f.n, f.v, err = scanViolation(rows, checks); err != nil {
+			return nil, err
 		}
-		f.v.Check, f.v.IDs = checks[f.n].Name, ids
 		all = append(all, f)
 	}
 	if err := rows.Err(); err != nil {
@@ -162,6 +161,52 @@ func scanViolations(rows *sqlx.Rows, checks []Check) ([]Violation, error) {
 		out[i] = f.v
 	}
 	return out, nil
+}
+
+// scanViolation reads one row of checksQuery: the check's number and its violation.
+func scanViolation(rows *sqlx.Rows, checks []Check) (int, Violation, error) {
+	var n int
+	var ids pq.Int64Array
+	var v Violation
+	if err := rows.Scan(&n, &ids, &v.Message); err != nil {
+		return 0, Violation{}, fmt.Errorf("wallet: audit: %w", err)
+	}
+	v.Check, v.IDs = checks[n].Name, ids
+	return n, v, nil
+}
+
+// StreamChecks runs the checks one after the other and hands each violation to emit as it
+// arrives, in the order of the checks: the client holds one row at a time however broken
+// the data (collecting them, a ledger with a million broken rows would need gigabytes to
+// report). An error from emit stops the run and is returned.
+func StreamChecks(ctx context.Context, q sqlx.QueryerContext, checks []Check, emit func(Violation) error) error {
+	for i := range checks {
+		if err := streamCheck(ctx, q, checks[i:i+1], emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func streamCheck(ctx context.Context, q sqlx.QueryerContext, check []Check, emit func(Violation) error) error {
+	rows, err := q.QueryxContext(ctx, checksQuery(check))
+	if err != nil {
+		return fmt.Errorf("wallet: audit %s: %w", check[0].Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		_, v, err := scanViolation(rows, check)
+		if err != nil {
+			return err
+		}
+		if err := emit(v); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("wallet: audit %s: %w", check[0].Name, err)
+	}
+	return nil
 }
 
 // Auditor runs checks again and again as one prepared statement (planned once), for audits

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/jmoiron/sqlx"
-
 	"fenxiao/campaign"
 	"fenxiao/wallet"
 )
@@ -26,31 +24,18 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailed
 	}
 	defer db.Close()
-	// One snapshot for every check, so a busy server cannot make a consistent ledger look broken.
-	tx, err := db.BeginTxx(ctx, nil)
+	violations := 0
+	err = campaign.AuditAll(ctx, db, func(v wallet.Violation) error {
+		violations++
+		_, err := fmt.Fprintln(stdout, "VIOLATION", v)
+		return err
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "fenxiao audit: %v\n", err)
 		return exitFailed
 	}
-	defer tx.Rollback() //nolint:errcheck
-	if _, err := tx.ExecContext(ctx, `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`); err != nil {
-		fmt.Fprintf(stderr, "fenxiao audit: %v\n", err)
-		return exitFailed
-	}
-	var violations []wallet.Violation
-	for _, check := range []func(context.Context, sqlx.QueryerContext) ([]wallet.Violation, error){wallet.Audit, campaign.Audit} {
-		vs, err := check(ctx, tx)
-		if err != nil {
-			fmt.Fprintf(stderr, "fenxiao audit: %v\n", err)
-			return exitFailed
-		}
-		violations = append(violations, vs...)
-	}
-	for _, v := range violations {
-		fmt.Fprintln(stdout, "VIOLATION", v)
-	}
-	if len(violations) > 0 {
-		fmt.Fprintf(stdout, "audit: %d violation(s)\n", len(violations))
+	if violations > 0 {
+		fmt.Fprintf(stdout, "audit: %d violation(s)\n", violations)
 		return exitFailed
 	}
 	fmt.Fprintln(stdout, "audit: every invariant holds")

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
@@ -125,4 +128,70 @@ VALUES ($1, 'published', 'broken', now() - interval '1 hour', now() + interval '
 			t.Errorf("audit output does not mention %q:\n%s", want, out)
 		}
 	}
+}
+
+// The audit holds one violation at a time: on a database with 200,000 broken balances it
+// prints every one while the Go heap grows by far less than collecting them would take.
+func TestAuditMemoryIsBounded(t *testing.T) {
+	dbtest.DB(t)
+	url := dbtest.NewDatabase(t, "auditmemory")
+	if code := runWith(context.Background(), []string{"migrate", "-db", url}, &bytes.Buffer{}, &bytes.Buffer{}, nil); code != 0 {
+		t.Fatalf("migrate exit %d", code)
+	}
+	db := sqlx.MustOpen("postgres", url)
+	defer db.Close()
+	const broken = 200_000
+	db.MustExec(`INSERT INTO merchants (name) VALUES ('audit')`)
+	db.MustExec(`INSERT INTO accounts (merchant_id, kind, ref_id, balance) SELECT 1, 'vault', g, 1 FROM generate_series(1, $1::integer) g`, broken)
+
+	peak := watchHeap(t)
+	var out lineCounter
+	code := runWith(context.Background(), []string{"audit", "-db", url}, &out, &bytes.Buffer{}, nil)
+	grown := peak()
+	if code != exitFailed || out.lines != broken+1 {
+		t.Fatalf("exit %d, %d lines; want 1 and %d violations and the total", code, out.lines, broken)
+	}
+	t.Logf("%d violations, heap grew by at most %.1f MB", broken, float64(grown)/(1<<20))
+	if grown > 20<<20 {
+		t.Errorf("the heap grew by %.1f MB while auditing: violations are collected, not streamed", float64(grown)/(1<<20))
+	}
+}
+
+// lineCounter is an io.Writer that counts the lines written to it and keeps none.
+type lineCounter struct{ lines int }
+
+func (w *lineCounter) Write(p []byte) (int, error) {
+	w.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+// watchHeap samples the live heap every few milliseconds until the returned func is called,
+// which returns the peak growth over the heap at the start.
+func watchHeap(t testing.TB) (peak func() uint64) {
+	t.Helper()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var top atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > base && ms.HeapAlloc-base > top.Load() {
+				top.Store(ms.HeapAlloc - base)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); <-stopped; return top.Load() }
 }
