@@ -73,16 +73,16 @@ SELECT date_trunc($3, paid_at, $2) AS at, count(*) AS orders, COALESCE(sum(qty),
 FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')
 GROUP BY 1 ORDER BY 1`
 
-// sharersSQL ranks the earning sharers; how many visitors each has bound comes from the share
-// tree (see people), which reads every binding once anyway.
+// sharersSQL ranks the earning sharers, then names the ten (joined before the grouping, the
+// names were looked up for every credited order); how many visitors each has bound comes
+// from the share tree (see peopleSQL), which reads every binding once anyway.
 const sharersSQL = `
-SELECT o.sharer_id, u.nickname AS name, u.avatar_url AS avatar,
-       count(*) AS orders, sum(o.qty) AS units, sum(o.commission) AS commission
-FROM orders o JOIN wechat_users u ON u.id = o.sharer_id
-WHERE o.campaign_id = $1 AND o.commission_status IN ('earned', 'held')
-GROUP BY o.sharer_id, u.nickname, u.avatar_url
-ORDER BY commission DESC, units DESC, o.sharer_id
-LIMIT 10`
+SELECT o.sharer_id, u.nickname AS name, u.avatar_url AS avatar, o.orders, o.units, o.commission
+FROM (SELECT sharer_id, count(*) AS orders, sum(qty) AS units, sum(commission) AS commission
+      FROM orders WHERE campaign_id = $1 AND commission_status IN ('earned', 'held')
+      GROUP BY sharer_id ORDER BY commission DESC, units DESC, sharer_id LIMIT 10) o
+JOIN wechat_users u ON u.id = o.sharer_id
+ORDER BY o.commission DESC, o.units DESC, o.sharer_id`
 
 // Results gathers a campaign's results; loc is the time zone of the sales buckets. Its
 // queries read different rows and wait on nothing but PostgreSQL: they run at once, on
