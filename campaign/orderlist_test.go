@@ -13,8 +13,9 @@ import (
 // TestOrderListUsesIndexes: a search by part of a nickname can find the matching users
 // through a trigram index, not only by reading every user of the merchant (40-90 ms at 100k
 // buyers; with the (merchant, openid) key beside it the planner finds the few matching users
-// first), and a status filter reads its page off an index by status. Sequential scans are
-// disabled so that the plans show whether an index can answer at all.
+// first), a status filter reads its page off an index by status, and a sharer's orders are
+// found from the sharer. Sequential scans are disabled so that the plans show whether an
+// index can answer at all.
 func TestOrderListUsesIndexes(t *testing.T) {
 	e := newEnv(t, "100")
 	c := e.campaign(5)
@@ -44,6 +45,14 @@ func TestOrderListUsesIndexes(t *testing.T) {
 	}
 	if text := strings.Join(plan, "\n"); !strings.Contains(text, "orders_merchant_status") {
 		t.Errorf("a page of refunded orders walks the orders:\n%s", text)
+	}
+	// A sharer's orders are found from the sharer.
+	plan = nil
+	if err := sqlx.SelectContext(ctx, tx, &plan, `EXPLAIN SELECT id FROM orders WHERE sharer_id = $1`, e.merchant); err != nil {
+		t.Fatal(err)
+	}
+	if text := strings.Join(plan, "\n"); !strings.Contains(text, "orders_sharer") {
+		t.Errorf("a sharer's orders are found by reading all orders:\n%s", text)
 	}
 	p, err := e.svc.Orders(ctx, e.merchant, campaign.OrderFilter{Buyer: "买家777"})
 	if err != nil || len(p.Rows) != 1 || p.Rows[0].BuyerName != "买家777" {

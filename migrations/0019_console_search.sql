@@ -23,3 +23,8 @@ CREATE INDEX transfers_kind ON transfers (merchant_id, kind, campaign_id) INCLUD
 -- (110-490 ms for a page at 100k); rarer statuses walked everything. Keyed by status, a page
 -- is the index's next 50 entries.
 CREATE INDEX orders_merchant_status ON orders (merchant_id, status, id);
+
+-- The list filtered by sharer finds the sharer's orders from the matching users: no index
+-- led from a sharer to their orders, so the filter read every order of the shop (111-125 ms
+-- at 100k; 5 ms with it).
+CREATE INDEX orders_sharer ON orders (sharer_id) WHERE sharer_id IS NOT NULL;
