@@ -31,12 +31,12 @@ import (
 // browser is a console visitor over plain HTTP: a cookie jar, redirects not followed (tests
 // look at them), and forms posted with the CSRF token of the page they came from.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	http *http.Client
 }
 
-func newBrowserClient(t *testing.T, base string) *browser {
+func newBrowserClient(t testing.TB, base string) *browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 20 * time.Second,
@@ -122,7 +122,7 @@ func (b *browser) postMultipart(path string, form url.Values, files map[string][
 var signups atomic.Int64
 
 // signUp opens a new merchant account and returns its browser and merchant id.
-func signUp(t *testing.T, srv *server, base, shop string) (*browser, int64) {
+func signUp(t testing.TB, srv *server, base, shop string) (*browser, int64) {
 	t.Helper()
 	b := newBrowserClient(t, base)
 	email := fmt.Sprintf("shop%d-%d@example.com", time.Now().UnixNano()%1e9, signups.Add(1))
@@ -180,7 +180,7 @@ func (b *browser) flashOf(resp *http.Response) string {
 
 // merchantSetup gives a merchant WeChat settings in the simulator, assets and a published
 // campaign with one paid order; it returns the campaign and the order.
-func merchantSetup(t *testing.T, srv *server, m int64, stock int) (*campaign.Campaign, *campaign.Order, wechat.Credentials) {
+func merchantSetup(t testing.TB, srv *server, m int64, stock int) (*campaign.Campaign, *campaign.Order, wechat.Credentials) {
 	t.Helper()
 	ctx := context.Background()
 	s, _ := testSim()
