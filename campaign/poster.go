@@ -14,6 +14,7 @@ import (
 	"image/png"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -50,29 +51,26 @@ func RenderPoster(in PosterInput) ([]byte, error) {
 		return nil, err
 	}
 	fs := newFaces(f)
+	img := drawPosterCard(fs, in)
+	if err := drawPosterSharer(img, fs, in); err != nil {
+		return nil, err
+	}
+	return encodePNG(img)
+}
+
+// drawPosterCard draws what every sharer's poster of a campaign shows alike: the background,
+// the product and its price. Only Title, ProductName, Price, Product and CampaignID of in are
+// read; drawPosterSharer adds the rest on top, in regions the card leaves alone, so the card
+// can be drawn once per campaign and copied for each sharer.
+func drawPosterCard(fs *faces, in PosterInput) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, PosterWidth, PosterHeight))
 	gradient(img, img.Bounds(), color.RGBA{0xff, 0x6a, 0x3d, 0xff}, color.RGBA{0xff, 0xb1, 0x6b, 0xff})
 	circle(img, 690, 40, 160, color.NRGBA{0xff, 0xff, 0xff, 0x22})
 	circle(img, 40, 1250, 200, color.NRGBA{0xff, 0xff, 0xff, 0x18})
-
-	// Header: the sharer.
-	avatar := in.Avatar
-	if avatar == nil {
-		avatar = initialAvatar(fs, in.Nickname, 96)
-	}
-	fillRound(img, image.Rect(42, 42, 150, 150), 54, color.White)
-	cover(img, image.Rect(48, 48, 144, 144), avatar, 48)
-	name := in.Nickname
-	if name == "" {
-		name = "微信用户"
-	}
-	if lines := wrap(fs.size(34), name, 520, 1); len(lines) > 0 {
-		text(img, fs.size(34), color.White, 172, 92, lines[0], true)
-	}
 	text(img, fs.size(26), color.RGBA{0xff, 0xf3, 0xe8, 0xff}, 172, 134, "向你推荐一个好物，一起来抢购吧", false)
 
-	// The card: product, title, price, QR code.
-	card := image.Rect(32, 186, PosterWidth-32, PosterHeight-40)
+	// The card: product, title, price, and room for the QR code.
+	card := posterCardRect
 	fillRound(img, card, 28, color.White)
 	photo := image.Rect(card.Min.X+24, card.Min.Y+24, card.Max.X-24, card.Min.Y+24+638)
 	product := in.Product
@@ -91,24 +89,55 @@ func RenderPoster(in PosterInput) ([]byte, error) {
 		text(img, fs.size(36), inkDark, photo.Min.X, y, line, true)
 		y += 52
 	}
-	if sub != "" && y < card.Max.Y-250 {
+	if sub != "" && y < posterQRTop {
 		if lines := wrap(fs.size(26), sub, photo.Dx(), 1); len(lines) > 0 {
 			text(img, fs.size(26), inkGrey, photo.Min.X, y-6, lines[0], false)
 		}
 	}
 
-	qrTop := card.Max.Y - 250
+	qrTop := posterQRTop
 	text(img, fs.size(30), priceRed, photo.Min.X, qrTop+60, "¥", true)
 	text(img, fs.size(64), priceRed, photo.Min.X+26, qrTop+60, in.Price.StringFixed(2), true)
 	fillRound(img, image.Rect(photo.Min.X, qrTop+98, photo.Min.X+196, qrTop+140), 21, color.RGBA{0xff, 0xee, 0xe8, 0xff})
 	text(img, fs.size(24), priceRed, photo.Min.X+22, qrTop+128, "分享赚佣金", false)
 	text(img, fs.size(26), inkGrey, photo.Min.X, qrTop+194, "长按识别二维码，立即参与", false)
-
-	if _, err := qrCode(img, card.Max.X-24-226, qrTop, 226, in.ShareURL); err != nil {
-		return nil, err
-	}
-	return encodePNG(img)
+	return img
 }
+
+// posterCardRect is the white card of a poster, below the sharer's header.
+var posterCardRect = image.Rect(32, 186, PosterWidth-32, PosterHeight-40)
+
+// drawPosterSharer draws the sharer's part of a poster onto its card: avatar and nickname in
+// the header, the QR code of their link on the card, each clipped to posterSharerRows. Only
+// Nickname, Avatar and ShareURL of in are read.
+func drawPosterSharer(img *image.RGBA, fs *faces, in PosterInput) error {
+	header := img.SubImage(image.Rect(0, posterSharerRows[0][0], PosterWidth, posterSharerRows[0][1])).(*image.RGBA)
+	avatar := in.Avatar
+	if avatar == nil {
+		avatar = initialAvatar(fs, in.Nickname, 96)
+	}
+	fillRound(header, image.Rect(42, 42, 150, 150), 54, color.White)
+	cover(header, image.Rect(48, 48, 144, 144), avatar, 48)
+	name := in.Nickname
+	if name == "" {
+		name = "微信用户"
+	}
+	if lines := wrap(fs.size(34), name, 520, 1); len(lines) > 0 {
+		text(header, fs.size(34), color.White, 172, 92, lines[0], true)
+	}
+	_, err := qrCode(img, posterCardRect.Max.X-24-posterQRSize, posterQRTop, posterQRSize, in.ShareURL)
+	return err
+}
+
+// Where the QR code goes, and the rows drawPosterSharer draws on (the header, the QR code's
+// square): everything else is the campaign's card. The row above each range is the card's
+// own, as bandedPNG needs.
+const (
+	posterQRTop  = PosterHeight - 40 - 250
+	posterQRSize = 226
+)
+
+var posterSharerRows = [][2]int{{42, 150}, {posterQRTop, posterQRTop + posterQRSize}}
 
 // RenderCover draws the product picture of a campaign without images: a gradient of the
 // campaign's own colours with the product name set large.
@@ -175,9 +204,22 @@ func initialAvatar(fs *faces, nickname string, size int) image.Image {
 	return img
 }
 
+// pngEncoder favours speed: BestSpeed encodes a poster in half the time of the default level
+// for a few percent more bytes, and the pool keeps its buffers between posters.
+var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}
+
+type pngBuffers struct{ p sync.Pool }
+
+func (b *pngBuffers) Get() *png.EncoderBuffer {
+	buf, _ := b.p.Get().(*png.EncoderBuffer)
+	return buf
+}
+
+func (b *pngBuffers) Put(buf *png.EncoderBuffer) { b.p.Put(buf) }
+
 func encodePNG(img image.Image) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := pngEncoder.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("campaign: encode PNG: %w", err)
 	}
 	return buf.Bytes(), nil
@@ -187,11 +229,13 @@ func encodePNG(img image.Image) ([]byte, error) {
 // request should be answered 海报生成中 and retried shortly. Nothing was drawn or cached.
 var ErrPosterBusy = errors.New("campaign: poster drawing busy")
 
-// Poster returns the sharer's poster for a campaign, drawing it once per campaign settings
-// version and sharer profile: the fingerprint of everything drawn is the cache key, kept in
-// PostgreSQL so every replica serves the poster another one drew. The second result is the
-// fingerprint, usable as an ETag. At most PosterDraws posters are drawn at once; past a
-// short wait the answer is ErrPosterBusy, so a crowd of first posters costs bounded memory.
+// Poster returns the sharer's poster for a campaign and its fingerprint (PosterFingerprint),
+// drawing it once per fingerprint. Finished posters are kept in process (posterCacheBytes)
+// in front of PostgreSQL, which every replica reads when its own memory misses; the card
+// every sharer of a campaign shares is drawn once and copied, so a new sharer's poster costs
+// their avatar, name, QR code and the PNG encoding. At most PosterDraws posters are drawn at
+// once; past a short wait the answer is ErrPosterBusy, so a crowd of first posters costs
+// bounded memory.
 func (s *Service) Poster(ctx context.Context, c *Campaign, sharer *User) ([]byte, string, error) {
 	link := s.ShareURL(c.ID, sharer.ID)
 	fp := posterFingerprint(c, sharer, link)
@@ -210,19 +254,12 @@ func (s *Service) Poster(ctx context.Context, c *Campaign, sharer *User) ([]byte
 	if b, err := s.cachedPoster(ctx, c, sharer, fp); b != nil || err != nil {
 		return b, fp, err
 	}
-	in := PosterInput{Title: c.Title, ProductName: c.ProductName, Nickname: sharer.Nickname, Price: c.Price,
-		ShareURL: link, CampaignID: c.ID}
-	if len(c.ProductImages) > 0 {
-		in.Product = s.mediaImage(ctx, c.MerchantID, c.ProductImages[0])
-	}
-	if sharer.AvatarURL != "" {
-		in.Avatar = s.avatarImage(ctx, sharer.AvatarURL)
-	}
-	b, err := RenderPoster(in)
+	b, err := s.drawPoster(ctx, c, sharer, link)
 	if err != nil {
 		return nil, "", err
 	}
-	// One row per sharer and campaign: a new version replaces the old poster.
+	s.posters.put(fp, b)
+	// One row per sharer and campaign: a new fingerprint replaces the old poster.
 	_, err = s.db.ExecContext(ctx, `
 INSERT INTO posters (merchant_id, campaign_id, sharer_id, fingerprint, png) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (merchant_id, campaign_id, sharer_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, png = EXCLUDED.png, created_at = now()`,
@@ -233,8 +270,75 @@ ON CONFLICT (merchant_id, campaign_id, sharer_id) DO UPDATE SET fingerprint = EX
 	return b, fp, nil
 }
 
-// cachedPoster is the stored poster with fingerprint fp, or nil.
+// drawPoster draws the sharer's poster on a copy of the campaign's card.
+func (s *Service) drawPoster(ctx context.Context, c *Campaign, sharer *User, link string) ([]byte, error) {
+	f, err := cjkFont()
+	if err != nil {
+		return nil, err
+	}
+	fs := newFaces(f)
+	card, err := s.posterCard(ctx, fs, c)
+	if err != nil {
+		return nil, err
+	}
+	img := image.NewRGBA(card.img.Rect)
+	copy(img.Pix, card.img.Pix)
+	in := PosterInput{Nickname: sharer.Nickname, ShareURL: link}
+	if sharer.AvatarURL != "" {
+		in.Avatar = s.avatarImage(ctx, sharer.AvatarURL)
+	}
+	if err := drawPosterSharer(img, fs, in); err != nil {
+		return nil, err
+	}
+	return card.png.encode(img), nil
+}
+
+// cardArt is a campaign's card (drawPosterCard) and the encoding of the rows it gives every
+// sharer's poster. Read-only once made: every drawing copies it.
+type cardArt struct {
+	img *image.RGBA
+	png *bandedPNG
+}
+
+// posterCard is the campaign's card art, made once per card key and kept for the next
+// sharers.
+func (s *Service) posterCard(ctx context.Context, fs *faces, c *Campaign) (*cardArt, error) {
+	key := posterCardKey(c)
+	if card, ok := s.posterCards.get(key); ok {
+		return card, nil
+	}
+	in := PosterInput{Title: c.Title, ProductName: c.ProductName, Price: c.Price, CampaignID: c.ID}
+	if len(c.ProductImages) > 0 {
+		in.Product = s.mediaImage(ctx, c.MerchantID, c.ProductImages[0])
+	}
+	img := drawPosterCard(fs, in)
+	enc, err := newBandedPNG(img, posterSharerRows)
+	if err != nil {
+		return nil, err
+	}
+	card := &cardArt{img: img, png: enc}
+	s.posterCards.put(key, card)
+	return card, nil
+}
+
+// Poster caches in process: finished PNGs up to posterCacheBytes (about 300 posters), and
+// the cards of the posterCardsMax most recent campaigns (4 MB each, uncompressed).
+const (
+	posterCacheBytes = 32 << 20
+	posterCardsMax   = 8
+)
+
+func newPosterCaches() (*lru[[]byte], *lru[*cardArt]) {
+	return newLRU(posterCacheBytes, func(b []byte) int { return len(b) }),
+		newLRU(posterCardsMax, func(*cardArt) int { return 1 })
+}
+
+// cachedPoster is the poster with fingerprint fp from this process's memory or from
+// PostgreSQL, or nil.
 func (s *Service) cachedPoster(ctx context.Context, c *Campaign, sharer *User, fp string) ([]byte, error) {
+	if b, ok := s.posters.get(fp); ok {
+		return b, nil
+	}
 	var cached []byte
 	err := s.db.GetContext(ctx, &cached, `SELECT png FROM posters WHERE merchant_id = $1 AND campaign_id = $2 AND sharer_id = $3 AND fingerprint = $4`,
 		c.MerchantID, c.ID, sharer.ID, fp)
@@ -244,15 +348,41 @@ func (s *Service) cachedPoster(ctx context.Context, c *Campaign, sharer *User, f
 	if err != nil {
 		return nil, fmt.Errorf("campaign: poster cache: %w", err)
 	}
+	s.posters.put(fp, cached)
 	return cached, nil
 }
 
-// posterFingerprint covers every input of a poster; version 3 is the drawing code's own
-// version, so a new layout (or new rules for its images) redraws every poster.
+// PosterFingerprint names the sharer's poster of a campaign as it would be drawn now: it
+// changes exactly when something drawn changes, so it makes a URL that can be cached for
+// good (the share page links /c/{id}/poster/{fingerprint}.png).
+func (s *Service) PosterFingerprint(c *Campaign, sharer *User) string {
+	return posterFingerprint(c, sharer, s.ShareURL(c.ID, sharer.ID))
+}
+
+// posterVersion is the drawing code's own version, in every fingerprint: a new layout (or
+// new rules for its images) redraws every poster.
+const posterVersion = "poster v4"
+
+// posterFingerprint covers every input of a poster: the card's (posterCardKey) and the
+// sharer's nickname, avatar address and link. A WeChat avatar's address changes with the
+// picture; the product image's names its content (uploads are named by their SHA-256).
 func posterFingerprint(c *Campaign, u *User, link string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "poster v3\x00%d\x00%d\x00%s\x00%s\x00%s", c.ID, c.Version, u.Nickname, u.AvatarURL, link)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", posterVersion, posterCardKey(c), u.Nickname, u.AvatarURL, link)
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// posterCardKey covers every input of a campaign's card: its id (the stand-in cover's
+// colours), title, product name, price and first product image. Nothing else of the
+// campaign is drawn, so a stock change or a new commission keeps every poster.
+func posterCardKey(c *Campaign) string {
+	img := ""
+	if len(c.ProductImages) > 0 {
+		img = c.ProductImages[0]
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00%s\x00%s", posterVersion, c.ID, c.Title, c.ProductName, c.Price.StringFixed(2), img)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // mediaImage decodes one of the merchant's uploads for a poster; anything else (an address

@@ -67,6 +67,8 @@ type Service struct {
 	uploadSlots     slots // decodes of arriving images
 	posterSlots     slots // poster drawings
 	posterWait      time.Duration
+	posters         *lru[[]byte]          // finished posters by fingerprint (poster.go)
+	posterCards     *lru[*cardArt]        // the part every sharer's poster of a campaign shares
 	reservations    batcher[*reservation] // group commit of reservations (reserve.go)
 	payments        batcher[*payment]     // group commit of payments (payment.go)
 	counts          batcher[*event]       // rate limit counts, all keys together (ratelimit.go)
@@ -108,6 +110,7 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s.posterSlots, s.uploadSlots = make(slots, draws), make(slots, 2)
 	s.posterWait = cfg.PosterWait
+	s.posters, s.posterCards = newPosterCaches()
 	if s.posterWait <= 0 {
 		s.posterWait = 2 * time.Second
 	}

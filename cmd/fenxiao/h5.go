@@ -30,6 +30,7 @@ func (s *server) h5Routes(r router) {
 	r.Get("/c/:id<int>/orders/:order<int>/code.png", s.h5PickupCode)
 	r.Get("/c/:id<int>/share", s.h5Share)
 	r.Get("/c/:id<int>/poster.png", s.h5Poster)
+	r.Get("/c/:id<int>/poster/:fp.png", s.h5PosterAt)
 	r.Get("/c/:id<int>/cover.png", s.h5Cover)
 	r.Get("/c/:id<int>/commissions", s.h5Earnings)
 	r.Post("/c/:id<int>/withdraw", s.h5Guard, s.h5Withdraw)

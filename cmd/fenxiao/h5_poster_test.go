@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -132,7 +134,7 @@ func TestBrowserPosterRetry(t *testing.T) {
 	var busy atomic.Int32
 	busy.Store(2)
 	do(t, a, "intercept poster requests", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/poster.png*"}}})
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/poster*"}}})
 		if err != nil {
 			return err
 		}
@@ -165,5 +167,72 @@ func TestBrowserPosterRetry(t *testing.T) {
 	shot(t, a, "02-poster")
 	if n := busy.Load(); n > -1 {
 		t.Fatalf("the page asked for the poster %d times, want 3 (two busy answers, then the poster)", 2-n)
+	}
+}
+
+// The share page links the poster by its fingerprint, answered with a year's immutable
+// caching and its fingerprint as ETag, so WeChat's browser never asks again. When the sharer's
+// nickname changes, the old fingerprint is redirected (not cached) to the new poster and
+// never answered with bytes it does not name; the address before fingerprints still works.
+func TestPosterFingerprintedURL(t *testing.T) {
+	st := newH5Stack(t)
+	m := st.merchant("海报缓存")
+	camp := st.campaign(m, 10)
+	su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: "甲", Subscribed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := fmt.Sprintf("%s/c/%d/share", st.base, camp.ID)
+	f := newFollower()
+	f.signIn(t, st, m, share, su.OpenID)
+	rename := func(name string) {
+		t.Helper()
+		if _, err := st.srv.db.Exec(`UPDATE wechat_users SET nickname = $3 WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rename("甲") // as the userinfo sign-in the share page asks for would
+	posterOf := func() string {
+		t.Helper()
+		resp, page := f.get(t, share)
+		m := regexp.MustCompile(`src="(/c/\d+/poster/[0-9a-f]{24}\.png)"`).FindStringSubmatch(page)
+		if resp.StatusCode != http.StatusOK || m == nil {
+			t.Fatalf("share page: %d, no fingerprinted poster in it", resp.StatusCode)
+		}
+		return m[1]
+	}
+	first := posterOf()
+	resp, img := f.get(t, st.base+first)
+	fp := strings.TrimSuffix(path.Base(first), ".png")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" || len(img) < 1000 {
+		t.Fatalf("poster: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(img))
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
+		t.Fatalf("poster Cache-Control %q", got)
+	}
+	if got := resp.Header.Get("ETag"); got != `"`+fp+`"` {
+		t.Fatalf("poster ETag %q, want the fingerprint %q", got, fp)
+	}
+	if again := posterOf(); again != first {
+		t.Fatalf("nothing changed, yet the poster moved from %s to %s", first, again)
+	}
+
+	rename("乙")
+	second := posterOf()
+	if second == first {
+		t.Fatal("the nickname changed but the poster's address did not")
+	}
+	resp, body := f.get(t, st.base+first)
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != second || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("stale poster address: %d to %q (Cache-Control %q), want an uncached redirect to %s; %d bytes",
+			resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Cache-Control"), second, len(body))
+	}
+	resp, img2 := f.get(t, st.base+second)
+	if resp.StatusCode != http.StatusOK || img2 == img {
+		t.Fatalf("new poster: %d, same bytes as the old one: %v", resp.StatusCode, img2 == img)
+	}
+	resp, old := f.get(t, fmt.Sprintf("%s/c/%d/poster.png?v=%d", st.base, camp.ID, camp.Version))
+	if resp.StatusCode != http.StatusOK || old != img2 || resp.Header.Get("Cache-Control") != "private, no-cache" {
+		t.Fatalf("address before fingerprints: %d (Cache-Control %q), current poster %v", resp.StatusCode, resp.Header.Get("Cache-Control"), old == img2)
 	}
 }

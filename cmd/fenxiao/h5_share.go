@@ -33,7 +33,7 @@ func (s *server) h5Share(c *fiber.Ctx) error {
 	if earns == campaign.SnapshotUser {
 		v.Link = s.campaign.CampaignURL(camp.ID)
 	} else if camp.PosterEnabled {
-		v.Poster = "/c/" + strconv.FormatInt(camp.ID, 10) + "/poster.png?v=" + strconv.Itoa(camp.Version)
+		v.Poster = posterURL(camp.ID, s.campaign.PosterFingerprint(camp, u))
 	}
 	return s.render(c, "share", &h5Page{Title: "分享赚佣金", Campaign: camp, User: u, Share: true, Data: v})
 }
@@ -45,15 +45,40 @@ const (
 	posterRetryAfter = 2
 )
 
-// h5Poster answers the sharer's poster: drawn once per campaign version and profile, then
-// from the cache; the fingerprint is its ETag, so a phone revalidates for free.
+// posterURL is the address of one exact poster: its fingerprint changes whenever anything
+// drawn on it does, so browsers keep it for good.
+func posterURL(campaignID int64, fingerprint string) string {
+	return "/c/" + strconv.FormatInt(campaignID, 10) + "/poster/" + fingerprint + ".png"
+}
+
+// h5Poster answers the sharer's current poster at the address the share page used before
+// fingerprints (saved pages, old links): drawn once per fingerprint, then from the cache;
+// the fingerprint is its ETag, so a phone revalidates for free.
 func (s *server) h5Poster(c *fiber.Ctx) error {
+	return s.sendPoster(c, "", "private, no-cache")
+}
+
+// h5PosterAt answers the poster named by its fingerprint, cached by browsers for a year
+// without asking again. A fingerprint that is no longer the sharer's (the campaign or their
+// profile changed since the page was loaded) is redirected to the current poster, never
+// answered with other bytes than the ones it names.
+func (s *server) h5PosterAt(c *fiber.Ctx) error {
+	return s.sendPoster(c, c.Params("fp"), "public, max-age=31536000, immutable")
+}
+
+// sendPoster answers the sharer's poster with cacheControl; with want set, only if want is
+// its fingerprint.
+func (s *server) sendPoster(c *fiber.Ctx, want, cacheControl string) error {
 	camp, u, err := s.visitor(c, true)
 	if err != nil {
 		return signedIn(err)
 	}
 	if !camp.PosterEnabled || u.Snapshot {
 		return fiber.NewError(fiber.StatusNotFound, "海报不可用")
+	}
+	if fp := s.campaign.PosterFingerprint(camp, u); want != "" && want != fp {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Redirect(posterURL(camp.ID, fp), fiber.StatusFound)
 	}
 	png, etag, err := s.campaign.Poster(c.UserContext(), camp, u)
 	if errors.Is(err, campaign.ErrPosterBusy) {
@@ -67,7 +92,7 @@ func (s *server) h5Poster(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderETag, `"`+etag+`"`)
-	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	c.Set(fiber.HeaderCacheControl, cacheControl)
 	if c.Get(fiber.HeaderIfNoneMatch) == `"`+etag+`"` {
 		return c.SendStatus(fiber.StatusNotModified)
 	}

@@ -13,9 +13,12 @@ import (
 	"hash/crc32"
 	"image"
 	"image/jpeg"
+	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +30,7 @@ import (
 
 	"fenxiao/campaign"
 	"fenxiao/wechat"
+	"fenxiao/wechat/sim"
 )
 
 // BenchmarkPosterMemory measures the server process's resident memory (RSS) while 20 sharers
@@ -108,6 +112,124 @@ VALUES ($1, $2, 'image/png', 8000, 8000, $3, $4) ON CONFLICT DO NOTHING`, m.id, 
 			b.ReportMetric(secs, "s/20-posters")
 		})
 	}
+}
+
+// BenchmarkPoster measures the latency of one poster, each sample timed alone (median and
+// 99th percentile of posterSamples): "first" is a new sharer's first poster (the campaign's
+// card already drawn by an earlier sharer: card-ms is that very first poster), once for a
+// campaign without pictures (the stand-in cover) and once with a 3000×3000 photo; "cached" is
+// the same poster asked again, from the service and over loopback HTTP at its fingerprinted
+// address with the sharer's session (the whole handler: session, campaign, headers).
+func BenchmarkPoster(b *testing.B) {
+	st := newH5Stack(b)
+	m := st.merchant("海报压测")
+	ctx := context.Background()
+	photo, err := st.srv.campaign.SaveUpload(ctx, m.id, benchPhoto(b, 3000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var seq atomic.Int64
+	newSharer := func() *campaign.User {
+		u, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: fmt.Sprintf("poster-bench-%d-%d", time.Now().UnixNano(), seq.Add(1))},
+			&wechat.User{Nickname: "分享达人"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return u
+	}
+	poster := func(c *campaign.Campaign, u *campaign.User) {
+		if _, _, err := st.srv.campaign.Poster(ctx, c, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		images campaign.StringList
+	}{{"first-stand-in", nil}, {"first-photo-3000px", campaign.StringList{photo.URL()}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var samples []time.Duration
+			var card time.Duration
+			for b.Loop() {
+				c := st.campaign(m, 10, func(s *campaign.Settings) { s.ProductImages = tc.images })
+				sharers := make([]*campaign.User, posterSamples+1)
+				for i := range sharers {
+					sharers[i] = newSharer()
+				}
+				card = timed(func() { poster(c, sharers[0]) })
+				samples = samples[:0]
+				for _, u := range sharers[1:] {
+					samples = append(samples, timed(func() { poster(c, u) }))
+				}
+			}
+			reportLatency(b, samples)
+			b.ReportMetric(ms(card), "card-ms")
+		})
+	}
+	c := st.campaign(m, 10)
+	u := newSharer()
+	b.Run("cached", func(b *testing.B) {
+		poster(c, u)
+		var samples []time.Duration
+		for b.Loop() {
+			samples = samples[:0]
+			for range posterSamples {
+				samples = append(samples, timed(func() { poster(c, u) }))
+			}
+		}
+		reportLatency(b, samples)
+	})
+	b.Run("cached-http", func(b *testing.B) {
+		su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: "压测分享者", Subscribed: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := newFollower()
+		f.signIn(b, st, m, fmt.Sprintf("%s/c/%d", st.base, c.ID), su.OpenID)
+		sharer, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{Nickname: "压测分享者"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		url := st.base + posterURL(c.ID, st.srv.campaign.PosterFingerprint(c, sharer))
+		get := func() {
+			resp, err := f.Get(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("GET %s: %d", url, resp.StatusCode)
+			}
+		}
+		get()
+		var samples []time.Duration
+		for b.Loop() {
+			samples = samples[:0]
+			for range posterSamples {
+				samples = append(samples, timed(get))
+			}
+		}
+		reportLatency(b, samples)
+	})
+}
+
+// posterSamples is how many posters each part of BenchmarkPoster times.
+const posterSamples = 40
+
+func timed(f func()) time.Duration {
+	start := time.Now()
+	f()
+	return time.Since(start)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// reportLatency reports the median and 99th percentile of samples, in milliseconds.
+func reportLatency(b *testing.B, samples []time.Duration) {
+	s := slices.Clone(samples)
+	slices.Sort(s)
+	b.ReportMetric(ms(s[len(s)/2]), "p50-ms")
+	b.ReportMetric(ms(s[min(len(s)*99/100, len(s)-1)]), "p99-ms")
 }
 
 // procStatusMB reads a memory line of /proc/self/status, in MB.

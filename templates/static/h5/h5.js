@@ -242,7 +242,10 @@
       if (tries >= 8) { caption.textContent = "海报暂时无法生成，请稍后刷新页面"; caption.className = "busy"; return; }
       caption.textContent = "海报生成中，请稍后再试…"; caption.className = "busy";
       tries++;
-      setTimeout(function () { poster.src = poster.src.replace(/&try=\d+$/, "") + "&try=" + tries; }, 1500 * tries);
+      setTimeout(function () {
+        var src = poster.src.replace(/[?&]try=\d+$/, "");
+        poster.src = src + (src.indexOf("?") < 0 ? "?" : "&") + "try=" + tries;
+      }, 1500 * tries);
     };
     poster.addEventListener("error", retry);
     poster.addEventListener("load", function () { poster.alt = alt; figure.classList.remove("busy"); caption.textContent = said; caption.className = ""; });
