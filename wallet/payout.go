@@ -101,6 +101,9 @@ type PayoutConfig struct {
 	Rate float64
 	// Workers is how many sends per merchant may be in flight at once [4].
 	Workers int
+	// Merchants is how many merchants' packets are sent at once, each holding a database
+	// connection for its advisory lock while it sends [16].
+	Merchants int
 	// Lease is how long a packet handed to a sender is left alone before another run may
 	// retry it (same bill number) — a crashed sender's packets wait this long [2m].
 	Lease time.Duration
@@ -123,6 +126,7 @@ type Payouts struct {
 	db     *sqlx.DB
 	ledger *Service
 	cfg    PayoutConfig
+	rates  rates // each merchant's sendredpack pace, across runs
 }
 
 // NewPayouts returns Payouts moving money through ledger.
@@ -132,6 +136,9 @@ func NewPayouts(db *sqlx.DB, ledger *Service, cfg PayoutConfig) *Payouts {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
+	}
+	if cfg.Merchants <= 0 {
+		cfg.Merchants = 16
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 2 * time.Minute

@@ -2,14 +2,15 @@ package wallet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
-	"golang.org/x/time/rate"
 
 	"fenxiao/wechat"
 )
@@ -19,25 +20,40 @@ import (
 const sendLock = 0x706179
 
 // SendDue sends every due packet of every merchant whose sending is not paused, and returns
-// how many WeChat accepted. A merchant's packets are sent by one replica at a time (a
-// session advisory lock), at most Rate calls a second, Workers at once.
+// how many WeChat accepted. Merchants are sent at the same time, up to Merchants of them,
+// those waiting longest first: each has its own rate limit, so one merchant's backlog must
+// not hold the others' packets back (sent one merchant after another, ten merchants with a
+// minute of packets each meant ten minutes for the last). A merchant's packets are sent by
+// one replica at a time (a session advisory lock), at most Rate calls a second with a margin
+// (sendRate), Workers at once.
 func (p *Payouts) SendDue(ctx context.Context) (int, error) {
 	var merchants []int64
 	if err := p.db.SelectContext(ctx, &merchants, `
-SELECT DISTINCT merchant_id FROM packets
+SELECT merchant_id FROM packets
 WHERE status IN ('queued', 'sending') AND send_after <= $1 AND next_at <= $1
-  AND merchant_id NOT IN (SELECT merchant_id FROM payout_pauses)`, p.cfg.Now()); err != nil {
+  AND merchant_id NOT IN (SELECT merchant_id FROM payout_pauses)
+GROUP BY merchant_id ORDER BY min(next_at), merchant_id`, p.cfg.Now()); err != nil {
 		return 0, fmt.Errorf("wallet: merchants with due packets: %w", err)
 	}
-	total := 0
+	var (
+		total atomic.Int64
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, p.cfg.Merchants)
+	)
 	for _, m := range merchants {
-		n, err := p.sendMerchant(ctx, m)
-		total += n
-		if err != nil {
-			p.cfg.Log.Error("send red packets", "merchant_id", m, "err", err)
-		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			n, err := p.sendMerchant(ctx, m)
+			total.Add(int64(n))
+			if err != nil && ctx.Err() == nil {
+				p.cfg.Log.Error("send red packets", "merchant_id", m, "err", err)
+			}
+		}()
 	}
-	return total, nil
+	wg.Wait()
+	return int(total.Load()), nil
 }
 
 func (p *Payouts) sendMerchant(ctx context.Context, merchantID int64) (int, error) {
@@ -63,56 +79,91 @@ func (p *Payouts) sendMerchant(ctx context.Context, merchantID int64) (int, erro
 	if err := p.db.GetContext(ctx, &sendName, `SELECT name FROM merchants WHERE id = $1`, merchantID); err != nil {
 		return 0, err
 	}
-	limiter := rate.NewLimiter(rate.Limit(p.cfg.Rate), 1)
-	sent := 0
-	for {
-		batch, err := p.lease(ctx, merchantID, p.cfg.Workers*8)
-		if err != nil || len(batch) == 0 {
-			return sent, err
+	limiter := p.rates.of(merchantID, p.cfg.Rate)
+	// Packets are leased a batch ahead while the previous ones go out: waiting at the end of
+	// each batch for its last answers and the next lease cost a tenth of the rate at 200/s.
+	leasing, stopLeasing := context.WithCancel(ctx)
+	defer stopLeasing()
+	due := make(chan Packet, p.leaseSize())
+	leased := make(chan error, 1)
+	go func() { leased <- p.leaseInto(leasing, merchantID, due) }()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		sent    int
+		stop    bool
+		failing int // unusable answers in a row
+		workers = make(chan struct{}, p.cfg.Workers)
+	)
+	for pk := range due {
+		workers <- struct{}{}
+		// Checked once a worker is free: the one that just finished may have halted us.
+		mu.Lock()
+		halted := stop
+		mu.Unlock()
+		if halted {
+			<-workers
+			break
 		}
-		var (
-			wg      sync.WaitGroup
-			mu      sync.Mutex
-			stop    bool
-			failing int // unusable answers in a row
-			workers = make(chan struct{}, p.cfg.Workers)
-		)
-		for i := range batch {
-			if err := limiter.Wait(ctx); err != nil {
-				wg.Wait()
-				return sent, err
-			}
-			workers <- struct{}{}
-			// Checked once a worker is free: the one that just finished may have halted us.
+		// Paced once a worker is free, so the call starts right when it is counted.
+		if err = limiter.wait(ctx); err != nil {
+			<-workers
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-workers; wg.Done() }()
+			ok, pause, unusable := p.sendOne(ctx, client, truncateRunes(sendName, 32), &pk)
 			mu.Lock()
-			halted := stop
-			mu.Unlock()
-			if halted {
-				<-workers
-				break
+			defer mu.Unlock()
+			if ok {
+				sent++
 			}
-			wg.Add(1)
-			go func(pk *Packet) {
-				defer func() { <-workers; wg.Done() }()
-				ok, pause, unusable := p.sendOne(ctx, client, truncateRunes(sendName, 32), pk)
-				mu.Lock()
-				defer mu.Unlock()
-				if ok {
-					sent++
-				}
-				if unusable {
-					failing++
-				} else {
-					failing = 0
-				}
-				if pause || failing >= unusableInARow {
-					stop = true
-				}
-			}(&batch[i])
+			if unusable {
+				failing++
+			} else {
+				failing = 0
+			}
+			if pause || failing >= unusableInARow {
+				stop = true
+			}
+		}()
+	}
+	// Packets leased and not sent wait for their lease to end, as a crashed sender's do.
+	stopLeasing()
+	wg.Wait()
+	if lerr := <-leased; err == nil && leasing.Err() == nil {
+		err = lerr
+	}
+	return sent, err
+}
+
+// leaseSize is how many packets one lease takes: Workers×8, but no more than a quarter of
+// the lease's time can send, so packets leased ahead (two batches at most) go out long
+// before their lease ends and another run takes them again.
+func (p *Payouts) leaseSize() int {
+	n := float64(p.cfg.Workers * 8)
+	if byTime := p.cfg.Rate * p.cfg.Lease.Seconds() / 4; byTime < n {
+		n = byTime
+	}
+	return max(int(n), 1)
+}
+
+// leaseInto leases the merchant's due packets batch after batch into due, until none are
+// left or ctx ends, and closes due.
+func (p *Payouts) leaseInto(ctx context.Context, merchantID int64, due chan<- Packet) error {
+	defer close(due)
+	for {
+		batch, err := p.lease(ctx, merchantID, cap(due))
+		if err != nil || len(batch) == 0 {
+			return err
 		}
-		wg.Wait()
-		if stop {
-			return sent, nil
+		for _, pk := range batch {
+			select {
+			case due <- pk:
+			case <-ctx.Done():
+				return nil
+			}
 		}
 	}
 }
@@ -136,6 +187,9 @@ RETURNING `+packetCols, merchantID, now, now.Add(p.cfg.Lease), n)
 	}
 	return ps, nil
 }
+
+// recordTimeout bounds the recording of one WeChat answer.
+const recordTimeout = 30 * time.Second
 
 // unusableInARow is how many answers in a row that say nothing (a timeout, an unknown answer,
 // "slow down") end a merchant's run: the rest of its packets wait for the next run, so a
@@ -163,13 +217,16 @@ func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName strin
 	if p.cfg.crash != nil && p.cfg.crash("sent", pk.BillNo) {
 		return false, false, false
 	}
+	// WeChat has answered: record it even if the run is being stopped (a shutdown), or an
+	// accepted packet would wait for its lease and be sent again (same bill number).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	now := p.cfg.Now()
 	kind := wechat.KindOf(err)
 	var rerr error
 	switch kind {
 	case wechat.KindNone:
-		rerr = p.markSent(ctx, pk, res.SendListID, now)
-		ok = rerr == nil
+		ok, rerr = p.markSent(ctx, pk, res.SendListID, now)
 	case wechat.KindFailed:
 		rerr = p.finish(ctx, pk, PacketFailed, err.Error(), now)
 	case wechat.KindUserDailyLimit:
@@ -191,19 +248,27 @@ func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName strin
 	return ok, pause, unusable
 }
 
-func (p *Payouts) markSent(ctx context.Context, pk *Packet, sendListID string, now time.Time) error {
-	return Transact(ctx, p.db, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE packets SET status = 'sent', send_list_id = $2, sent_at = $3, next_at = $4, last_error = ''
-WHERE id = $1 AND status = 'sending'`, pk.ID, sendListID, now, now.Add(p.cfg.CheckEvery))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return Enqueue(ctx, tx, Notification{MerchantID: pk.MerchantID, Key: "sent:" + pk.BillNo, Kind: NoteSent, OpenID: pk.OpenID,
-			Data: map[string]string{"amount": pk.Amount.StringFixed(2)}})
-	})
+// markSent records WeChat's acceptance and queues the sharer's notification in one statement
+// (Enqueue's insert, fed by the update): atomic without a transaction's extra round trips,
+// once per packet since the update is conditional and the key unique. recorded: this call
+// changed the packet (not one recorded before, by a run whose lease had ended).
+func (p *Payouts) markSent(ctx context.Context, pk *Packet, sendListID string, now time.Time) (recorded bool, err error) {
+	data, err := json.Marshal(map[string]string{"amount": pk.Amount.StringFixed(2)})
+	if err != nil {
+		return false, err
+	}
+	var n int
+	err = p.db.GetContext(ctx, &n, `
+WITH sent AS (
+    UPDATE packets SET status = 'sent', send_list_id = $2, sent_at = $3, next_at = $4, last_error = ''
+    WHERE id = $1 AND status = 'sending'
+    RETURNING merchant_id, bill_no, openid)
+, note AS (
+    INSERT INTO notifications (merchant_id, msg_key, kind, openid, data)
+    SELECT merchant_id, 'sent:' || bill_no, $5, openid, $6 FROM sent
+    ON CONFLICT (merchant_id, msg_key) DO NOTHING)
+SELECT count(*) FROM sent`, pk.ID, sendListID, now, now.Add(p.cfg.CheckEvery), NoteSent, string(data))
+	return n == 1, err
 }
 
 // finish closes a packet for good. Failed and refunded packets return their money to the

@@ -98,18 +98,27 @@ func (e *payEnv) sharer(id int64, amount string) (int64, string) {
 
 var fundSeq atomic.Int64
 
-func (e *payEnv) fund(sharer int64, amount string) {
+func (e *payEnv) fund(sharer int64, amount string) { e.fundAt(e.merchant, sharer, amount) }
+
+// fundAt credits sharer's vault at merchant with amount through the real flow.
+func (e *payEnv) fundAt(merchant, sharer int64, amount string) {
 	e.t.Helper()
+	if err := e.fundErr(merchant, sharer, amount); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// fundErr is fundAt for goroutines other than the test's.
+func (e *payEnv) fundErr(merchant, sharer int64, amount string) error {
 	k := fundSeq.Add(1)
-	if _, err := e.ledger.TopUpAssets(ctx, nil, e.merchant, d(amount), fmt.Sprintf("t%d", k), ""); err != nil {
-		e.t.Fatal(err)
+	if _, err := e.ledger.TopUpAssets(ctx, nil, merchant, d(amount), fmt.Sprintf("t%d", k), ""); err != nil {
+		return err
 	}
-	if _, err := e.ledger.FreezeReserve(ctx, nil, e.merchant, 1, d(amount), fmt.Sprintf("f%d", k)); err != nil {
-		e.t.Fatal(err)
+	if _, err := e.ledger.FreezeReserve(ctx, nil, merchant, 1, d(amount), fmt.Sprintf("f%d", k)); err != nil {
+		return err
 	}
-	if _, err := e.ledger.EarnCommission(ctx, nil, wallet.Earning{MerchantID: e.merchant, CampaignID: 1, SharerID: sharer, Amount: d(amount), Key: fmt.Sprintf("c%d", k)}); err != nil {
-		e.t.Fatal(err)
-	}
+	_, err := e.ledger.EarnCommission(ctx, nil, wallet.Earning{MerchantID: merchant, CampaignID: 1, SharerID: sharer, Amount: d(amount), Key: fmt.Sprintf("c%d", k)})
+	return err
 }
 
 func auditAll(t *testing.T, db *sqlx.DB) {
