@@ -17,7 +17,7 @@ import (
 // payoutBenchFor is how long every part of BenchmarkPayouts sends: the baseline and the
 // pipelines are measured over the same wall-clock time, not the same number of packets
 // (with -benchtime 1x that was one packet each).
-const payoutBenchFor = 2 * time.Second
+const payoutBenchFor = 4 * time.Second
 
 // BenchmarkPayouts measures the sending pipeline (lease in PostgreSQL, pace, send, record the
 // answer), every part for payoutBenchFor:

@@ -105,14 +105,13 @@ func (p *Payouts) sendMerchant(ctx context.Context, merchantID int64) (int, erro
 			<-workers
 			break
 		}
-		// Paced once a worker is free, so the call starts right when it is counted.
-		if err = limiter.wait(ctx); err != nil {
-			<-workers
-			break
-		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-workers; wg.Done() }()
+			// Paced in the goroutine that calls, so the call starts right when it is counted.
+			if limiter.wait(ctx) != nil {
+				return // the run is ending; the packet waits for its lease
+			}
 			ok, pause, unusable := p.sendOne(ctx, client, truncateRunes(sendName, 32), &pk)
 			mu.Lock()
 			defer mu.Unlock()
