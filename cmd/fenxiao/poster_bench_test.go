@@ -222,8 +222,6 @@ func timed(f func()) time.Duration {
 	return time.Since(start)
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // reportLatency reports the median and 99th percentile of samples, in milliseconds.
 func reportLatency(b *testing.B, samples []time.Duration) {
 	s := slices.Clone(samples)
