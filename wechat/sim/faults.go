@@ -171,7 +171,11 @@ func (s *Server) withhold(w http.ResponseWriter, r *http.Request, fault string) 
 // Work-then-hang makes no sense for these reads, so timeout and drop just withhold.
 func (s *Server) oaFault(w http.ResponseWriter, r *http.Request, endpoint string) bool {
 	s.mu.Lock()
-	f := s.takeFault(endpoint, r.URL.Query().Get("appid"))
+	appID := r.URL.Query().Get("appid")
+	if t := s.tokens[r.URL.Query().Get("access_token")]; appID == "" && t != nil {
+		appID = t.appID // calls made with the OA's access_token (template/send) name no appid
+	}
+	f := s.takeFault(endpoint, appID)
 	s.mu.Unlock()
 	switch f {
 	case "":

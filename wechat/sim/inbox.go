@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 type followPage struct {
@@ -91,9 +93,41 @@ type inboxPage struct {
 	User                                   *User
 	Users                                  []User
 	Packets                                []Packet
+	Messages                               []inboxMessage
 }
 
-// pageInbox lists a user's red packets (or, without openid, the users to pick from).
+// inboxMessage is a template message as the user's chat with the OA shows it: the keywords
+// in their numbered order (thing1, amount2, time3 …; first and remark around them).
+type inboxMessage struct {
+	TemplateMessage
+	Fields []inboxField
+}
+
+type inboxField struct{ Key, Value string }
+
+func newInboxMessage(t TemplateMessage) inboxMessage {
+	m := inboxMessage{TemplateMessage: t}
+	for k, v := range t.Data {
+		m.Fields = append(m.Fields, inboxField{k, v})
+	}
+	rank := func(k string) int {
+		switch k {
+		case "first":
+			return -1
+		case "remark":
+			return 1 << 30
+		}
+		n, _ := strconv.Atoi(strings.TrimLeft(k, "abcdefghijklmnopqrstuvwxyz_"))
+		return n
+	}
+	sort.Slice(m.Fields, func(i, j int) bool {
+		ri, rj := rank(m.Fields[i].Key), rank(m.Fields[j].Key)
+		return ri < rj || ri == rj && m.Fields[i].Key < m.Fields[j].Key
+	})
+	return m
+}
+
+// pageInbox lists a user's template messages and red packets (or, without openid, the users to pick from).
 func (s *Server) pageInbox(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.mu.Lock()
@@ -111,6 +145,11 @@ func (s *Server) pageInbox(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			sort.Slice(page.Packets, func(i, j int) bool { return page.Packets[i].SendListID > page.Packets[j].SendListID })
+			for i := len(s.templates) - 1; i >= 0; i-- { // newest first
+				if t := s.templates[i]; t.AppID == m.appID && t.ToUser == u.OpenID {
+					page.Messages = append(page.Messages, newInboxMessage(t))
+				}
+			}
 		} else {
 			for _, u := range s.usersOf(m.appID) {
 				page.Users = append(page.Users, u.User)
