@@ -76,19 +76,30 @@ func (s *Service) Bind(ctx context.Context, c *Campaign, visitor *User, token st
 	if !ok || sharer == visitor.ID || visitor.Snapshot {
 		return false, nil
 	}
-	return s.bind(ctx, s.db, c, visitor.ID, sharer)
+	return s.bind(ctx, s.db, c, visitor, sharer)
 }
 
-func (s *Service) bind(ctx context.Context, q sqlx.ExecerContext, c *Campaign, visitorID, sharerID int64) (bool, error) {
-	res, err := q.ExecContext(ctx, `
-INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at)
-SELECT $1, $2, $3, u.id, $5 FROM wechat_users u WHERE u.id = $4 AND u.merchant_id = $3 AND NOT u.snapshot
-ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET sharer_id = EXCLUDED.sharer_id, bound_at = EXCLUDED.bound_at`,
-		c.ID, visitorID, c.MerchantID, sharerID, s.now())
+// bind records the binding and, in the same statement (so exactly when the binding is
+// written), the sharer's "a friend opened my share" notification: once per friend, as its key
+// is (campaign, sharer, friend).
+func (s *Service) bind(ctx context.Context, q sqlx.QueryerContext, c *Campaign, visitor *User, sharerID int64) (bool, error) {
+	key, data, link := s.openedNote(c, visitor, sharerID)
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, `
+WITH sharer AS (SELECT u.id, u.openid FROM wechat_users u WHERE u.id = $4 AND u.merchant_id = $3 AND NOT u.snapshot),
+bound AS (
+    INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at)
+    SELECT $1, $2, $3, sharer.id, $5 FROM sharer
+    ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET sharer_id = EXCLUDED.sharer_id, bound_at = EXCLUDED.bound_at
+    RETURNING sharer_id),
+told AS (
+    INSERT INTO notifications (merchant_id, msg_key, kind, openid, data, link)
+    SELECT $3, $6, 'friend_opened', sharer.openid, $7::jsonb, $8 FROM bound JOIN sharer ON sharer.id = bound.sharer_id
+    ON CONFLICT (merchant_id, msg_key) DO NOTHING)
+SELECT count(*) FROM bound`, c.ID, visitor.ID, c.MerchantID, sharerID, s.now(), key, string(data), link)
 	if err != nil {
-		return false, fmt.Errorf("campaign: bind visitor %d to sharer %d: %w", visitorID, sharerID, err)
+		return false, fmt.Errorf("campaign: bind visitor %d to sharer %d: %w", visitor.ID, sharerID, err)
 	}
-	n, _ := res.RowsAffected()
 	return n > 0, nil
 }
 
@@ -99,7 +110,9 @@ type credit struct {
 	status   string // none, earned, held
 	reason   string
 	settleAt *time.Time
-	openID   string // the earning sharer's, for the notification
+	openID   string // the earning sharer's, for the notifications
+	// the buyer's, for the notifications ("" for a snapshot-mode buyer: nobody to tell)
+	buyerOpenID, buyerName string
 }
 
 // attribute decides who earns on a paid order, in the payment's transaction (earn then moves
@@ -129,6 +142,7 @@ type paying struct {
 func (s *Service) attributeAll(ctx context.Context, tx *sqlx.Tx, c *Campaign, ps []paying) ([]credit, error) {
 	var ids []int64
 	for _, p := range ps {
+		ids = append(ids, p.order.BuyerID) // for the buyers' notifications: same query, no round trip more
 		if p.order.SharerID != nil {
 			ids = append(ids, *p.order.SharerID)
 		}
@@ -136,6 +150,7 @@ func (s *Service) attributeAll(ctx context.Context, tx *sqlx.Tx, c *Campaign, ps
 	type sharer struct {
 		ID       int64  `db:"id"`
 		OpenID   string `db:"openid"`
+		Nickname string `db:"nickname"`
 		Snapshot bool   `db:"snapshot"`
 		Bought   bool   `db:"bought"`
 	}
@@ -143,7 +158,7 @@ func (s *Service) attributeAll(ctx context.Context, tx *sqlx.Tx, c *Campaign, ps
 	if len(ids) > 0 {
 		var rows []sharer
 		if err := sqlx.SelectContext(ctx, tx, &rows, `
-SELECT u.id, u.openid, u.snapshot,
+SELECT u.id, u.openid, u.nickname, u.snapshot,
        EXISTS (SELECT 1 FROM orders p WHERE p.campaign_id = $1 AND p.buyer_id = u.id AND p.status = 'paid') AS bought
 FROM wechat_users u WHERE u.id = ANY($2) AND u.merchant_id = $3`, c.ID, pq.Array(ids), c.MerchantID); err != nil {
 			return nil, err
@@ -183,6 +198,9 @@ FROM wechat_users u WHERE u.id = ANY($2) AND u.merchant_id = $3`, c.ID, pq.Array
 				cr.status, cr.settleAt = "held", &at
 			}
 		}
+		if b := sharers[o.BuyerID]; b != nil && !b.Snapshot {
+			cr.buyerOpenID, cr.buyerName = b.OpenID, b.Nickname
+		}
 		out[i] = cr
 		if b := sharers[o.BuyerID]; b != nil {
 			b.Bought = true // this buyer has now bought: their own shares count from here on
@@ -192,24 +210,17 @@ FROM wechat_users u WHERE u.id = ANY($2) AND u.merchant_id = $3`, c.ID, pq.Array
 }
 
 // earn moves an earned commission from the reserve to the sharer's vault (pending while held)
-// and tells the sharer through the outbox (sent after the commit, at most once). The caller
-// then counts the units as earned on the campaign row.
-func (s *Service) earn(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, cr credit) error {
+// and enqueues what the payment tells the buyer and the sharer (sent after the commit, at most
+// once). The caller then counts the units as earned on the campaign row.
+func (s *Service) earn(ctx context.Context, tx *sqlx.Tx, c *Campaign, o *Order, cr credit, paidAt time.Time) error {
+	if err := wallet.EnqueueAll(ctx, tx, s.paidNotes(c, o, cr, paidAt)); err != nil {
+		return err
+	}
 	if cr.status == "none" {
 		return nil
 	}
-	if err := wallet.Enqueue(ctx, tx, s.commissionNote(c, o, cr)); err != nil {
-		return err
-	}
 	_, err := s.wallet.EarnCommission(ctx, tx, commissionEarning(c, o, cr))
 	return err
-}
-
-// commissionNote tells the sharer of cr what they earned on o.
-func (s *Service) commissionNote(c *Campaign, o *Order, cr credit) wallet.Notification {
-	return wallet.Notification{MerchantID: c.MerchantID, Key: fmt.Sprintf("commission:order:%d", o.ID), Kind: wallet.NoteCommission,
-		OpenID: cr.openID, Link: s.CampaignURL(c.ID) + "/commissions",
-		Data: map[string]string{"amount": cr.amount.StringFixed(2), "campaign": c.Title, "qty": fmt.Sprint(o.Qty)}}
 }
 
 // commissionEarning is the ledger movement of cr: one per order, keyed by it.

@@ -321,9 +321,11 @@ WHERE id = $1 AND commission_status = 'held' AND status = 'paid' AND settle_at <
 		}); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE orders SET commission_status = 'earned' WHERE id = $1`, o.ID)
-		done = err == nil
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE orders SET commission_status = 'earned' WHERE id = $1`, o.ID); err != nil {
+			return err
+		}
+		done = true
+		return s.enqueueSettled(ctx, tx, &o, left)
 	})
 	return done, err
 }

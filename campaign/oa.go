@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -170,6 +171,9 @@ WHERE merchant_id = $1 AND openid = $2`, merchantID, e.OpenID)
 	if e.Scene == "" {
 		return "", nil
 	}
+	if strings.HasPrefix(e.Scene, receiverScenePrefix) {
+		return s.bindReceiver(ctx, tx, merchantID, e)
+	}
 	var issued struct {
 		CampaignID int64 `db:"campaign_id"`
 		SharerID   int64 `db:"sharer_id"`
@@ -197,7 +201,7 @@ WHERE merchant_id = $1 AND scene = $2 AND openid = $3 AND expires_at > $4`, merc
 	}
 	link := s.CampaignURL(c.ID)
 	if issued.SharerID > 0 && issued.SharerID != u.ID && !u.Snapshot {
-		if _, err := s.bind(ctx, tx, c, u.ID, issued.SharerID); err != nil {
+		if _, err := s.bind(ctx, tx, c, &u, issued.SharerID); err != nil {
 			return "", err
 		}
 		link = s.ShareURL(c.ID, issued.SharerID)

@@ -301,7 +301,7 @@ WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, cre
 		// The hot rows last: the commission's ledger move locks the campaign's reserve, and the
 		// campaign's counters are the last statement, so the campaign row is locked only from
 		// here to the commit, never across the ledger move.
-		if err := s.earn(ctx, tx, c, &o, credit); err != nil {
+		if err := s.earn(ctx, tx, c, &o, credit, paidAt); err != nil {
 			return err
 		}
 		held, earned := o.Qty, 0 // a pending order's units move from held to sold; a closed one's come from unsold stock

@@ -155,8 +155,8 @@ WHERE merchant_id = $1 AND out_trade_no = ANY($2) ORDER BY id FOR UPDATE`, merch
 			}
 			upd.add(o.ID, batch[i].transactionID, batch[i].paidAt, cr, start)
 			n.units += o.Qty
+			notes = append(notes, s.paidNotes(c, o, cr, batch[i].paidAt)...)
 			if cr.status != "none" {
-				notes = append(notes, s.commissionNote(c, o, cr))
 				earns = append(earns, commissionEarning(c, o, cr))
 				n.earned += o.Qty
 			}

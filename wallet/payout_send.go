@@ -252,7 +252,9 @@ func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName strin
 // once per packet since the update is conditional and the key unique. recorded: this call
 // changed the packet (not one recorded before, by a run whose lease had ended).
 func (p *Payouts) markSent(ctx context.Context, pk *Packet, sendListID string, now time.Time) (recorded bool, err error) {
-	data, err := json.Marshal(map[string]string{"amount": pk.Amount.StringFixed(2)})
+	note := NewNote(NoteSent, pk.MerchantID, "sent:"+pk.BillNo, pk.OpenID, "",
+		NoteAmount(pk.Amount), "请在微信中拆开红包，24小时内有效", NoteTime(now))
+	data, err := json.Marshal(note.Data)
 	if err != nil {
 		return false, err
 	}
@@ -266,7 +268,7 @@ WITH sent AS (
     INSERT INTO notifications (merchant_id, msg_key, kind, openid, data)
     SELECT merchant_id, 'sent:' || bill_no, $5, openid, $6 FROM sent
     ON CONFLICT (merchant_id, msg_key) DO NOTHING)
-SELECT count(*) FROM sent`, pk.ID, sendListID, now, now.Add(p.cfg.CheckEvery), NoteSent, string(data))
+SELECT count(*) FROM sent`, pk.ID, sendListID, now, now.Add(p.cfg.CheckEvery), note.Kind, string(data))
 	return n == 1, err
 }
 
@@ -288,8 +290,8 @@ WHERE id = $1 AND status IN ('queued', 'sending', 'sent')`, pk.ID, status, now, 
 			_, err = p.ledger.PayoutReceived(ctx, tx, pk.MerchantID, pk.SharerID, pk.Amount, "packet:"+pk.BillNo+":received", pk.BillNo)
 		case PacketRefunded:
 			if _, err = p.ledger.PayoutReturned(ctx, tx, pk.MerchantID, pk.SharerID, pk.Amount, "packet:"+pk.BillNo+":returned", pk.BillNo); err == nil {
-				err = Enqueue(ctx, tx, Notification{MerchantID: pk.MerchantID, Key: "refunded:" + pk.BillNo, Kind: NoteRefunded, OpenID: pk.OpenID,
-					Data: map[string]string{"amount": pk.Amount.StringFixed(2)}})
+				err = Enqueue(ctx, tx, NewNote(NoteRefunded, pk.MerchantID, "refunded:"+pk.BillNo, pk.OpenID, "",
+					NoteAmount(pk.Amount), "红包24小时未领取，已退回佣金余额", NoteTime(now)))
 			}
 		default:
 			_, err = p.ledger.PayoutReturned(ctx, tx, pk.MerchantID, pk.SharerID, pk.Amount, "packet:"+pk.BillNo+":returned", pk.BillNo)

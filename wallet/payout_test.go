@@ -319,7 +319,7 @@ func TestPauseAndDefiniteFailure(t *testing.T) {
 func TestNotificationsSentOnce(t *testing.T) {
 	e := newPayEnv(t)
 	p := e.payouts()
-	if err := p.SetTemplates(ctx, e.merchant, "", "TPL_SENT", "TPL_REFUND"); err != nil {
+	if err := p.SetTemplates(ctx, e.merchant, map[wallet.NoteKind]string{wallet.NoteSent: "TPL_SENT", wallet.NoteRefunded: "TPL_REFUND"}); err != nil {
 		t.Fatal(err)
 	}
 	s, o := e.sharer(1, "12")
@@ -349,7 +349,7 @@ func TestNotificationsSentOnce(t *testing.T) {
 			got = append(got, m)
 		}
 	}
-	if len(got) != 1 || got[0].TemplateID != "TPL_SENT" || got[0].Data["amount"] != "12.00" || got[0].ClientMsgID == "" {
+	if len(got) != 1 || got[0].TemplateID != "TPL_SENT" || got[0].Data["amount1"] != "12.00元" || got[0].ClientMsgID == "" {
 		t.Fatalf("template messages to the sharer: %+v", got)
 	}
 	var pending int

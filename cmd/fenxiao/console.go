@@ -72,6 +72,9 @@ func (s *server) consoleRoutes(r router) {
 	a.Get("/wechat", con.wechatPage)
 	a.Post("/wechat", con.saveWeChat)
 	a.Post("/wechat/test", con.testWeChat)
+	a.Post("/wechat/templates", con.saveTemplates)
+	a.Post("/wechat/receiver", con.receiverQR)
+	a.Post("/wechat/test-message", con.testMessage)
 	a.Post("/payouts/resume", con.resumePayouts)
 
 	a.Get("/assets", con.assetsPage)

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fenxiao/campaign"
+	"fenxiao/wallet"
 )
 
 // homeData is the overview: the steps to a first campaign (funding is the layout's balance,
@@ -11,6 +12,7 @@ import (
 type homeData struct {
 	WeChat    bool // settings saved
 	Campaigns []campaign.Campaign
+	Failures  wallet.NoteFailures // notifications given up on
 }
 
 // Running are the campaigns a merchant watches now: upcoming and running ones.
@@ -44,6 +46,10 @@ func (con *console) home(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := homeData{WeChat: info.Configured, Campaigns: list}
+	failures, err := con.payouts.FailedNotifications(ctx, m)
+	if err != nil {
+		return err
+	}
+	d := homeData{WeChat: info.Configured, Campaigns: list, Failures: failures}
 	return con.render(c, "home", &consolePage{Title: "概览", Nav: "home", Data: d})
 }

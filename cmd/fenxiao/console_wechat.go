@@ -11,9 +11,10 @@ import (
 // wechatData is the WeChat settings page: what is stored (ids and which secrets are set),
 // what was typed (ids only: secrets are never sent back to the browser) and the last test.
 type wechatData struct {
-	Info campaign.WeChatInfo
-	Form campaign.WeChatForm
-	Test *campaign.WeChatTest
+	Info   campaign.WeChatInfo
+	Form   campaign.WeChatForm
+	Test   *campaign.WeChatTest
+	Notify notifyData
 }
 
 func (con *console) wechatPage(c *fiber.Ctx) error {
@@ -21,8 +22,12 @@ func (con *console) wechatPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	n, err := con.notifyData(c, nil)
+	if err != nil {
+		return err
+	}
 	return con.render(c, "wechat", &consolePage{Title: "微信设置", Nav: "wechat",
-		Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: info.AppID, MchID: info.MchID}}})
+		Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: info.AppID, MchID: info.MchID}, Notify: n}})
 }
 
 // saveWeChat stores the settings. The certificate arrives as a file upload and is checked
@@ -48,8 +53,12 @@ func (con *console) saveWeChat(c *fiber.Ctx) error {
 		if ierr != nil {
 			return ierr
 		}
+		n, nerr := con.notifyData(c, nil)
+		if nerr != nil {
+			return nerr
+		}
 		return con.form(c, "wechat", &consolePage{Title: "微信设置", Nav: "wechat",
-			Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: f.AppID, MchID: f.MchID}}}, err)
+			Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: f.AppID, MchID: f.MchID}, Notify: n}}, err)
 	}
 	return con.redirect(c, "/console/wechat", "ok", "微信设置已保存。密钥已加密保存，不会再显示。")
 }
