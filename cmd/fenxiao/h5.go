@@ -18,6 +18,7 @@ import (
 // the JSON calls their scripts make live under /api/h5/c/{campaign}, where errors answer JSON.
 func (s *server) h5Routes(r router) {
 	s.visits = newRecorder(s.campaign, s.log)
+	s.landings = newLandingPages()
 	s.covers = &coverCache{}
 	s.h5Key = h5CSRFKey(s.cfg.SecretKey)
 	r.Get("/h5/oauth/:merchant<int>", s.h5OAuth)
@@ -90,16 +91,27 @@ func (p *h5Page) First(s string) string {
 
 // render answers an H5 page inside the H5 layout.
 func (s *server) render(c *fiber.Ctx, page string, p *h5Page) error {
+	s.pageEnv(p)
+	p.CSRF = s.h5CSRF(c)
+	s.h5PageHeaders(c)
+	return s.page(c, "h5/"+page, p, "layouts/h5")
+}
+
+// pageEnv sets what an H5 page takes from the server rather than the visitor: the
+// simulator's bridge, the clock and the time zone.
+func (s *server) pageEnv(p *h5Page) {
 	p.Sim = s.simIP != nil
 	p.Now = time.Now()
 	p.tz = s.cfg.TimeZone
 	if p.tz == nil {
 		p.tz = time.Local
 	}
-	p.CSRF = s.h5CSRF(c)
+}
+
+// h5PageHeaders are the headers of every H5 page.
+func (s *server) h5PageHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderCacheControl, "no-store") // personal pages: never from a shared cache
 	h5Headers(c, s.wechatImageOrigin())
-	return s.page(c, "h5/"+page, p, "layouts/h5")
 }
 
 // wechatImageOrigin is where pages load WeChat's pictures from (the follow QR code): WeChat's

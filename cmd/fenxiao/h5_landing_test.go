@@ -155,3 +155,60 @@ func waitPaid(t *testing.T, st *h5Stack, m *h5Merchant, orderID int64) *campaign
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// An open campaign's landing page is rendered once per snapshot and shared, yet each visitor
+// gets their own CSRF token in it: two followers opening the page three times each cause one
+// render; each page carries the token of its own session (it passes the guard for that
+// follower and is refused for the other); apart from the token the pages are the same; and
+// neither carries the other's token or the placeholder the shared page was cut at.
+func TestH5LandingSharedPageOwnToken(t *testing.T) {
+	st := newH5StackWith(t, func(c *Config) { c.snapshotEvery = time.Minute }) // one snapshot for the test
+	m := st.merchant("共享页店")
+	c := st.campaign(m, 20, func(s *campaign.Settings) { s.ShowParticipants, s.OrderTicker = true, true })
+	page := fmt.Sprintf("%s/c/%d", st.base, c.ID)
+	var followers [2]*follower
+	var pages [2]string
+	for i := range followers {
+		su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: fmt.Sprintf("访客%d", i), Subscribed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		followers[i] = newFollower()
+		followers[i].signIn(t, st, m, page, su.OpenID)
+	}
+	before := st.srv.landings.renders.Load()
+	for range 3 {
+		for i, f := range followers {
+			resp, body := f.get(t, page)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "剩余 <b>20</b> 件") {
+				t.Fatalf("landing page: %d\n%s", resp.StatusCode, body)
+			}
+			if pages[i] != "" && body != pages[i] {
+				t.Fatalf("follower %d got two different pages from one snapshot:\n%s\n---\n%s", i, pages[i], body)
+			}
+			pages[i] = body
+		}
+	}
+	if got := st.srv.landings.renders.Load() - before; got != 1 {
+		t.Fatalf("6 landing requests within one snapshot rendered the page %d times, want once", got)
+	}
+	tokens := [2]string{csrfOf(t, pages[0]), csrfOf(t, pages[1])}
+	if tokens[0] == tokens[1] {
+		t.Fatalf("two sessions got the same CSRF token %s", tokens[0])
+	}
+	if strings.ReplaceAll(pages[0], tokens[0], "T") != strings.ReplaceAll(pages[1], tokens[1], "T") {
+		t.Fatalf("the pages differ beyond the token:\n%s\n---\n%s", pages[0], pages[1])
+	}
+	shares := fmt.Sprintf("%s/api/h5/c/%d/shares", st.base, c.ID)
+	for i, f := range followers {
+		if strings.Contains(pages[i], tokens[1-i]) || strings.Contains(pages[i], st.srv.landings.mark) {
+			t.Fatalf("follower %d's page carries another token:\n%s", i, pages[i])
+		}
+		if resp, body := f.post(t, shares, "application/json", `{"channel":"link"}`, "", tokens[i]); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("follower %d with the token of their page: %d %s", i, resp.StatusCode, body)
+		}
+		if resp, _ := f.post(t, shares, "application/json", `{"channel":"link"}`, "", tokens[1-i]); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("follower %d with the other's token: %d, want 403", i, resp.StatusCode)
+		}
+	}
+}

@@ -23,31 +23,6 @@ func signedIn(err error) error {
 	return err
 }
 
-// h5Landing serves the page every visitor of a campaign opens first: the campaign and its
-// numbers come from the replica's shared snapshot (at most a second old), so a visitor costs
-// their session and the gate's own checks, whatever the campaign's size.
-func (s *server) h5Landing(c *fiber.Ctx) error {
-	id, _ := c.ParamsInt("id")
-	snap, err := s.campaign.Snapshot(c.UserContext(), int64(id))
-	if err != nil {
-		return err
-	}
-	camp := snap.Campaign
-	u, err := s.follower(c, camp, false)
-	if err != nil {
-		return signedIn(err)
-	}
-	l, err := s.campaign.Landing(c.UserContext(), snap, u, s.gateIP(c, camp, u), c.Query("s"))
-	if err != nil {
-		return err
-	}
-	s.visits.view(camp, u)
-	if l.Gate.Reason != campaign.Open {
-		return s.gatePage(c, camp, u, l.Gate, "")
-	}
-	return s.render(c, "landing", &h5Page{Title: camp.Title, Campaign: camp, User: u, Share: true, Data: l})
-}
-
 // gateView is what a gate page shows.
 type gateView struct {
 	Gate    campaign.Gate

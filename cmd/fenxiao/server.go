@@ -37,6 +37,8 @@ type server struct {
 	simIP func(appID, openID string) (ip string, ok bool)
 	// visits records page views and shares in the background (h5_stats.go).
 	visits *recorder
+	// landings keeps each campaign's landing page rendered for its snapshot (h5_landing.go).
+	landings *landingPages
 	// covers keeps generated product pictures (h5_share.go).
 	covers *coverCache
 	// h5Key signs the H5 pages' CSRF tokens (h5_guard.go).
