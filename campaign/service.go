@@ -73,6 +73,7 @@ type Service struct {
 	payments        batcher[*payment]     // group commit of payments (payment.go)
 	counts          batcher[*event]       // rate limit counts, all keys together (ratelimit.go)
 	snapshots       snapshots             // what every visitor of a campaign sees alike (snapshot.go)
+	followerStmt    *prepared             // the session of every follower's page (follower_session.go)
 }
 
 // NewService checks cfg and returns a Service.
@@ -88,6 +89,7 @@ func NewService(cfg Config) (*Service, error) {
 		db: cfg.DB, wallet: cfg.Wallet, regions: cfg.Regions, keys: k, baseURL: cfg.BaseURL,
 		wechatOpts: cfg.WeChat, log: cfg.Log, now: cfg.Now, orderTimeout: cfg.OrderTimeout,
 		clients: clientCache{clients: map[int64]cachedClient{}}, clientsOverride: cfg.Clients,
+		followerStmt: &prepared{query: followerSQL},
 	}
 	held := make(slots, flusherConns)
 	s.reservations = batcher[*reservation]{take: takeBatch, run: s.reserveBatch, db: s.db, held: held}
