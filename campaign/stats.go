@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 )
 
@@ -72,12 +73,41 @@ func (s *Service) Stats(ctx context.Context, c *Campaign) (Stats, error) {
 
 // RecordView counts a page view by a signed-in visitor.
 func (s *Service) RecordView(ctx context.Context, c *Campaign, visitorID int64) error {
-	_, err := s.db.ExecContext(ctx, `
-INSERT INTO visits (campaign_id, visitor_id, merchant_id, first_at, last_at) VALUES ($1, $2, $3, $4, $4)
-ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET views = visits.views + 1, last_at = EXCLUDED.last_at`,
-		c.ID, visitorID, c.MerchantID, s.now())
+	return s.RecordViews(ctx, []View{{CampaignID: c.ID, MerchantID: c.MerchantID, VisitorID: visitorID}})
+}
+
+// View is one page view of a campaign by a signed-in visitor.
+type View struct{ CampaignID, MerchantID, VisitorID int64 }
+
+// recordViewsSQL adds each visitor's views in one statement, rows in key order so that two
+// replicas writing batches at once lock shared rows in the same order (no deadlock).
+const recordViewsSQL = `
+INSERT INTO visits (campaign_id, visitor_id, merchant_id, views, first_at, last_at)
+SELECT c, v, m, n, $5, $5 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[]) AS t(c, v, m, n) ORDER BY c, v
+ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET views = visits.views + EXCLUDED.views, last_at = EXCLUDED.last_at`
+
+// RecordViews counts many page views in one write, as a busy landing page produces them: the
+// views of one visitor of one campaign are added up first (a statement may change a row only
+// once).
+func (s *Service) RecordViews(ctx context.Context, views []View) error {
+	type key struct{ campaign, visitor int64 }
+	counts := map[key]int{}
+	merchant := map[int64]int64{}
+	for _, v := range views {
+		counts[key{v.CampaignID, v.VisitorID}]++
+		merchant[v.CampaignID] = v.MerchantID
+	}
+	var camps, visitors, merchants, ns []int64
+	for k, n := range counts {
+		camps, visitors = append(camps, k.campaign), append(visitors, k.visitor)
+		merchants, ns = append(merchants, merchant[k.campaign]), append(ns, int64(n))
+	}
+	if len(ns) == 0 {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, recordViewsSQL, pq.Array(camps), pq.Array(visitors), pq.Array(merchants), pq.Array(ns), s.now())
 	if err != nil {
-		return fmt.Errorf("campaign: record view: %w", err)
+		return fmt.Errorf("campaign: record %d views: %w", len(views), err)
 	}
 	return nil
 }

@@ -65,3 +65,36 @@ func TestUnfollowEvent(t *testing.T) {
 		t.Fatalf("after unfollowing: %+v %v", g, err)
 	}
 }
+
+// RecordViews writes a batch of page views in one statement: a visitor's views of a campaign
+// add up (twice in the batch and once before: 3 views, one visitor), visitors and campaigns
+// stay apart, and an empty batch writes nothing.
+func TestRecordViewsBatch(t *testing.T) {
+	e := newEnv(t, "100")
+	c, d := e.campaign(10), e.campaign(10)
+	a, b := e.user("甲"), e.user("乙")
+	if err := e.svc.RecordView(ctx, c, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	view := func(c *campaign.Campaign, u *campaign.User) campaign.View {
+		return campaign.View{CampaignID: c.ID, MerchantID: c.MerchantID, VisitorID: u.ID}
+	}
+	if err := e.svc.RecordViews(ctx, []campaign.View{view(c, a), view(c, b), view(c, a), view(d, b)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RecordViews(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		c               *campaign.Campaign
+		views, visitors int
+	}{{c, 4, 2}, {d, 1, 1}} {
+		st, err := e.svc.Stats(ctx, want.c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Views != want.views || st.Visitors != want.visitors {
+			t.Fatalf("campaign %d: %d views by %d visitors, want %d by %d", want.c.ID, st.Views, st.Visitors, want.views, want.visitors)
+		}
+	}
+}

@@ -11,7 +11,9 @@ import (
 )
 
 // recorder writes page views and shares for the stats off the request path: a page only
-// puts an event on a bounded queue and never waits for the database. When the queue is full
+// puts an event on a bounded queue and never waits for the database. The writer takes
+// whatever has queued meanwhile and writes its views in one statement, so a busy landing
+// page costs the database one write per batch, not one per visitor. When the queue is full
 // (the database is slow or down) events are dropped and counted: stats may lose a view, a
 // page must not lose a visitor.
 type recorder struct {
@@ -20,6 +22,7 @@ type recorder struct {
 	q       chan visitEvent
 	done    chan struct{}
 	once    sync.Once
+	pending atomic.Int64 // events queued and not written yet (flush)
 	dropped atomic.Int64
 }
 
@@ -28,9 +31,12 @@ type visitEvent struct {
 	channel                        string // "" for a page view, else the share's channel
 }
 
-// recorderQueue bounds the events waiting: at a few hundred writes a second it is seconds of
-// traffic, a few hundred KB of memory.
+// recorderQueue bounds the events waiting: at a few thousand views a second it is a second
+// or two of traffic, a few hundred KB of memory.
 const recorderQueue = 4096
+
+// recorderBatch bounds the views one statement writes.
+const recorderBatch = 1024
 
 func newRecorder(svc *campaign.Service, log *slog.Logger) *recorder {
 	r := &recorder{svc: svc, log: log, q: make(chan visitEvent, recorderQueue), done: make(chan struct{})}
@@ -49,9 +55,11 @@ func (r *recorder) share(c *campaign.Campaign, u *campaign.User, channel string)
 }
 
 func (r *recorder) put(e visitEvent) {
+	r.pending.Add(1)
 	select {
 	case r.q <- e:
 	default:
+		r.pending.Add(-1)
 		if n := r.dropped.Add(1); n == 1 || n%1000 == 0 {
 			r.log.Warn("stats queue full: events dropped", "dropped", n)
 		}
@@ -60,19 +68,44 @@ func (r *recorder) put(e visitEvent) {
 
 func (r *recorder) run() {
 	defer close(r.done)
+	batch := make([]visitEvent, 0, recorderBatch)
 	for e := range r.q {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c := &campaign.Campaign{ID: e.campaignID, MerchantID: e.merchantID}
-		var err error
+		batch = append(batch[:0], e)
+	more: // whatever queued meanwhile goes in the same write
+		for len(batch) < recorderBatch {
+			select {
+			case e, ok := <-r.q:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		r.write(batch)
+		r.pending.Add(-int64(len(batch)))
+	}
+}
+
+// write records a batch: its views in one statement, its shares one by one (each is
+// rate-limited per sharer and channel).
+func (r *recorder) write(batch []visitEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var views []campaign.View
+	for _, e := range batch {
 		if e.channel == "" {
-			err = r.svc.RecordView(ctx, c, e.userID)
-		} else {
-			err = r.svc.RecordShare(ctx, c, e.userID, e.channel)
+			views = append(views, campaign.View{CampaignID: e.campaignID, MerchantID: e.merchantID, VisitorID: e.userID})
+			continue
 		}
-		cancel()
-		if err != nil {
-			r.log.Warn("record stats", "campaign_id", e.campaignID, "err", err)
+		c := &campaign.Campaign{ID: e.campaignID, MerchantID: e.merchantID}
+		if err := r.svc.RecordShare(ctx, c, e.userID, e.channel); err != nil {
+			r.log.Warn("record share", "campaign_id", e.campaignID, "err", err)
 		}
+	}
+	if err := r.svc.RecordViews(ctx, views); err != nil {
+		r.log.Warn("record views", "views", len(views), "err", err)
 	}
 }
 
@@ -93,12 +126,11 @@ func (r *recorder) close(timeout time.Duration) {
 // flush waits until every event queued so far is written (tests and benchmarks).
 func (r *recorder) flush(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for len(r.q) > 0 {
+	for r.pending.Load() > 0 {
 		if time.Now().After(deadline) {
 			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // the event taken last may still be in its write
 	return true
 }
