@@ -183,12 +183,16 @@ func (s *Service) teamFriends(ctx context.Context, c *Campaign, sharerID int64, 
 		args = append(args, at, id)
 		after = "AND (b.bound_at, b.visitor_id) < ($5, $6)"
 	}
+	// The page is cut first, then each of its friends looked up: over the whole list the
+	// planner would hash every paid order of the campaign for the EXISTS (33 ms at 100k).
 	var rows []Friend
 	err := sqlx.SelectContext(ctx, s.db, &rows, `
 SELECT b.visitor_id, u.nickname, b.bound_at, `+boughtThroughSQL+` AS bought
-FROM bindings b JOIN wechat_users u ON u.id = b.visitor_id
-WHERE b.campaign_id = $1 AND b.sharer_id = $2 AND b.merchant_id = $3 `+after+`
-ORDER BY b.bound_at DESC, b.visitor_id DESC LIMIT $4`, args...)
+FROM (SELECT b.campaign_id, b.visitor_id, b.sharer_id, b.bound_at FROM bindings b
+      WHERE b.campaign_id = $1 AND b.sharer_id = $2 AND b.merchant_id = $3 `+after+`
+      ORDER BY b.bound_at DESC, b.visitor_id DESC LIMIT $4) b
+JOIN wechat_users u ON u.id = b.visitor_id
+ORDER BY b.bound_at DESC, b.visitor_id DESC`, args...)
 	if err != nil || len(rows) <= q.Limit {
 		return rows, "", err
 	}
