@@ -105,6 +105,11 @@ func (o FriendOrder) StatusLabel() string {
 	return "已支付"
 }
 
+// StatusKey names StatusLabel for the page's styles.
+func (o FriendOrder) StatusKey() string {
+	return map[string]string{"待支付": "pending", "已发货": "shipped", "已完成": "done", "已核销": "done", "已退款": "refunded"}[o.StatusLabel()]
+}
+
 // PartRefund is the part refunded of a paid order ("" when none).
 func (o FriendOrder) PartRefund() string {
 	if o.Status != Paid || !o.Refunded.IsPositive() {

@@ -34,6 +34,7 @@ func (s *server) h5Routes(r router) {
 	r.Get("/c/:id<int>/poster/:fp.png", s.h5PosterAt)
 	r.Get("/c/:id<int>/cover.png", s.h5Cover)
 	r.Get("/c/:id<int>/commissions", s.h5Earnings)
+	r.Get("/c/:id<int>/team", s.h5Team)
 	r.Post("/c/:id<int>/withdraw", s.h5Guard, s.h5Withdraw)
 	r.Post("/api/h5/c/:id<int>/orders", s.h5Guard, s.h5CreateOrder)
 	r.Get("/api/h5/c/:id<int>/orders/:order<int>", s.h5OrderStatus)
