@@ -19,6 +19,11 @@ type teamFixture struct {
 	c        *campaign.Campaign
 	a, b     *follower
 	aID, bID int64
+	aOpenID  string
+	orders   map[string]int64 // by the friend's nickname
+	// friend signs a new follower in through sharerID's link and, unless qty is 0, orders
+	// qty units (and pays for them if pay).
+	friend func(nick string, sharerID int64, qty int, pay bool)
 }
 
 func newTeamFixture(t *testing.T) *teamFixture {
@@ -26,13 +31,15 @@ func newTeamFixture(t *testing.T) *teamFixture {
 	st := newH5Stack(t)
 	m := st.merchant("推广店")
 	c := st.campaign(m, 20, func(s *campaign.Settings) { s.HoldDays = 7 })
-	fx := &teamFixture{st: st, m: m, c: c}
+	fx := &teamFixture{st: st, m: m, c: c, orders: map[string]int64{}}
 	page := fmt.Sprintf("%s/c/%d", st.base, c.ID)
+	var openids []string
 	sharer := func(nick string) (*follower, int64) {
 		su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: nick, Subscribed: true})
 		if err != nil {
 			t.Fatal(err)
 		}
+		openids = append(openids, su.OpenID)
 		f := newFollower()
 		f.signIn(t, st, m, page+"/team", su.OpenID)
 		var id int64
@@ -43,7 +50,8 @@ func newTeamFixture(t *testing.T) *teamFixture {
 	}
 	fx.a, fx.aID = sharer("甲分享")
 	fx.b, fx.bID = sharer("乙分享")
-	friend := func(nick string, sharerID int64, qty int) {
+	fx.aOpenID = openids[0]
+	fx.friend = func(nick string, sharerID int64, qty int, pay bool) {
 		su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: nick, Subscribed: true})
 		if err != nil {
 			t.Fatal(err)
@@ -60,15 +68,19 @@ func newTeamFixture(t *testing.T) *teamFixture {
 		if status != http.StatusOK {
 			t.Fatalf("%s orders: %d %+v", nick, status, a)
 		}
+		fx.orders[nick] = a.OrderID
+		if !pay {
+			return
+		}
 		if err := st.sim.Pay(strings.TrimPrefix(a.Pay.Package, "prepay_id="), su.OpenID); err != nil {
 			t.Fatal(err)
 		}
 		waitPaid(t, st, m, a.OrderID)
 	}
-	friend("赵一", fx.aID, 2)
-	friend("钱二", fx.aID, 1)
-	friend("周四", fx.aID, 0)
-	friend("孙三", fx.bID, 3)
+	fx.friend("赵一", fx.aID, 2, true)
+	fx.friend("钱二", fx.aID, 1, true)
+	fx.friend("周四", fx.aID, 0, false)
+	fx.friend("孙三", fx.bID, 3, true)
 	return fx
 }
 
