@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/lib/pq"
 
 	"fenxiao/wallet"
 	"fenxiao/wechat"
@@ -91,6 +94,17 @@ type Earnings struct {
 	// the campaign had ended and returned its frozen commissions to the merchant: they earn
 	// nothing, and the page says so.
 	UnitsAfterRelease int
+	// Held are the commissions still held, by order number (a line's Ref): when each becomes
+	// claimable.
+	Held map[string]HeldCommission
+}
+
+// HeldCommission is when a held commission becomes claimable: at SettleAt, or, while its
+// order is not done yet and the hold counts from completion, Note says after what
+// ("确认收货后 7 天").
+type HeldCommission struct {
+	SettleAt *time.Time
+	Note     string
 }
 
 // Earnings reads a sharer's vault and its history, newest first.
@@ -109,7 +123,45 @@ func (s *Service) Earnings(ctx context.Context, merchantID, sharerID int64, limi
 WHERE merchant_id = $1 AND sharer_id = $2 AND no_commission = $3 AND status = 'paid'`, merchantID, sharerID, ReserveReleased); err != nil {
 		return nil, fmt.Errorf("campaign: earnings of %d: %w", sharerID, err)
 	}
+	if e.Held, err = s.heldCommissions(ctx, merchantID, sharerID, e.Lines); err != nil {
+		return nil, fmt.Errorf("campaign: held commissions of %d: %w", sharerID, err)
+	}
 	return e, nil
+}
+
+// heldCommissions reads when the commissions of lines still held become claimable, from
+// their orders (found by merchant and order number, the sharer's own only).
+func (s *Service) heldCommissions(ctx context.Context, merchantID, sharerID int64, lines []wallet.Line) (map[string]HeldCommission, error) {
+	var refs []string
+	for _, l := range lines {
+		if l.Kind == wallet.CommissionHeld && l.Ref != "" {
+			refs = append(refs, l.Ref)
+		}
+	}
+	held := map[string]HeldCommission{}
+	if len(refs) == 0 {
+		return held, nil
+	}
+	var rows []struct {
+		Ref        string     `db:"out_trade_no"`
+		SettleAt   *time.Time `db:"settle_at"`
+		Fulfilment Fulfilment `db:"fulfilment"`
+		HoldDays   int        `db:"hold_days"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT o.out_trade_no, o.settle_at, c.fulfilment, c.hold_days
+FROM orders o JOIN campaigns c ON c.id = o.campaign_id
+WHERE o.merchant_id = $1 AND o.out_trade_no = ANY($2) AND o.sharer_id = $3 AND o.commission_status = 'held'`,
+		merchantID, pq.Array(refs), sharerID); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		h := HeldCommission{SettleAt: r.SettleAt}
+		if r.SettleAt == nil {
+			h.Note = heldUntilDone(r.Fulfilment, r.HoldDays)
+		}
+		held[r.Ref] = h
+	}
+	return held, nil
 }
 
 // GateError refuses an order because a gate is closed for the buyer.

@@ -256,7 +256,7 @@ func (o FriendOrder) earning(c *Campaign) Earning {
 	case "held":
 		e := Earning{Kind: "pending", Amount: worth}
 		if o.SettleAt == nil {
-			e.Note = heldUntilDone(c.Fulfilment, c.HoldDays)
+			e.Note = heldUntilDone(c.Fulfilment, c.HoldDays) + "入账"
 		}
 		return e
 	case "voided":
@@ -265,19 +265,20 @@ func (o FriendOrder) earning(c *Campaign) Earning {
 	return Earning{Kind: "none", Note: noCommissionWhy(o.Status, o.NoCommission)}
 }
 
-// heldUntilDone says when a commission held until its order is done will be credited.
+// heldUntilDone says after what a commission held until its order is done matures: "确认收货后
+// 7 天" (the page adds 入账 or 可提现).
 func heldUntilDone(f Fulfilment, days int) string {
-	after := "订单完成"
+	after := "订单完成后"
 	switch f {
 	case Delivery:
-		after = "确认收货"
+		after = "确认收货后"
 	case Pickup:
-		after = "到店核销"
+		after = "到店核销后"
 	}
 	if days <= 0 {
-		return after + "后入账"
+		return after
 	}
-	return fmt.Sprintf("%s后 %d 天入账", after, days)
+	return fmt.Sprintf("%s %d 天", after, days)
 }
 
 // noCommissionWhy is why an order earns its sharer nothing, in the sharer's words.

@@ -167,3 +167,46 @@ func allOrders(t *testing.T, e *env, c *campaign.Campaign, sharer *campaign.User
 func orderLine(id int64, status, kind, amount, note string) string {
 	return strings.Join([]string{strconv.FormatInt(id, 10), status, kind + " " + amount, note}, " | ")
 }
+
+// A commission held until the order is done has no date yet: both pages say after what it
+// matures; once the buyer confirms receipt, they show the date.
+func TestHeldUntilDoneSaysAfterWhat(t *testing.T) {
+	e := newEnv(t, "1000")
+	c := e.campaign(20, func(s *campaign.Settings) {
+		s.Fulfilment, s.HoldFrom, s.HoldDays = campaign.Delivery, campaign.HoldFromCompletion, 7
+	})
+	sharer, buyer := e.user("分享者"), e.user("好友")
+	if _, err := e.svc.Bind(ctx, c, buyer, e.svc.ShareToken(c.ID, sharer.ID)); err != nil {
+		t.Fatal(err)
+	}
+	o := e.buyWith(c, buyer, 1, address)
+	earn, err := e.svc.Earnings(ctx, e.merchant, sharer.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := earn.Held[o.OutTradeNo]; h.SettleAt != nil || h.Note != "确认收货后 7 天" {
+		t.Errorf("held until receipt: %+v", h)
+	}
+	team, err := e.svc.Team(ctx, c, sharer, campaign.TeamQuery{Tab: campaign.TeamOrders})
+	if err != nil || len(team.Orders) != 1 || team.Orders[0].Earning.Note != "确认收货后 7 天入账" || team.Orders[0].StatusLabel() != "已支付" {
+		t.Fatalf("team orders: %+v %v", team.Orders, err)
+	}
+	if _, err := e.svc.Ship(ctx, e.merchant, o.ID, "顺丰速运", "SF0001"); err != nil {
+		t.Fatal(err)
+	}
+	if team, _ = e.svc.Team(ctx, c, sharer, campaign.TeamQuery{Tab: campaign.TeamOrders}); team.Orders[0].StatusLabel() != "已发货" {
+		t.Errorf("shipped order shows %s", team.Orders[0].StatusLabel())
+	}
+	done, err := e.svc.ConfirmReceipt(ctx, buyer, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	earn, _ = e.svc.Earnings(ctx, e.merchant, sharer.ID, 50)
+	if h := earn.Held[o.OutTradeNo]; h.SettleAt == nil || !h.SettleAt.Equal(*done.SettleAt) || h.Note != "" {
+		t.Errorf("held after receipt: %+v, want until %v", h, done.SettleAt)
+	}
+	other := e.user("别人")
+	if earn, _ := e.svc.Earnings(ctx, e.merchant, other.ID, 50); len(earn.Held) != 0 {
+		t.Errorf("another user's held commissions: %+v", earn.Held)
+	}
+}

@@ -52,6 +52,17 @@ func (earningsView) Order(l wallet.Line) string {
 	return "订单尾号 " + l.Ref[len(l.Ref)-6:]
 }
 
+// Held is when the commission of a 佣金待结算 line still held becomes claimable, or nil.
+func (v earningsView) Held(l wallet.Line) *campaign.HeldCommission {
+	if l.Kind != wallet.CommissionHeld {
+		return nil
+	}
+	if h, ok := v.Earnings.Held[l.Ref]; ok {
+		return &h
+	}
+	return nil
+}
+
 // packetWords are a red packet's states as the sharer reads them.
 var packetWords = map[wallet.PacketStatus]string{
 	wallet.PacketQueued: "排队中", wallet.PacketSending: "发送中", wallet.PacketSent: "已发送待领取",

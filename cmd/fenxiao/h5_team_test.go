@@ -137,3 +137,22 @@ func TestH5TeamShowsOnlyMyFriendsAndOrders(t *testing.T) {
 		t.Errorf("the commissions page does not link to the promotion page")
 	}
 }
+
+// 我的佣金 shows each commission still held with the date it becomes claimable (issue 16);
+// the other sharer's page shows only theirs.
+func TestH5EarningsShowHeldUntil(t *testing.T) {
+	fx := newTeamFixture(t)
+	o, err := fx.st.srv.campaign.Order(context.Background(), fx.m.id, fx.orders["赵一"])
+	if err != nil || o.SettleAt == nil {
+		t.Fatalf("赵一's order: %+v %v", o, err)
+	}
+	want := "预计 " + o.SettleAt.In(fx.st.srv.cfg.TimeZone).Format("01-02 15:04") + " 可提现"
+	_, body := fx.a.get(t, fmt.Sprintf("%s/c/%d/commissions", fx.st.base, fx.c.ID))
+	if n := strings.Count(body, "预计 "); n != 2 || !strings.Contains(body, want) {
+		t.Errorf("A's commissions show %d dates, want 2 with %q:\n%s", n, want, body)
+	}
+	_, body = fx.b.get(t, fmt.Sprintf("%s/c/%d/commissions", fx.st.base, fx.c.ID))
+	if n := strings.Count(body, "预计 "); n != 1 {
+		t.Errorf("B's commissions show %d dates, want 1", n)
+	}
+}
