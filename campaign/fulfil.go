@@ -184,7 +184,7 @@ func checkContact(c *Campaign, ct *Contact) error {
 		case ct.Province == "" || ct.City == "":
 			f["region"] = "请选择省份和城市"
 		case ct.District == "":
-			f["region"] = "请选择区县"
+			f["region"] = "请填写区县（如 西湖区）"
 		}
 		for _, s := range []string{ct.Province, ct.City, ct.District} {
 			if utf8.RuneCountInString(s) > 20 {

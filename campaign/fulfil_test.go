@@ -47,7 +47,7 @@ func TestCheckoutFieldsForDelivery(t *testing.T) {
 		{"ten digits", func(ct *campaign.Contact) { ct.Mobile = "1380013800" }, "mobile", "11 位"},
 		{"twelve digits", func(ct *campaign.Contact) { ct.Mobile = "138001380001" }, "mobile", "11 位"},
 		{"not a mobile", func(ct *campaign.Contact) { ct.Mobile = "02112345678" }, "mobile", "以 1 开头"},
-		{"no district", func(ct *campaign.Contact) { ct.District = "" }, "region", "请选择区县"},
+		{"no district", func(ct *campaign.Contact) { ct.District = "" }, "region", "请填写区县（如 西湖区）"},
 		{"no city", func(ct *campaign.Contact) { ct.City = "" }, "region", "省份和城市"},
 		{"no street", func(ct *campaign.Contact) { ct.Detail = " " }, "detail", "详细地址"},
 		{"remark of 101", func(ct *campaign.Contact) { ct.Remark = strings.Repeat("好", 101) }, "remark", "最多 100 个字"},

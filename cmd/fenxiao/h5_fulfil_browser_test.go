@@ -74,3 +74,35 @@ func TestBrowserCheckoutFromAddressBook(t *testing.T) {
 	payInCashier(t, a, "fulfil-06-cashier")
 	waitFor(t, a, "the paid order page", `document.getElementById('contact') && document.getElementById('contact').innerText.includes('`+saved.DetailInfo+`')`)
 }
+
+// The district is typed (the project's region data, ip2region, knows provinces and cities
+// only): an address without one is refused beside the region field, saying what to type,
+// and everything typed is kept.
+func TestBrowserCheckoutWithoutDistrict(t *testing.T) {
+	st := newH5Stack(t)
+	m := st.merchant("区县商家")
+	c := st.campaign(m, 20, func(s *campaign.Settings) { s.Fulfilment = campaign.Delivery })
+	a := phone(t)
+	do(t, a, "open the buy page", chromedp.Navigate(fmt.Sprintf("%s/c/%d/buy", st.base, c.ID)))
+	authorizeNew(t, a, newUser{nickname: "无区县", subscribed: true})
+	waitFor(t, a, "the checkout", `document.getElementById('checkout')`)
+	do(t, a, "type everything but the district",
+		chromedp.SendKeys(`#checkout input[name="name"]`, "王小明"),
+		chromedp.SendKeys(`#checkout input[name="mobile"]`, "13800138000"),
+		chromedp.SetValue(`#checkout select[name="province"]`, "浙江省"))
+	eval[bool](t, a, `document.querySelector('#checkout select[name="province"]').dispatchEvent(new Event('change')) || true`)
+	waitFor(t, a, "the cities of 浙江省", `Array.from(document.querySelectorAll('#checkout select[name="city"] option')).some(o => o.value === '杭州市')`)
+	do(t, a, "pick the city and type the street",
+		chromedp.SetValue(`#checkout select[name="city"]`, "杭州市"),
+		chromedp.SendKeys(`#checkout input[name="detail"]`, "龙井路 1 号"))
+	tap(t, a, "press pay without a district", `#pay`)
+	waitFor(t, a, "the region's message", `!document.querySelector('.fld-error[data-for="region"]').hidden`)
+	if got := eval[string](t, a, `document.querySelector('.fld-error[data-for="region"]').textContent`); got != "请填写区县（如 西湖区）" {
+		t.Errorf("the region's message: %q", got)
+	}
+	got := eval[string](t, a, `['name','mobile','province','city','district','detail'].map(n => document.querySelector('#checkout [name="'+n+'"]').value).join('|')`)
+	if got != "王小明|13800138000|浙江省|杭州市||龙井路 1 号" {
+		t.Errorf("after the refusal the checkout holds %q", got)
+	}
+	viewShot(t, a, "fulfil-07-no-district")
+}
