@@ -1,6 +1,8 @@
 package campaign_test
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -70,6 +72,70 @@ func TestCampaignNotificationsEnqueuedOnce(t *testing.T) {
 	}
 	if keys = e.noteKeys(t); keys[key("commission:order:%d", ob.ID)] != a.OpenID || len(keys) != 4 {
 		t.Fatalf("after settling: outbox %v", keys)
+	}
+	audit(t, e.db)
+}
+
+// noteData is the data of the outbox row with key, nil when there is none.
+func (e *env) noteData(t *testing.T, k string) map[string]string {
+	t.Helper()
+	var rows []struct {
+		Data []byte `db:"data"`
+	}
+	if err := e.db.Select(&rows, `SELECT data FROM notifications WHERE merchant_id = $1 AND msg_key = $2`, e.merchant, k); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	var d map[string]string
+	if err := json.Unmarshal(rows[0].Data, &d); err != nil {
+		t.Fatalf("data of %s: %v (%s)", k, err, rows[0].Data)
+	}
+	return d
+}
+
+// Shipping an order tells its buyer once, with the tracking number, in the transaction that
+// ships it (a correction does not tell them again; a refused shipment tells nothing); a
+// verified pickup code tells its buyer once.
+func TestShipAndVerifyTellTheBuyerOnce(t *testing.T) {
+	e := newEnv(t, "1000")
+	c := e.campaign(20, func(s *campaign.Settings) { s.Fulfilment = campaign.Delivery })
+	u, r := e.user("收件人"), e.user("退款人")
+	o, refunded := e.buyWith(c, u, 1, address), e.buyWith(c, r, 1, address)
+	if _, err := e.svc.Refund(ctx, e.merchant, refunded.ID, "不要了"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Ship(ctx, e.merchant, refunded.ID, "顺丰速运", "SF0000001"); !errors.Is(err, campaign.ErrConflict) {
+		t.Fatalf("shipping a refunded order: %v", err)
+	}
+	for _, tracking := range []string{"SF1234567890", "SF1234567890", "SF9999999999"} {
+		if _, err := e.svc.Ship(ctx, e.merchant, o.ID, "顺丰速运", tracking); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shipped := e.noteData(t, key("shipped:order:%d", o.ID))
+	if shipped["character_string1"] != o.OutTradeNo || shipped["thing2"] != "顺丰速运" || shipped["character_string3"] != "SF1234567890" {
+		t.Fatalf("the shipped notification: %v", shipped)
+	}
+	if d := e.noteData(t, key("shipped:order:%d", refunded.ID)); d != nil {
+		t.Fatalf("a refused shipment told the buyer: %v", d)
+	}
+
+	shop := e.campaign(20, func(s *campaign.Settings) { s.Fulfilment = campaign.Pickup })
+	p := e.buyWith(shop, u, 1, campaign.Contact{})
+	if _, err := e.svc.VerifyPickup(ctx, e.merchant, *p.PickupCode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.VerifyPickup(ctx, e.merchant, *p.PickupCode); !errors.Is(err, campaign.ErrCodeUsed) {
+		t.Fatalf("the code again: %v", err)
+	}
+	if d := e.noteData(t, key("verified:order:%d", p.ID)); d["character_string1"] != p.OutTradeNo || d["thing2"] != shop.ProductName {
+		t.Fatalf("the verified notification: %v", d)
+	}
+	var n int
+	if err := e.db.Get(&n, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND kind IN ('buyer_shipped', 'buyer_verified')`, e.merchant); err != nil || n != 2 {
+		t.Fatalf("%d shipped/verified notifications (%v), want 2", n, err)
 	}
 	audit(t, e.db)
 }

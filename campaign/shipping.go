@@ -41,8 +41,13 @@ func (s *Service) Ship(ctx context.Context, merchantID, orderID int64, carrier, 
 		if err := movable(&o, ToShip, Shipped); err != nil {
 			return err
 		}
-		return sqlx.GetContext(ctx, tx, &o, `UPDATE orders SET fulfil_state = 'shipped', carrier = $2, tracking_no = $3,
-    shipped_at = COALESCE(shipped_at, $4) WHERE id = $1 RETURNING `+orderCols, o.ID, carrier, trackingNo, s.now())
+		if err := sqlx.GetContext(ctx, tx, &o, `UPDATE orders SET fulfil_state = 'shipped', carrier = $2, tracking_no = $3,
+    shipped_at = COALESCE(shipped_at, $4) WHERE id = $1 RETURNING `+orderCols, o.ID, carrier, trackingNo, s.now()); err != nil {
+			return err
+		}
+		// Told once per order (the outbox key): a correction of the tracking number later is
+		// not sent again.
+		return s.EnqueueShipped(ctx, tx, &o, o.Carrier, o.TrackingNo, *o.ShippedAt)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("campaign: ship order %d: %w", orderID, err)
@@ -103,7 +108,10 @@ func (s *Service) VerifyPickup(ctx context.Context, merchantID int64, code strin
 		if err := movable(&o, ToVerify); err != nil {
 			return err
 		}
-		return s.complete(ctx, tx, &o, "verified")
+		if err := s.complete(ctx, tx, &o, "verified"); err != nil {
+			return err
+		}
+		return s.EnqueueVerified(ctx, tx, &o, *o.DoneAt)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("campaign: verify pickup code: %w", err)

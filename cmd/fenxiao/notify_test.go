@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
@@ -33,8 +32,9 @@ var receiverQR = regexp.MustCompile(`id="receiver-qr" src="([^"]+)"`)
 // Acceptance 5 of issue 16: with template ids set in the console against the simulator, a
 // journey over HTTP shows every notification arrive once in the simulator's inbox — the
 // sharer's (a friend opened my share, a friend paid, commission credited, red packet sent,
-// red packet refunded) and the buyer's (paid, shipped, verified) — although the simulator
-// fails the first two sends and every event is reported more than once.
+// red packet refunded) and the buyer's (paid, shipped and verified, from the console's ship
+// and verify) — although the simulator fails the first two sends and every event is
+// reported more than once.
 func TestNotificationsJourney(t *testing.T) {
 	ctx := context.Background()
 	clk := &movedClock{}
@@ -105,8 +105,7 @@ func TestNotificationsJourney(t *testing.T) {
 	}
 
 	// The journey: A shares; B opens the link (three times) and buys; the payment is reported
-	// twice; A claims the commission, leaves the packet unopened for a day; the order ships
-	// and is verified (what fulfilment will do, told twice each).
+	// twice; A claims the commission, leaves the packet unopened for a day.
 	if err := s.InjectFault(sim.Fault{Endpoint: "template", Fault: "SYSTEMERROR", Count: 2, Merchant: creds.AppID}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +138,24 @@ func TestNotificationsJourney(t *testing.T) {
 	if _, err := s.SendPayNotify(creds.MchID, co.Order.OutTradeNo, sim.NotifyOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The friend also buys a parcel and a pickup.
+	parcel := st.campaign(m, 10, func(s *campaign.Settings) { s.Title, s.Fulfilment = "快递", campaign.Delivery })
+	pickup := st.campaign(m, 10, func(s *campaign.Settings) { s.Title, s.Fulfilment = "到店", campaign.Pickup })
+	var bought []*campaign.Order
+	for _, camp := range []*campaign.Campaign{parcel, pickup} {
+		co, err := srv.campaign.BuyWith(ctx, camp, buyer, campaign.OrderForm{Qty: 1, Contact: campaign.Contact{Name: "好友乙", Mobile: "13800138000",
+			Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "龙井路 1 号"}}, "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitPaidAfter(t, st, m, co, friend.OpenID)
+		o, err := srv.campaign.Order(ctx, mid, co.Order.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bought = append(bought, o)
+	}
+	shipped, verified := bought[0], bought[1]
 	if _, err := srv.payouts.Claim(ctx, mid, sharer.ID, sharer.OpenID); err != nil {
 		t.Fatal(err)
 	}
@@ -152,18 +169,16 @@ func TestNotificationsJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(-25 * time.Hour) // back, or the console session would have expired
-	o, err := srv.campaign.Order(ctx, mid, co.Order.ID)
-	if err != nil {
-		t.Fatal(err)
+	// The console ships the parcel (and corrects the tracking number) and verifies the
+	// pickup (twice): each tells the buyer once.
+	for _, tracking := range []string{"SF1234567890123", "SF1234567890999"} {
+		if msg := b.flashOf(first(b.post(fmt.Sprintf("/console/orders/%d/ship", shipped.ID), url.Values{"carrier": {"顺丰速运"}, "tracking_no": {tracking}}))); !strings.Contains(msg, "已发货") {
+			t.Fatalf("shipping from the console: %q", msg)
+		}
 	}
-	for range 2 {
-		if err := wallet.Transact(ctx, srv.db, func(tx *sqlx.Tx) error {
-			if err := srv.campaign.EnqueueShipped(ctx, tx, o, "顺丰速运", "SF1234567890123", clk.Now()); err != nil {
-				return err
-			}
-			return srv.campaign.EnqueueVerified(ctx, tx, o, clk.Now())
-		}); err != nil {
-			t.Fatal(err)
+	for i, want := range []string{"核销成功", "该核销码已于"} {
+		if _, page := b.post("/console/verify", url.Values{"code": {*verified.PickupCode}}); !strings.Contains(page, want) {
+			t.Fatalf("verifying from the console, try %d: no %q", i+1, want)
 		}
 	}
 
@@ -188,18 +203,20 @@ func TestNotificationsJourney(t *testing.T) {
 	if err := srv.db.Get(&retried, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND attempts > 1`, mid); err != nil || retried != 2 {
 		t.Fatalf("%d notifications retried (%v), want the two the simulator failed", retried, err)
 	}
-	for who, kinds := range map[string][]wallet.NoteKind{
-		a.OpenID:      {wallet.NoteFriendOpened, wallet.NoteFriendPaid, wallet.NoteCommission, wallet.NoteSent, wallet.NoteRefunded},
-		friend.OpenID: {wallet.NoteBuyerPaid, wallet.NoteShipped, wallet.NoteVerified},
+	for who, kinds := range map[string]map[wallet.NoteKind]int{
+		a.OpenID: {wallet.NoteFriendOpened: 1, wallet.NoteFriendPaid: 1, wallet.NoteCommission: 1, wallet.NoteSent: 1, wallet.NoteRefunded: 1},
+		// Paid once for each of the three orders.
+		friend.OpenID: {wallet.NoteBuyerPaid: 3, wallet.NoteShipped: 1, wallet.NoteVerified: 1},
 	} {
-		page := inbox(t, creds.AppID, who)
-		if n := strings.Count(page, `class="card tmsg"`); n != len(kinds) {
-			t.Errorf("%s: %d messages in the inbox, want %d:\n%s", who, n, len(kinds), page)
-		}
-		for _, k := range kinds {
-			if n := strings.Count(page, `data-template-id="TPL_`+string(k)+`"`); n != 1 {
-				t.Errorf("%s: %s arrived %d times", who, k, n)
+		page, all := inbox(t, creds.AppID, who), 0
+		for k, want := range kinds {
+			all += want
+			if n := strings.Count(page, `data-template-id="TPL_`+string(k)+`"`); n != want {
+				t.Errorf("%s: %s arrived %d times, want %d", who, k, n, want)
 			}
+		}
+		if n := strings.Count(page, `class="card tmsg"`); n != all {
+			t.Errorf("%s: %d messages in the inbox, want %d:\n%s", who, n, all, page)
 		}
 	}
 	page = inbox(t, creds.AppID, a.OpenID)
