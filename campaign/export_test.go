@@ -77,3 +77,6 @@ func (s *Service) PayTogether(ps []Payment) []PayResult {
 	}
 	return out
 }
+
+// OrderListSQL is the statement of the console's order list for filter f, without its page.
+func OrderListSQL(merchantID int64, f OrderFilter) (string, []any) { return orderQuery(merchantID, f) }

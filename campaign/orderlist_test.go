@@ -1,6 +1,7 @@
 package campaign_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -46,6 +47,18 @@ func TestOrderListUsesIndexes(t *testing.T) {
 	if text := strings.Join(plan, "\n"); !strings.Contains(text, "orders_merchant_status") {
 		t.Errorf("a page of refunded orders walks the orders:\n%s", text)
 	}
+	// A page of each fulfilment state is read off an index by stage, not found by walking
+	// the merchant's paid orders (a sequential scan for 已核销 at 100k orders).
+	for _, state := range campaign.FulfilFilters {
+		q, args := campaign.OrderListSQL(e.merchant, campaign.OrderFilter{Fulfil: state})
+		plan = nil
+		if err := sqlx.SelectContext(ctx, tx, &plan, "EXPLAIN "+q+" ORDER BY o.id DESC LIMIT 31", args...); err != nil {
+			t.Fatal(err)
+		}
+		if text := strings.Join(plan, "\n"); !strings.Contains(text, "orders_merchant_stage") {
+			t.Errorf("a page of %s does not use orders_merchant_stage:\n%s", state.Label(), text)
+		}
+	}
 	// A sharer's orders are found from the sharer.
 	plan = nil
 	if err := sqlx.SelectContext(ctx, tx, &plan, `EXPLAIN SELECT id FROM orders WHERE sharer_id = $1`, e.merchant); err != nil {
@@ -57,5 +70,63 @@ func TestOrderListUsesIndexes(t *testing.T) {
 	p, err := e.svc.Orders(ctx, e.merchant, campaign.OrderFilter{Buyer: "买家777"})
 	if err != nil || len(p.Rows) != 1 || p.Rows[0].BuyerName != "买家777" {
 		t.Fatalf("orders of 买家777: %+v, %v", p.Rows, err)
+	}
+}
+
+// The console's fulfilment filter: each state lists exactly its orders; a refunded order is
+// in none of them (its fulfilment stopped), a verified pickup is 已核销, not 已完成.
+func TestOrdersByFulfilment(t *testing.T) {
+	e := newEnv(t, "1000")
+	parcel := e.campaign(20, func(s *campaign.Settings) { s.Fulfilment = campaign.Delivery })
+	shop := e.campaign(20, func(s *campaign.Settings) { s.Fulfilment = campaign.Pickup })
+	online := e.campaign(20)
+	u := e.user("买家")
+	toShip, shipped, done, refunded := e.buyWith(parcel, u, 1, address), e.buyWith(parcel, u, 1, address), e.buyWith(parcel, u, 1, address), e.buyWith(parcel, u, 1, address)
+	toVerify, verified, virtual := e.buyWith(shop, u, 1, campaign.Contact{}), e.buyWith(shop, u, 1, campaign.Contact{}), e.buy(online, u, 1)
+	for _, o := range []*campaign.Order{shipped, done} {
+		if _, err := e.svc.Ship(ctx, e.merchant, o.ID, "顺丰速运", "SF0001"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.ConfirmReceipt(ctx, u, done.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Refund(ctx, e.merchant, refunded.ID, "不要了"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.VerifyPickup(ctx, e.merchant, *verified.PickupCode); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		state campaign.FulfilFilter
+		want  []*campaign.Order
+	}{
+		{campaign.FilterToShip, []*campaign.Order{toShip}},
+		{campaign.FilterShipped, []*campaign.Order{shipped}},
+		{campaign.FilterDone, []*campaign.Order{virtual, done}},
+		{campaign.FilterToVerify, []*campaign.Order{toVerify}},
+		{campaign.FilterVerified, []*campaign.Order{verified}},
+	} {
+		for _, campaignID := range []int64{0, parcel.ID} {
+			p, err := e.svc.Orders(ctx, e.merchant, campaign.OrderFilter{Fulfil: tc.state, CampaignID: campaignID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want []int64
+			for _, r := range p.Rows {
+				got = append(got, r.ID)
+			}
+			for _, o := range tc.want {
+				if campaignID == 0 || o.CampaignID == campaignID {
+					want = append(want, o.ID)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s (campaign %d): orders %v, want %v", tc.state.Label(), campaignID, got, want)
+			}
+		}
+	}
+	if p, err := e.svc.Orders(ctx, e.merchant+1000, campaign.OrderFilter{Fulfil: campaign.FilterToShip}); err != nil || len(p.Rows) != 0 {
+		t.Fatalf("another merchant's 待发货: %d rows (%v)", len(p.Rows), err)
 	}
 }

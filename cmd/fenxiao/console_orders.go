@@ -20,13 +20,14 @@ import (
 type orderQuery struct {
 	CampaignID    int64
 	Status        string
+	Fulfil        string // a campaign.FulfilFilter
 	From, To      string // 2006-01-02 in the console's time zone; To inclusive
 	Buyer, Sharer string
 	Before        int64
 }
 
 func parseOrderQuery(c *fiber.Ctx) orderQuery {
-	return orderQuery{CampaignID: int64(c.QueryInt("campaign")), Status: c.Query("status"), From: c.Query("from"), To: c.Query("to"),
+	return orderQuery{CampaignID: int64(c.QueryInt("campaign")), Status: c.Query("status"), Fulfil: c.Query("fulfil"), From: c.Query("from"), To: c.Query("to"),
 		Buyer: c.Query("buyer"), Sharer: c.Query("sharer"), Before: int64(c.QueryInt("before"))}
 }
 
@@ -34,6 +35,9 @@ func (q orderQuery) filter(loc *time.Location, limit int) campaign.OrderFilter {
 	f := campaign.OrderFilter{CampaignID: q.CampaignID, Buyer: q.Buyer, Sharer: q.Sharer, Before: q.Before, Limit: limit}
 	if s := campaign.OrderStatus(q.Status); s.Valid() {
 		f.Status = s
+	}
+	if s := campaign.FulfilFilter(q.Fulfil); s.Valid() {
+		f.Fulfil = s
 	}
 	if t, err := time.ParseInLocation("2006-01-02", q.From, loc); err == nil {
 		f.From = t
@@ -46,7 +50,7 @@ func (q orderQuery) filter(loc *time.Location, limit int) campaign.OrderFilter {
 
 func (q orderQuery) values() url.Values {
 	v := url.Values{}
-	for k, s := range map[string]string{"status": q.Status, "from": q.From, "to": q.To, "buyer": q.Buyer, "sharer": q.Sharer} {
+	for k, s := range map[string]string{"status": q.Status, "fulfil": q.Fulfil, "from": q.From, "to": q.To, "buyer": q.Buyer, "sharer": q.Sharer} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -63,6 +67,7 @@ type ordersData struct {
 	Page      campaign.OrderPage
 	Campaigns []campaign.Campaign
 	Statuses  []campaign.OrderStatus
+	Fulfils   []campaign.FulfilFilter
 }
 
 // NextURL is the link to the next page of the same filter.
@@ -89,7 +94,7 @@ func (con *console) ordersPage(c *fiber.Ctx) error {
 		return err
 	}
 	return con.render(c, "orders", &consolePage{Title: "订单", Nav: "orders", Data: ordersData{Query: q, Page: p, Campaigns: list,
-		Statuses: []campaign.OrderStatus{campaign.Paid, campaign.Pending, campaign.Refunded, campaign.Closed}}})
+		Statuses: []campaign.OrderStatus{campaign.Paid, campaign.Pending, campaign.Refunded, campaign.Closed}, Fulfils: campaign.FulfilFilters}})
 }
 
 func (con *console) ordersCSV(c *fiber.Ctx) error {
