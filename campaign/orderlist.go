@@ -2,9 +2,7 @@ package campaign
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -265,57 +263,6 @@ func (s *Service) OrderDetail(ctx context.Context, merchantID, id int64) (*Order
 		o.Contact = &ct
 	}
 	return &o, nil
-}
-
-// maxExport bounds a CSV export; a merchant with more narrows the dates.
-const maxExport = 100_000
-
-// ExportOrders writes the orders matching f (all pages, up to 100,000) as CSV for Excel: a
-// UTF-8 byte-order mark, Chinese headings, times in loc, and cells that a spreadsheet would
-// run as formulas defused.
-func (s *Service) ExportOrders(ctx context.Context, merchantID int64, f OrderFilter, loc *time.Location, w io.Writer) error {
-	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
-		return err
-	}
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"订单号", "活动", "商品", "数量", "金额（元）", "状态", "买家", "买家 openid", "分享人", //nolint:errcheck
-		"佣金（元）", "佣金", "下单时间", "支付时间", "退款时间", "微信支付单号"})
-	f.Limit, f.Before = 1000, 0
-	for n := 0; n < maxExport; {
-		p, err := s.Orders(ctx, merchantID, f)
-		if err != nil {
-			return err
-		}
-		for _, o := range p.Rows {
-			cw.Write([]string{o.OutTradeNo, CSVSafe(o.CampaignTitle), CSVSafe(o.ProductName), fmt.Sprint(o.Qty), //nolint:errcheck
-				o.Amount.StringFixed(2), o.Status.Label(), CSVSafe(o.Buyer()), o.BuyerOpenID, CSVSafe(o.Sharer()),
-				o.Commission.StringFixed(2), o.CommissionLabel(), csvTime(&o.CreatedAt, loc), csvTime(o.PaidAt, loc),
-				csvTime(o.RefundedAt, loc), deref(o.TransactionID)})
-		}
-		n += len(p.Rows)
-		if p.Next == 0 {
-			break
-		}
-		f.Before = p.Next
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// CSVSafe defuses a cell that Excel or WPS would read as a formula (=, +, -, @, tab, CR):
-// nicknames and titles are typed by other people.
-func CSVSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
-func csvTime(t *time.Time, loc *time.Location) string {
-	if t == nil {
-		return ""
-	}
-	return t.In(loc).Format("2006-01-02 15:04:05")
 }
 
 func deref(s *string) string {

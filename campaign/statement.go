@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"time"
@@ -85,11 +84,10 @@ func (s *Service) Statement(ctx context.Context, merchantID int64, f wallet.Filt
 
 // ExportStatement writes the statement lines matching f as CSV for Excel (see ExportOrders).
 func (s *Service) ExportStatement(ctx context.Context, merchantID int64, f wallet.Filter, loc *time.Location, w io.Writer) error {
-	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+	cw, err := startCSV(w, "时间", "类型", "活动", "金额（元）", "余额（元）", "参考号")
+	if err != nil {
 		return err
 	}
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"时间", "类型", "活动", "金额（元）", "余额（元）", "参考号"}) //nolint:errcheck
 	f.Limit, f.Before = 1000, 0
 	for n := 0; n < maxExport; {
 		p, err := s.Statement(ctx, merchantID, f)
@@ -98,7 +96,7 @@ func (s *Service) ExportStatement(ctx context.Context, merchantID int64, f walle
 		}
 		for _, l := range p.Lines {
 			cw.Write([]string{l.At.In(loc).Format("2006-01-02 15:04:05"), l.Label(), CSVSafe(l.CampaignTitle), //nolint:errcheck
-				l.Amount.StringFixed(2), l.BalanceAfter.StringFixed(2), CSVSafe(l.Ref)})
+				l.Amount.StringFixed(2), l.BalanceAfter.StringFixed(2), CSVText(l.Ref)})
 		}
 		n += len(p.Lines)
 		if p.Next == 0 {
