@@ -22,6 +22,26 @@ var trackingPattern = regexp.MustCompile(`^[A-Za-z0-9-]{4,40}$`)
 // Ship marks a paid delivery order shipped with its carrier and tracking number. A shipped
 // order may be shipped again to correct them, until it is done.
 func (s *Service) Ship(ctx context.Context, merchantID, orderID int64, carrier, trackingNo string) (*Order, error) {
+	o, _, err := s.ship(ctx, merchantID, orderID, carrier, trackingNo, true)
+	return o, err
+}
+
+// ShippedError refuses to replace the carrier and tracking number of a shipped order (a
+// bulk file, ShipAll): the order keeps the ones it has.
+type ShippedError struct{ Carrier, TrackingNo string }
+
+func (e *ShippedError) Error() string {
+	return fmt.Sprintf("%s: 订单已发货（%s %s）", ErrConflict, e.Carrier, e.TrackingNo)
+}
+
+// Is makes it ErrConflict.
+func (e *ShippedError) Is(target error) bool { return target == ErrConflict }
+
+// ship is Ship, in one transaction of its own. Shipping an order again with the carrier and
+// number it has changes nothing (changed is false); with others it corrects them when correct
+// is set and is a *ShippedError when not. The buyer is told once per order, in the
+// transaction that first ships it (the outbox key): a correction is not sent again.
+func (s *Service) ship(ctx context.Context, merchantID, orderID int64, carrier, trackingNo string, correct bool) (o *Order, changed bool, err error) {
 	carrier, trackingNo = strings.TrimSpace(carrier), strings.ToUpper(strings.TrimSpace(trackingNo))
 	f := map[string]string{}
 	if n := utf8.RuneCountInString(carrier); n == 0 || n > 20 {
@@ -31,28 +51,34 @@ func (s *Service) Ship(ctx context.Context, merchantID, orderID int64, carrier, 
 		f["tracking_no"] = "快递单号须为 4 到 40 位字母、数字或短横线"
 	}
 	if len(f) > 0 {
-		return nil, &ValidationError{Fields: f}
+		return nil, false, &ValidationError{Fields: f}
 	}
-	var o Order
-	err := s.transact(ctx, func(tx *sqlx.Tx) error {
-		if err := lockOrder(ctx, tx, &o, `merchant_id = $1 AND id = $2`, merchantID, orderID); err != nil {
+	o = &Order{}
+	err = s.transact(ctx, func(tx *sqlx.Tx) error {
+		changed = false
+		if err := lockOrder(ctx, tx, o, `merchant_id = $1 AND id = $2`, merchantID, orderID); err != nil {
 			return err
 		}
-		if err := movable(&o, ToShip, Shipped); err != nil {
+		if err := movable(o, ToShip, Shipped); err != nil {
 			return err
 		}
-		if err := sqlx.GetContext(ctx, tx, &o, `UPDATE orders SET fulfil_state = 'shipped', carrier = $2, tracking_no = $3,
+		if *o.FulfilState == Shipped && o.Carrier == carrier && o.TrackingNo == trackingNo {
+			return nil
+		}
+		if *o.FulfilState == Shipped && !correct {
+			return &ShippedError{Carrier: o.Carrier, TrackingNo: o.TrackingNo}
+		}
+		changed = true
+		if err := sqlx.GetContext(ctx, tx, o, `UPDATE orders SET fulfil_state = 'shipped', carrier = $2, tracking_no = $3,
     shipped_at = COALESCE(shipped_at, $4) WHERE id = $1 RETURNING `+orderCols, o.ID, carrier, trackingNo, s.now()); err != nil {
 			return err
 		}
-		// Told once per order (the outbox key): a correction of the tracking number later is
-		// not sent again.
-		return s.EnqueueShipped(ctx, tx, &o, o.Carrier, o.TrackingNo, *o.ShippedAt)
+		return s.EnqueueShipped(ctx, tx, o, o.Carrier, o.TrackingNo, *o.ShippedAt)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("campaign: ship order %d: %w", orderID, err)
+		return nil, false, fmt.Errorf("campaign: ship order %d: %w", orderID, err)
 	}
-	return &o, nil
+	return o, changed, nil
 }
 
 // ConfirmReceipt is the buyer's 确认收货 on a shipped order of theirs.

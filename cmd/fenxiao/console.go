@@ -96,6 +96,8 @@ func (s *server) consoleRoutes(r router) {
 	a.Post("/campaigns/:id<int>/end", con.endCampaign)
 	a.Get("/campaigns/:id<int>/preview", con.previewPage)
 	a.Get("/campaigns/:id<int>/results", con.resultsPage)
+	a.Get("/campaigns/:id<int>/shipping.csv", con.shippingCSV)
+	a.Post("/campaigns/:id<int>/shipments", con.uploadShipments)
 
 	a.Get("/orders", con.ordersPage)
 	a.Get("/orders.csv", con.ordersCSV)

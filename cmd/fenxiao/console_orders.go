@@ -68,6 +68,7 @@ type ordersData struct {
 	Campaigns []campaign.Campaign
 	Statuses  []campaign.OrderStatus
 	Fulfils   []campaign.FulfilFilter
+	Shipping  *campaign.Campaign // the delivery campaign filtered on: bulk shipping
 }
 
 // NextURL is the link to the next page of the same filter.
@@ -93,8 +94,14 @@ func (con *console) ordersPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return con.render(c, "orders", &consolePage{Title: "订单", Nav: "orders", Data: ordersData{Query: q, Page: p, Campaigns: list,
-		Statuses: []campaign.OrderStatus{campaign.Paid, campaign.Pending, campaign.Refunded, campaign.Closed}, Fulfils: campaign.FulfilFilters}})
+	d := ordersData{Query: q, Page: p, Campaigns: list, Fulfils: campaign.FulfilFilters,
+		Statuses: []campaign.OrderStatus{campaign.Paid, campaign.Pending, campaign.Refunded, campaign.Closed}}
+	for i := range list {
+		if list[i].ID == q.CampaignID && list[i].Fulfilment == campaign.Delivery {
+			d.Shipping = &list[i]
+		}
+	}
+	return con.render(c, "orders", &consolePage{Title: "订单", Nav: "orders", Data: d})
 }
 
 func (con *console) ordersCSV(c *fiber.Ctx) error {
