@@ -32,6 +32,9 @@ type Results struct {
 	HasViral bool
 }
 
+// NetAmount is what the buyers paid less what was refunded to them: the page's 成交额.
+func (r *Results) NetAmount() decimal.Decimal { return r.PaidAmount.Sub(r.RefundedAmount) }
+
 // SalesPoint is the paid orders of one day (or hour), in the console's time zone.
 type SalesPoint struct {
 	At     time.Time       `db:"at"`

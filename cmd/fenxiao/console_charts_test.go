@@ -61,8 +61,8 @@ func TestConsoleChartsGolden(t *testing.T) {
 	golden(t, "sales-hourly.svg", salesChart(hourly, true))
 	golden(t, "sales-empty.svg", salesChart(nil, false))
 
-	golden(t, "funnel.svg", funnelChart([]funnelStep{{"浏览次数", 2140}, {"访客", 1286}, {"下单人数", 412}, {"支付人数", 371}}))
-	golden(t, "funnel-empty.svg", funnelChart([]funnelStep{{"浏览次数", 0}, {"访客", 0}, {"下单人数", 0}, {"支付人数", 0}}))
+	golden(t, "funnel.svg", funnelChart([]funnelStep{{"访客", 1286}, {"下单人数", 412}, {"支付人数", 371}}))
+	golden(t, "funnel-empty.svg", funnelChart([]funnelStep{{"访客", 0}, {"下单人数", 0}, {"支付人数", 0}}))
 
 	gens := []campaign.Generation{{Gen: 1, People: 640, Buyers: 120}, {Gen: 2, People: 410, Buyers: 150}, {Gen: 3, People: 300, Buyers: 80}, {Gen: 4, People: 120, Buyers: 21}, {Gen: 5, People: 30, Buyers: 0}}
 	golden(t, "spread.svg", spreadChart(gens))
@@ -94,7 +94,7 @@ func TestConsoleChartsOfASeededCampaign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "seeded-funnel.svg", funnelChart([]funnelStep{{"浏览次数", r.Views}, {"访客", r.Visitors}, {"下单人数", r.OrderedBuyers}, {"支付人数", r.Buyers}}))
+	golden(t, "seeded-funnel.svg", funnelChart(resultsFunnel(r)))
 	golden(t, "seeded-spread.svg", spreadChart(r.Generations))
 	if k, ok := campaign.Spread(r.Generations); !ok || k != 1 {
 		t.Errorf("viral coefficient %v, want (2 + 1) / (1 + 2) = 1", k)
@@ -122,5 +122,54 @@ func TestChartScales(t *testing.T) {
 	}
 	if rate(1, 0) != "—" || rate(1, 3) != "33.3%" {
 		t.Error("rate")
+	}
+}
+
+// The results page says what its numbers mean (issue 17 #11): a campaign spreads by itself
+// only when K > 1 (K = 1.00 holds steady, a K that rounds to 1.00 is not called spreading
+// either), and the funnel's rates are conversions between people, never visitors per page view.
+func TestResultsWordsDoNotMislead(t *testing.T) {
+	viral := func(k float64, ok bool) string {
+		return resultsData{R: &campaign.Results{Viral: k, HasViral: ok}}.ViralText()
+	}
+	for _, tc := range []struct {
+		k          float64
+		spreading  bool
+		mustSay    string
+		mustNotSay string
+	}{
+		{1, false, "1.00", "自行扩散"},
+		{1.004, false, "1.00", "自行扩散"}, // shown as 1.00: not above 1 as the merchant reads it
+		{0.996, false, "1.00", "减弱"},     // shown as 1.00: not "weakening" either
+		{1.01, true, "1.01", ""},
+		{2.5, true, "2.50", ""},
+		{0.5, false, "0.50", "自行扩散"},
+	} {
+		got := viral(tc.k, true)
+		if strings.Contains(got, "自行扩散") != tc.spreading || !strings.Contains(got, tc.mustSay) ||
+			(tc.mustNotSay != "" && strings.Contains(got, tc.mustNotSay)) {
+			t.Errorf("K = %v: %q (spreading %v, must say %q, must not say %q)", tc.k, got, tc.spreading, tc.mustSay, tc.mustNotSay)
+		}
+	}
+	if got := viral(0, false); strings.Contains(got, "扩散") {
+		t.Errorf("no buyers: %q", got)
+	}
+
+	r := &campaign.Results{Stats: campaign.Stats{Views: 2140, Visitors: 1286, Buyers: 371}, OrderedBuyers: 412}
+	steps := resultsFunnel(r)
+	for _, s := range steps {
+		if strings.Contains(s.Label, "浏览") {
+			t.Errorf("funnel step %q: page views are not people, a visitors/views rate is no conversion", s.Label)
+		}
+	}
+	if len(steps) != 3 || steps[0].Value != 1286 || steps[2].Value != 371 {
+		t.Errorf("funnel %+v, want 访客 → 下单人数 → 支付人数", steps)
+	}
+	svg := string(funnelChart(steps))
+	if strings.Contains(svg, "60.1%") { // 1286 / 2140
+		t.Error("the funnel shows visitors per page view as a rate")
+	}
+	if !strings.Contains(svg, "32.0%") || !strings.Contains(svg, "90.0%") { // 412 / 1286, 371 / 412
+		t.Errorf("the funnel's conversions are missing:\n%s", svg)
 	}
 }
