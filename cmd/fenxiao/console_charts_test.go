@@ -140,7 +140,7 @@ func TestResultsWordsDoNotMislead(t *testing.T) {
 	}{
 		{1, false, "1.00", "自行扩散"},
 		{1.004, false, "1.00", "自行扩散"}, // shown as 1.00: not above 1 as the merchant reads it
-		{0.996, false, "1.00", "减弱"},     // shown as 1.00: not "weakening" either
+		{0.996, false, "1.00", "减弱"},   // shown as 1.00: not "weakening" either
 		{1.01, true, "1.01", ""},
 		{2.5, true, "2.50", ""},
 		{0.5, false, "0.50", "自行扩散"},
