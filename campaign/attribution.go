@@ -79,7 +79,9 @@ func (s *Service) Bind(ctx context.Context, c *Campaign, visitor *User, token st
 	return s.bind(ctx, s.db, c, visitor, sharer)
 }
 
-// bind records the binding and, in the same statement (so exactly when the binding is
+// bind records the binding, with the generation the visitor is reached in (the sharer's own
+// then, plus one) and whether the visitor has bought (the slot read under a share lock: see
+// figures.go), and, in the same statement (so exactly when the binding is
 // written), the sharer's "a friend opened my share" notification: once per friend, as its key
 // is (campaign, sharer, friend).
 func (s *Service) bind(ctx context.Context, q sqlx.QueryerContext, c *Campaign, visitor *User, sharerID int64) (bool, error) {
@@ -87,16 +89,21 @@ func (s *Service) bind(ctx context.Context, q sqlx.QueryerContext, c *Campaign, 
 	var n int
 	err := sqlx.GetContext(ctx, q, &n, `
 WITH sharer AS (SELECT u.id, u.openid FROM wechat_users u WHERE u.id = $4 AND u.merchant_id = $3 AND NOT u.snapshot),
+slot AS (SELECT paid > 0 AS bought FROM campaign_buyers WHERE campaign_id = $1 AND buyer_id = $2 FOR SHARE),
 bound AS (
-    INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at)
-    SELECT $1, $2, $3, sharer.id, $5 FROM sharer
-    ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET sharer_id = EXCLUDED.sharer_id, bound_at = EXCLUDED.bound_at
+    INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at, gen, bought)
+    SELECT $1, $2, $3, sharer.id, $5,
+           least(COALESCE((SELECT gen FROM bindings WHERE campaign_id = $1 AND visitor_id = sharer.id), 1) + 1, $9),
+           COALESCE((SELECT bought FROM slot), false)
+    FROM sharer
+    ON CONFLICT (campaign_id, visitor_id) DO UPDATE SET sharer_id = EXCLUDED.sharer_id, bound_at = EXCLUDED.bound_at,
+        gen = EXCLUDED.gen, bought = bindings.bought OR EXCLUDED.bought
     RETURNING sharer_id),
 told AS (
     INSERT INTO notifications (merchant_id, msg_key, kind, openid, data, link)
     SELECT $3, $6, 'friend_opened', sharer.openid, $7::jsonb, $8 FROM bound JOIN sharer ON sharer.id = bound.sharer_id
     ON CONFLICT (merchant_id, msg_key) DO NOTHING)
-SELECT count(*) FROM bound`, c.ID, visitor.ID, c.MerchantID, sharerID, s.now(), key, string(data), link)
+SELECT count(*) FROM bound`, c.ID, visitor.ID, c.MerchantID, sharerID, s.now(), key, string(data), link, maxGeneration)
 	if err != nil {
 		return false, fmt.Errorf("campaign: bind visitor %d to sharer %d: %w", visitor.ID, sharerID, err)
 	}

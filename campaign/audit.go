@@ -35,6 +35,44 @@ LEFT JOIN (SELECT campaign_id, count(*) FILTER (WHERE orders > 0) AS n FROM camp
 WHERE c.stock <> COALESCE(sc.total, 0) OR c.held <> COALESCE(o.pending, 0) OR c.sold <> COALESCE(o.sold, 0)
    OR c.earned <> COALESCE(o.earned, 0) OR c.buyers <> COALESCE(b.n, 0)
 ORDER BY c.id`},
+	// The results page's figures (figures.go), kept as orders change, against the orders.
+	{Name: "campaign figures match orders", Query: `
+SELECT ARRAY[c.id], format('campaign %s: paid orders %s (orders %s), paid %s (%s), refunded %s (%s) in %s orders (%s), paid buyers %s (orders %s, slots %s)',
+    c.id, c.paid_orders, COALESCE(o.n, 0), c.paid_amount, COALESCE(o.amount, 0), c.refunded_amount, COALESCE(o.refunded, 0),
+    c.refunded_orders, COALESCE(o.refunds, 0), c.paid_buyers, COALESCE(o.buyers, 0), COALESCE(b.n, 0))
+FROM campaigns c
+LEFT JOIN (SELECT campaign_id, count(*) AS n, sum(amount) AS amount, sum(refunded) AS refunded,
+                  count(*) FILTER (WHERE refunded > 0) AS refunds, count(DISTINCT buyer_id) AS buyers
+           FROM orders WHERE status IN ('paid', 'refunded') GROUP BY campaign_id) o ON o.campaign_id = c.id
+LEFT JOIN (SELECT campaign_id, count(*) AS n FROM campaign_buyers WHERE paid > 0 GROUP BY campaign_id) b ON b.campaign_id = c.id
+WHERE c.paid_orders <> COALESCE(o.n, 0) OR c.paid_amount <> COALESCE(o.amount, 0) OR c.refunded_amount <> COALESCE(o.refunded, 0)
+   OR c.refunded_orders <> COALESCE(o.refunds, 0) OR c.paid_buyers <> COALESCE(o.buyers, 0) OR c.paid_buyers <> COALESCE(b.n, 0)
+ORDER BY c.id`},
+	{Name: "sales buckets match orders", Query: `
+SELECT ARRAY[COALESCE(s.campaign_id, o.campaign_id)], format('campaign %s, quarter from %s: bucket counts %s orders, %s units, %s; the orders paid then are %s, %s units, %s',
+    COALESCE(s.campaign_id, o.campaign_id), COALESCE(s.at, o.at), COALESCE(s.orders, 0), COALESCE(s.units, 0), COALESCE(s.amount, 0),
+    COALESCE(o.n, 0), COALESCE(o.units, 0), COALESCE(o.amount, 0))
+FROM campaign_sales s
+FULL JOIN (SELECT campaign_id, date_bin('15 minutes', paid_at, timestamptz '2000-01-01 00:00:00+00') AS at,
+                  count(*) AS n, sum(qty) AS units, sum(amount) AS amount
+           FROM orders WHERE status IN ('paid', 'refunded') GROUP BY 1, 2) o ON o.campaign_id = s.campaign_id AND o.at = s.at
+WHERE COALESCE(s.orders, 0) <> COALESCE(o.n, 0) OR COALESCE(s.units, 0) <> COALESCE(o.units, 0) OR COALESCE(s.amount, 0) <> COALESCE(o.amount, 0)
+ORDER BY 1`},
+	{Name: "buyers' paid orders counted", Query: `
+SELECT ARRAY[COALESCE(b.buyer_id, o.buyer_id), COALESCE(b.campaign_id, o.campaign_id)],
+       format('buyer %s of campaign %s: slot counts %s paid orders, there are %s; bound %s as %s',
+           COALESCE(b.buyer_id, o.buyer_id), COALESCE(b.campaign_id, o.campaign_id), COALESCE(b.paid, 0), COALESCE(o.n, 0),
+           bi.visitor_id IS NOT NULL, CASE WHEN bi.bought THEN 'a buyer' ELSE 'no buyer' END)
+FROM campaign_buyers b
+FULL JOIN (SELECT campaign_id, buyer_id, count(*) AS n FROM orders WHERE status IN ('paid', 'refunded') GROUP BY campaign_id, buyer_id) o
+       ON o.campaign_id = b.campaign_id AND o.buyer_id = b.buyer_id
+LEFT JOIN bindings bi ON bi.campaign_id = COALESCE(b.campaign_id, o.campaign_id) AND bi.visitor_id = COALESCE(b.buyer_id, o.buyer_id)
+WHERE COALESCE(b.paid, 0) <> COALESCE(o.n, 0) OR bi.bought <> (COALESCE(o.n, 0) > 0)
+UNION ALL
+SELECT ARRAY[bi.visitor_id, bi.campaign_id], format('visitor %s of campaign %s is bound as a buyer and has no slot', bi.visitor_id, bi.campaign_id)
+FROM bindings bi
+WHERE bi.bought AND NOT EXISTS (SELECT 1 FROM campaign_buyers b WHERE b.campaign_id = bi.campaign_id AND b.buyer_id = bi.visitor_id)
+ORDER BY 1`},
 	{Name: "commission credited exactly once", Query: `
 SELECT ARRAY[o.id] || array_agg(t.id) FILTER (WHERE t.id IS NOT NULL),
        format('order %s (%s, commission %s %s) has %s commission transfers totalling %s',

@@ -103,6 +103,14 @@ func TestAuditCatchesBrokenRows(t *testing.T) {
 		{"paid top-up credited once", tu.ID, fmt.Sprintf(`UPDATE topups SET status = 'paid', transaction_id = '4200x' WHERE id = %d`, tu.ID)},
 		{"reserve belongs to a campaign", 0, fmt.Sprintf(`INSERT INTO accounts (merchant_id, kind, ref_id) VALUES (%d, 'reserve', 999)`, m)},
 		{"stock conserved", c.ID, fmt.Sprintf(`UPDATE campaigns SET sold = sold + 1, stock = stock + 1 WHERE id = %d`, c.ID)},
+		// The figures the results page reads (issue 15, goal 4) cannot drift from the orders.
+		{"campaign figures match orders", c.ID, fmt.Sprintf(`UPDATE campaigns SET paid_amount = paid_amount + 1 WHERE id = %d`, c.ID)},
+		{"campaign figures match orders", c.ID, fmt.Sprintf(`UPDATE campaigns SET refunded_amount = 1, refunded_orders = 1 WHERE id = %d`, c.ID)},
+		{"campaign figures match orders", c.ID, fmt.Sprintf(`UPDATE campaigns SET paid_buyers = paid_buyers - 1, paid_orders = paid_orders + 1 WHERE id = %d`, c.ID)},
+		{"sales buckets match orders", c.ID, fmt.Sprintf(`UPDATE campaign_sales SET units = units + 1 WHERE campaign_id = %d`, c.ID)},
+		{"sales buckets match orders", c.ID, fmt.Sprintf(`UPDATE campaign_sales SET at = at - interval '15 minutes' WHERE campaign_id = %d`, c.ID)},
+		{"buyers' paid orders counted", b.ID, fmt.Sprintf(`UPDATE campaign_buyers SET paid = 0 WHERE buyer_id = %d`, b.ID)},
+		{"buyers' paid orders counted", b.ID, fmt.Sprintf(`UPDATE bindings SET bought = false WHERE visitor_id = %d`, b.ID)},
 	}
 	for _, tc := range cases {
 		tx := db.MustBegin()

@@ -298,6 +298,12 @@ WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, cre
 		if err != nil {
 			return err
 		}
+		// The buyer's slot (taken already on a late payment), before the reserve.
+		paid := []paidOrder{{buyer: o.BuyerID, qty: o.Qty, amount: o.Amount, paidAt: paidAt}}
+		firstPaid, err := countPaidBuyers(ctx, tx, o.CampaignID, merchantID, paid)
+		if err != nil {
+			return err
+		}
 		// The hot rows last: the commission's ledger move locks the campaign's reserve, and the
 		// campaign's counters are the last statement, so the campaign row is locked only from
 		// here to the commit, never across the ledger move.
@@ -311,8 +317,12 @@ WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, cre
 		if credit.status != "none" {
 			earned = o.Qty
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $3, buyers = buyers + $4, earned = earned + $5 WHERE id = $1`,
-			c.ID, held, o.Qty, newBuyer, earned); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $3, buyers = buyers + $4, earned = earned + $5,
+    paid_orders = paid_orders + 1, paid_amount = paid_amount + $6, paid_buyers = paid_buyers + $7 WHERE id = $1`,
+			c.ID, held, o.Qty, newBuyer, earned, o.Amount, firstPaid); err != nil {
+			return err
+		}
+		if err := addSales(ctx, tx, c.ID, merchantID, paid); err != nil {
 			return err
 		}
 		recorded = true

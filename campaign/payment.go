@@ -146,9 +146,10 @@ WHERE merchant_id = $1 AND out_trade_no = ANY($2) ORDER BY id FOR UPDATE`, merch
 		if err != nil {
 			return nil, err
 		}
-		n := campaignCount{id: id}
+		n := campaignCount{id: id, merchantID: merchantID}
 		for k, i := range idx {
 			o, cr := ps[k].order, credits[k]
+			n.paid = append(n.paid, paidOrder{buyer: o.BuyerID, qty: o.Qty, amount: o.Amount, paidAt: batch[i].paidAt})
 			start, err := startFulfilment(c, batch[i].paidAt)
 			if err != nil {
 				return nil, err
@@ -170,6 +171,11 @@ WHERE merchant_id = $1 AND out_trade_no = ANY($2) ORDER BY id FOR UPDATE`, merch
 	if err := upd.exec(ctx, tx); err != nil {
 		return nil, err
 	}
+	for i := range counted { // the buyers' slots before the reserve (lock order, order.go)
+		if counted[i].newBuyers, err = countPaidBuyers(ctx, tx, counted[i].id, merchantID, counted[i].paid); err != nil {
+			return nil, err
+		}
+	}
 	if err := wallet.EnqueueAll(ctx, tx, notes); err != nil {
 		return nil, err
 	}
@@ -178,9 +184,16 @@ WHERE merchant_id = $1 AND out_trade_no = ANY($2) ORDER BY id FOR UPDATE`, merch
 			return nil, err
 		}
 	}
-	for _, n := range counted { // the campaign rows last, in id order
-		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $2, earned = earned + $3 WHERE id = $1`,
-			n.id, n.units, n.earned); err != nil {
+	for _, n := range counted { // the campaign rows last, in id order, then their sales buckets (figures.go)
+		orders, amount := paidTotals(n.paid)
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET held = held - $2, sold = sold + $2, earned = earned + $3,
+    paid_orders = paid_orders + $4, paid_amount = paid_amount + $5, paid_buyers = paid_buyers + $6 WHERE id = $1`,
+			n.id, n.units, n.earned, orders, amount, n.newBuyers); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range counted {
+		if err := addSales(ctx, tx, n.id, merchantID, n.paid); err != nil {
 			return nil, err
 		}
 	}
@@ -213,8 +226,10 @@ func checkPayment(o *Order, outTradeNo string, paidFen int64) (late, duplicate b
 // campaignCount is what a batch adds to one campaign's counters: units paid (from held to
 // sold) and units whose commission was earned.
 type campaignCount struct {
-	id            int64
-	units, earned int
+	id, merchantID int64
+	units, earned  int
+	paid           []paidOrder // for the figures (figures.go)
+	newBuyers      int
 }
 
 // orderUpdates are the paid orders of a batch, written by one statement.

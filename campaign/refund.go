@@ -253,9 +253,18 @@ RETURNING xmax = 0`, merchantID, o.ID, l.OutRefundNo, wallet.FromFen(l.Fen), sou
 				commission = "voided"
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE orders SET status = $2, refunded = $3, voided_qty = $4, commission_status = $5,
+		if _, err = tx.ExecContext(ctx, `UPDATE orders SET status = $2, refunded = $3, voided_qty = $4, commission_status = $5,
     refunded_at = CASE WHEN $6 THEN $7::timestamptz ELSE refunded_at END WHERE id = $1`,
-			o.ID, status, refunded, voided, commission, full, s.now())
+			o.ID, status, refunded, voided, commission, full, s.now()); err != nil {
+			return err
+		}
+		// The results page's figures (figures.go), on the campaign row locked above.
+		firstRefund := 0
+		if !o.Refunded.IsPositive() {
+			firstRefund = 1
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET refunded_amount = refunded_amount + $2, refunded_orders = refunded_orders + $3 WHERE id = $1`,
+			o.CampaignID, refunded.Sub(o.Refunded), firstRefund)
 		return err
 	})
 	if err != nil {

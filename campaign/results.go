@@ -69,23 +69,28 @@ SELECT
   (SELECT COALESCE(sum(amount), 0) FROM transfers WHERE merchant_id = $2 AND campaign_id = $1 AND kind IN ('freeze', 'commission_void')) AS frozen,
   (SELECT COALESCE(sum(amount), 0) FROM transfers WHERE merchant_id = $2 AND campaign_id = $1 AND kind = 'release') AS released`
 
-// salesSQL buckets paid orders by day or hour ($3, from a fixed pair) in time zone $2. The
-// bucket stays a timestamp: formatting it as text cost more than the grouping.
+// salesSQL sums the campaign's quarter-hour sales buckets (figures.go) by day or hour ($3,
+// from a fixed pair) in time zone $2: every zone's offset is whole quarters of an hour.
 const salesSQL = `
-SELECT date_trunc($3, paid_at, $2) AS at, count(*) AS orders, COALESCE(sum(qty), 0) AS units, COALESCE(sum(amount), 0) AS amount
-FROM orders WHERE campaign_id = $1 AND status IN ('paid', 'refunded')
+SELECT date_trunc($3, at, $2) AS at, sum(orders) AS orders, sum(units) AS units, sum(amount) AS amount
+FROM campaign_sales WHERE campaign_id = $1
 GROUP BY 1 ORDER BY 1`
 
-// sharersSQL ranks the earning sharers, then names the ten (joined before the grouping, the
-// names were looked up for every credited order); how many visitors each has bound comes
-// from the share tree (see peopleSQL), which reads every binding once anyway.
+// sharersSQL ranks the earning sharers from the earners' covering index, then names the ten
+// and counts the visitors bound to each (bindings_sharer).
 const sharersSQL = `
-SELECT o.sharer_id, u.nickname AS name, u.avatar_url AS avatar, o.orders, o.units, o.commission
-FROM (SELECT sharer_id, count(*) AS orders, sum(qty) AS units, sum(commission) AS commission
+SELECT o.sharer_id, u.nickname AS name, u.avatar_url AS avatar, o.orders, o.units, o.commission,
+       (SELECT count(*) FROM bindings b WHERE b.campaign_id = $1 AND b.sharer_id = o.sharer_id) AS bound
+FROM (SELECT sharer_id, count(*) AS orders, sum(qty) AS units, sum(commission / qty * (qty - voided_qty)) AS commission
       FROM orders WHERE campaign_id = $1 AND commission_status IN ('earned', 'held')
       GROUP BY sharer_id ORDER BY commission DESC, units DESC, sharer_id LIMIT 10) o
 JOIN wechat_users u ON u.id = o.sharer_id
 ORDER BY o.commission DESC, o.units DESC, o.sharer_id`
+
+// spreadSQL counts the bound visitors and their buyers per generation (bindings_spread).
+const spreadSQL = `
+SELECT gen, count(*) AS people, count(*) FILTER (WHERE bought) AS buyers
+FROM bindings WHERE campaign_id = $1 GROUP BY gen ORDER BY gen`
 
 // Results gathers a campaign's results; loc is the time zone of the sales buckets. Its
 // queries read different rows and wait on nothing but PostgreSQL: they run at once, on
@@ -103,7 +108,7 @@ func (s *Service) Results(ctx context.Context, merchantID, campaignID int64, loc
 			Frozen   decimal.Decimal `db:"frozen"`
 			Released decimal.Decimal `db:"released"`
 		}
-		tree shareTree
+		bound []Generation
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { sum, err = s.summary(gctx, c); return err })
@@ -120,8 +125,8 @@ func (s *Service) Results(ctx context.Context, merchantID, campaignID int64, loc
 		}
 		return nil
 	})
-	g.Go(func() (err error) {
-		if tree, err = s.shareTree(gctx, c.ID); err != nil {
+	g.Go(func() error {
+		if err := s.db.SelectContext(gctx, &bound, spreadSQL, c.ID); err != nil {
 			return fmt.Errorf("campaign: spread of %d: %w", c.ID, err)
 		}
 		return nil
@@ -131,12 +136,28 @@ func (s *Service) Results(ctx context.Context, merchantID, campaignID int64, loc
 	}
 	r.Stats, r.OrderedBuyers, r.Refunds, r.RefundedAmount, r.CommissionHeld = sum.Stats, sum.OrderedBuyers, sum.Refunds, sum.RefundedAmount, sum.CommissionHeld
 	r.Claimed, r.Frozen, r.Released = money.Claimed, money.Frozen, money.Released
-	for i := range r.Sharers {
-		r.Sharers[i].Bound = tree.bound(r.Sharers[i].SharerID)
-	}
-	r.Generations = tree.generations()
+	r.Generations = generations(r.Visitors, r.Buyers, bound)
 	r.Viral, r.HasViral = Spread(r.Generations)
 	return r, nil
+}
+
+// generations completes the bound generations (2 and on) with generation 1: the visitors
+// bound to nobody, and the paid buyers not among the bound ones. Everyone bound opened the
+// page through the link that bound them, so they are among the visitors; a binding whose view
+// is still on its way in a batch could make the difference short for a moment, hence the
+// floor of generation 1's own buyers.
+func generations(visitors, buyers int, bound []Generation) []Generation {
+	first := Generation{Gen: 1, People: visitors, Buyers: buyers}
+	for _, g := range bound {
+		first.People -= g.People
+		first.Buyers -= g.Buyers
+	}
+	first.Buyers = max(first.Buyers, 0)
+	first.People = max(first.People, first.Buyers)
+	if first.People == 0 && len(bound) == 0 {
+		return []Generation{}
+	}
+	return append([]Generation{first}, bound...)
 }
 
 // Spread is the viral coefficient K of a share tree: the buyers of generations 2…n divided

@@ -116,6 +116,38 @@ func TestResultsOfASeededCampaign(t *testing.T) {
 	}
 }
 
+// 成交额 counts refunds out, partial ones included (issue 16, issue 17 #11): the page shows what
+// was paid, what was refunded of it and the net, and the stored figures the page reads agree
+// with the orders (the audit checks them).
+func TestResultsCountRefundsOut(t *testing.T) {
+	e := newEnv(t, "1000")
+	c, _ := spreadCampaign(t, e)
+	refund := func(buyer string, amount string) {
+		t.Helper()
+		orders, err := e.svc.Orders(ctx, e.merchant, campaign.OrderFilter{Buyer: buyer})
+		if err != nil || len(orders.Rows) != 1 {
+			t.Fatalf("orders of %s: %+v, %v", buyer, orders, err)
+		}
+		if _, err := e.svc.RefundPart(ctx, e.merchant, orders.Rows[0].ID, d(amount), "退一部分"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refund("用户G", "100") // G paid 3 × 88 = 264: a partial refund
+	refund("用户E", "88")  // E's whole order
+	refund("用户G", "20")  // and a second partial refund of G's order
+	r, err := e.svc.Results(ctx, e.merchant, c.ID, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "paid", r.PaidAmount, "704")
+	equal(t, "refunded", r.RefundedAmount, "208")
+	equal(t, "net", r.NetAmount(), "496")
+	if r.Refunds != 2 || r.PaidOrders != 5 || r.Buyers != 5 {
+		t.Errorf("refunded orders %d, paid orders %d, buyers %d; want 2, 5, 5", r.Refunds, r.PaidOrders, r.Buyers)
+	}
+	auditClean(t, e, "after partial refunds")
+}
+
 func TestSpread(t *testing.T) {
 	g := func(buyers ...int) []campaign.Generation {
 		var out []campaign.Generation

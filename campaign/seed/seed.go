@@ -163,12 +163,26 @@ INSERT INTO order_refunds (merchant_id, order_id, out_refund_no, amount, source,
 SELECT o.merchant_id, o.id, 'R' || o.out_trade_no, o.refunded, 'console', o.refunded_at
 FROM orders o JOIN seed_orders s ON s.id = o.id WHERE o.refunded > 0`, nil},
 		{"buyer slots", `
-INSERT INTO campaign_buyers (campaign_id, buyer_id, merchant_id, orders)
-SELECT o.campaign_id, o.buyer_id, o.merchant_id, 1 FROM orders o JOIN seed_orders s ON s.id = o.id`, nil},
+INSERT INTO campaign_buyers (campaign_id, buyer_id, merchant_id, orders, paid)
+SELECT o.campaign_id, o.buyer_id, o.merchant_id, 1, 1 FROM orders o JOIN seed_orders s ON s.id = o.id`, nil},
+		// The sharers are bound to nobody: their friends are generation 2, and all bought.
 		{"bindings", `
-INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at)
-SELECT o.campaign_id, o.buyer_id, o.merchant_id, o.sharer_id, o.created_at - interval '1 minute'
+INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at, gen, bought)
+SELECT o.campaign_id, o.buyer_id, o.merchant_id, o.sharer_id, o.created_at - interval '1 minute', 2, true
 FROM orders o JOIN seed_orders s ON s.id = o.id WHERE o.sharer_id IS NOT NULL`, nil},
+		// Everyone opened the page: each buyer once before buying, each sharer once.
+		{"visits", `
+INSERT INTO visits (campaign_id, visitor_id, merchant_id, views, first_at, last_at)
+SELECT $2, u.id, $1, 1, now() - interval '7 days', now() - interval '7 days' FROM seed_users u WHERE u.n <= $3
+UNION ALL
+SELECT o.campaign_id, o.buyer_id, o.merchant_id, 1, o.created_at - interval '2 minutes', o.created_at - interval '2 minutes'
+FROM orders o JOIN seed_orders s ON s.id = o.id`, []any{m, id, sharers}},
+		{"sales", `
+INSERT INTO campaign_sales (campaign_id, at, merchant_id, orders, units, amount)
+SELECT o.campaign_id, date_bin('15 minutes', o.paid_at, timestamptz '2000-01-01 00:00:00+00'), o.merchant_id, count(*), sum(o.qty), sum(o.amount)
+FROM orders o JOIN seed_orders s ON s.id = o.id GROUP BY 1, 2, 3
+ON CONFLICT (campaign_id, at) DO UPDATE SET orders = campaign_sales.orders + EXCLUDED.orders,
+    units = campaign_sales.units + EXCLUDED.units, amount = campaign_sales.amount + EXCLUDED.amount`, nil},
 		{"shares", `
 INSERT INTO shares (merchant_id, campaign_id, sharer_id, channel, at)
 SELECT $1, $2, u.id, CASE WHEN u.n % 2 = 0 THEN 'poster' ELSE 'link' END, now() - interval '7 days'
@@ -234,8 +248,11 @@ FROM (SELECT e.account_id, sum(e.amount) AS total FROM entries e JOIN seed_trans
 WHERE a.id = d.account_id`, nil},
 		{"counters", `
 UPDATE campaigns c SET stock = c.stock + $3, sold = c.sold + o.units, earned = c.earned + o.earned, buyers = c.buyers + o.n,
+    paid_orders = c.paid_orders + o.n, paid_amount = c.paid_amount + o.amount, paid_buyers = c.paid_buyers + o.n,
+    refunded_amount = c.refunded_amount + o.refunded, refunded_orders = c.refunded_orders + o.refunds,
     version = c.version + 1, updated_at = now()
-FROM (SELECT sum(o.qty) AS units, COALESCE(sum(o.qty) FILTER (WHERE o.commission_status = 'earned'), 0) AS earned, count(*) AS n
+FROM (SELECT sum(o.qty) AS units, COALESCE(sum(o.qty) FILTER (WHERE o.commission_status = 'earned'), 0) AS earned, count(*) AS n,
+             sum(o.amount) AS amount, sum(o.refunded) AS refunded, count(*) FILTER (WHERE o.refunded > 0) AS refunds
       FROM orders o JOIN seed_orders s ON s.id = o.id) o
 WHERE c.merchant_id = $1 AND c.id = $2`, []any{m, id, units}},
 	}
