@@ -58,6 +58,18 @@ FULL JOIN (SELECT campaign_id, date_bin('15 minutes', paid_at, timestamptz '2000
            FROM orders WHERE status IN ('paid', 'refunded') GROUP BY 1, 2) o ON o.campaign_id = s.campaign_id AND o.at = s.at
 WHERE COALESCE(s.orders, 0) <> COALESCE(o.n, 0) OR COALESCE(s.units, 0) <> COALESCE(o.units, 0) OR COALESCE(s.amount, 0) <> COALESCE(o.amount, 0)
 ORDER BY 1`},
+	{Name: "earning sharers match orders", Query: `
+SELECT ARRAY[COALESCE(s.sharer_id, o.sharer_id), COALESCE(s.campaign_id, o.campaign_id)],
+       format('sharer %s of campaign %s: figures count %s orders, %s units, commission %s; the credited orders are %s, %s units, %s',
+           COALESCE(s.sharer_id, o.sharer_id), COALESCE(s.campaign_id, o.campaign_id), COALESCE(s.orders, 0), COALESCE(s.units, 0),
+           COALESCE(s.commission, 0), COALESCE(o.n, 0), COALESCE(o.units, 0), COALESCE(o.commission, 0))
+FROM campaign_sharers s
+FULL JOIN (SELECT campaign_id, sharer_id, count(*) AS n, sum(qty) AS units, sum(commission / qty * (qty - voided_qty)) AS commission
+           FROM orders WHERE commission_status IN ('earned', 'held') GROUP BY campaign_id, sharer_id) o
+       ON o.campaign_id = s.campaign_id AND o.sharer_id = s.sharer_id
+WHERE COALESCE(s.orders, 0) <> COALESCE(o.n, 0) OR COALESCE(s.units, 0) <> COALESCE(o.units, 0)
+   OR COALESCE(s.commission, 0) <> COALESCE(o.commission, 0)
+ORDER BY 1`},
 	{Name: "buyers' paid orders counted", Query: `
 SELECT ARRAY[COALESCE(b.buyer_id, o.buyer_id), COALESCE(b.campaign_id, o.campaign_id)],
        format('buyer %s of campaign %s: slot counts %s paid orders, there are %s; bound %s as %s',

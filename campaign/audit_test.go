@@ -109,6 +109,8 @@ func TestAuditCatchesBrokenRows(t *testing.T) {
 		{"campaign figures match orders", c.ID, fmt.Sprintf(`UPDATE campaigns SET paid_buyers = paid_buyers - 1, paid_orders = paid_orders + 1 WHERE id = %d`, c.ID)},
 		{"sales buckets match orders", c.ID, fmt.Sprintf(`UPDATE campaign_sales SET units = units + 1 WHERE campaign_id = %d`, c.ID)},
 		{"sales buckets match orders", c.ID, fmt.Sprintf(`UPDATE campaign_sales SET at = at - interval '15 minutes' WHERE campaign_id = %d`, c.ID)},
+		{"earning sharers match orders", a.ID, fmt.Sprintf(`UPDATE campaign_sharers SET commission = commission + 1 WHERE sharer_id = %d`, a.ID)},
+		{"earning sharers match orders", a.ID, fmt.Sprintf(`DELETE FROM campaign_sharers WHERE sharer_id = %d`, a.ID)},
 		{"buyers' paid orders counted", b.ID, fmt.Sprintf(`UPDATE campaign_buyers SET paid = 0 WHERE buyer_id = %d`, b.ID)},
 		{"buyers' paid orders counted", b.ID, fmt.Sprintf(`UPDATE bindings SET bought = false WHERE visitor_id = %d`, b.ID)},
 	}

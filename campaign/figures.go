@@ -21,8 +21,9 @@ import (
 //     a Bind of the same visitor either read the slot after this payment committed, or it
 //     committed first and this later statement sees its binding;
 //   - the campaign row's figures, with its counters (the last statement, as before);
-//   - the quarter-hour sales buckets, after the campaign row (every writer of both takes them
-//     in this order).
+//   - the quarter-hour sales buckets and the earning sharers' rows, after the campaign row
+//     (every writer of both takes them in this order: a refund voiding a held commission locks
+//     the campaign row first).
 
 // paidOrder is one order of a campaign just paid, for the figures.
 type paidOrder struct {
@@ -98,3 +99,41 @@ ON CONFLICT (campaign_id, at) DO UPDATE SET orders = campaign_sales.orders + EXC
 
 // maxGeneration is the deepest generation a binding records; deeper chains count there.
 const maxGeneration = 100
+
+// sharerCredit is one order's commission credited to its sharer, for the figures.
+type sharerCredit struct {
+	sharer int64
+	qty    int
+	amount decimal.Decimal
+}
+
+// addSharers adds credited orders to the campaign's earning sharers (in sharer order).
+func addSharers(ctx context.Context, tx *sqlx.Tx, campaignID, merchantID int64, credits []sharerCredit) error {
+	if len(credits) == 0 {
+		return nil
+	}
+	sharer, qty, amount := make([]int64, len(credits)), make([]int64, len(credits)), make([]string, len(credits))
+	for i, c := range credits {
+		sharer[i], qty[i], amount[i] = c.sharer, int64(c.qty), c.amount.String()
+	}
+	_, err := tx.ExecContext(ctx, `
+INSERT INTO campaign_sharers (campaign_id, sharer_id, merchant_id, orders, units, commission)
+SELECT $1, s, $2, count(*), sum(q), sum(a) FROM unnest($3::bigint[], $4::int[], $5::numeric[]) AS x(s, q, a)
+GROUP BY s ORDER BY s
+ON CONFLICT (campaign_id, sharer_id) DO UPDATE SET orders = campaign_sharers.orders + EXCLUDED.orders,
+    units = campaign_sharers.units + EXCLUDED.units, commission = campaign_sharers.commission + EXCLUDED.commission`,
+		campaignID, merchantID, pq.Array(sharer), pq.Array(qty), pq.Array(amount))
+	return err
+}
+
+// voidSharer takes a voided commission out of its sharer's figures, and the order too once
+// its whole commission is voided.
+func voidSharer(ctx context.Context, tx *sqlx.Tx, o *Order, amount decimal.Decimal, whole bool) error {
+	orders, units := 0, 0
+	if whole {
+		orders, units = 1, o.Qty
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE campaign_sharers SET commission = commission - $3, orders = orders - $4, units = units - $5
+WHERE campaign_id = $1 AND sharer_id = $2`, o.CampaignID, *o.SharerID, amount, orders, units)
+	return err
+}

@@ -325,6 +325,11 @@ WHERE id = $1`, o.ID, transactionID, paidAt, credit.sharerID, credit.amount, cre
 		if err := addSales(ctx, tx, c.ID, merchantID, paid); err != nil {
 			return err
 		}
+		if credit.status != "none" {
+			if err := addSharers(ctx, tx, c.ID, merchantID, []sharerCredit{{sharer: *credit.sharerID, qty: o.Qty, amount: credit.amount}}); err != nil {
+				return err
+			}
+		}
 		recorded = true
 		if late {
 			s.log.Warn("order paid after it was closed: recorded, its stock taken again", "merchant_id", merchantID, "order_id", o.ID)

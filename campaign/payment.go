@@ -160,6 +160,7 @@ WHERE merchant_id = $1 AND out_trade_no = ANY($2) ORDER BY id FOR UPDATE`, merch
 			if cr.status != "none" {
 				earns = append(earns, commissionEarning(c, o, cr))
 				n.earned += o.Qty
+				n.credits = append(n.credits, sharerCredit{sharer: *cr.sharerID, qty: o.Qty, amount: cr.amount})
 			}
 			results[i].recorded = true
 		}
@@ -196,6 +197,9 @@ WHERE merchant_id = $1 AND out_trade_no = ANY($2) ORDER BY id FOR UPDATE`, merch
 		if err := addSales(ctx, tx, n.id, merchantID, n.paid); err != nil {
 			return nil, err
 		}
+		if err := addSharers(ctx, tx, n.id, merchantID, n.credits); err != nil {
+			return nil, err
+		}
 	}
 	return alone, nil
 }
@@ -229,6 +233,7 @@ type campaignCount struct {
 	id, merchantID int64
 	units, earned  int
 	paid           []paidOrder // for the figures (figures.go)
+	credits        []sharerCredit
 	newBuyers      int
 }
 

@@ -252,6 +252,10 @@ RETURNING xmax = 0`, merchantID, o.ID, l.OutRefundNo, wallet.FromFen(l.Fen), sou
 			if voided == o.Qty {
 				commission = "voided"
 			}
+			amount := o.Commission.Div(decimalInt(o.Qty)).Mul(decimalInt(units - o.VoidedQty))
+			if err := voidSharer(ctx, tx, &o, amount, commission == "voided"); err != nil { // after the campaign row (figures.go)
+				return err
+			}
 		}
 		if _, err = tx.ExecContext(ctx, `UPDATE orders SET status = $2, refunded = $3, voided_qty = $4, commission_status = $5,
     refunded_at = CASE WHEN $6 THEN $7::timestamptz ELSE refunded_at END WHERE id = $1`,

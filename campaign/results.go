@@ -76,14 +76,13 @@ SELECT date_trunc($3, at, $2) AS at, sum(orders) AS orders, sum(units) AS units,
 FROM campaign_sales WHERE campaign_id = $1
 GROUP BY 1 ORDER BY 1`
 
-// sharersSQL ranks the earning sharers from the earners' covering index, then names the ten
-// and counts the visitors bound to each (bindings_sharer).
+// sharersSQL ranks the earning sharers (figures.go), then names the ten and counts the
+// visitors bound to each (bindings_sharer).
 const sharersSQL = `
 SELECT o.sharer_id, u.nickname AS name, u.avatar_url AS avatar, o.orders, o.units, o.commission,
        (SELECT count(*) FROM bindings b WHERE b.campaign_id = $1 AND b.sharer_id = o.sharer_id) AS bound
-FROM (SELECT sharer_id, count(*) AS orders, sum(qty) AS units, sum(commission / qty * (qty - voided_qty)) AS commission
-      FROM orders WHERE campaign_id = $1 AND commission_status IN ('earned', 'held')
-      GROUP BY sharer_id ORDER BY commission DESC, units DESC, sharer_id LIMIT 10) o
+FROM (SELECT sharer_id, orders, units, commission FROM campaign_sharers WHERE campaign_id = $1 AND orders > 0
+      ORDER BY commission DESC, units DESC, sharer_id LIMIT 10) o
 JOIN wechat_users u ON u.id = o.sharer_id
 ORDER BY o.commission DESC, o.units DESC, o.sharer_id`
 

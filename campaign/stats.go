@@ -26,23 +26,23 @@ type Stats struct {
 	Reserve      decimal.Decimal `db:"reserve"`
 }
 
-// summarySQL reads a campaign's numbers: the order figures from the campaign row (kept as
-// orders are paid and refunded, figures.go), the commissions from the earners' covering index
-// (orders_earners: no order row read), the visits and shares from their own rows.
+// summarySQL reads a campaign's numbers: the order figures from the campaign row and the
+// commissions from the earning sharers' rows (both kept as orders are paid and refunded,
+// figures.go), the held commissions from the held orders alone (orders_held_commissions), the visits and
+// shares from their own rows.
 const summarySQL = `
 SELECT
   e.participants, c.paid_buyers AS buyers,
   (SELECT count(*) FROM campaign_buyers WHERE campaign_id = $1) AS ordered_buyers,
   v.views, v.visitors,
   (SELECT count(*) FROM shares WHERE campaign_id = $1) AS shares,
-  c.paid_orders, c.sold AS units_sold, c.paid_amount, e.commissions, c.refunded_orders AS refunds, c.refunded_amount, e.commission_held,
+  c.paid_orders, c.sold AS units_sold, c.paid_amount, e.commissions, c.refunded_orders AS refunds, c.refunded_amount,
+  (SELECT COALESCE(sum(commission / qty * (qty - voided_qty)), 0) FROM orders WHERE campaign_id = $1 AND commission_status = 'held') AS commission_held,
   (SELECT COALESCE(sum(balance), 0) FROM accounts WHERE merchant_id = $2 AND kind = 'reserve' AND ref_id = $1) AS reserve
 FROM campaigns c,
      (SELECT COALESCE(sum(views), 0) AS views, count(*) AS visitors FROM visits WHERE campaign_id = $1) v,
-     (SELECT count(DISTINCT sharer_id) AS participants,
-             COALESCE(sum(commission / qty * (qty - voided_qty)), 0) AS commissions,
-             COALESCE(sum(commission / qty * (qty - voided_qty)) FILTER (WHERE commission_status = 'held'), 0) AS commission_held
-      FROM orders WHERE campaign_id = $1 AND commission_status IN ('earned', 'held')) e
+     (SELECT count(*) FILTER (WHERE orders > 0) AS participants, COALESCE(sum(commission), 0) AS commissions
+      FROM campaign_sharers WHERE campaign_id = $1) e
 WHERE c.merchant_id = $2 AND c.id = $1`
 
 // summary is Stats with the order figures only the results page shows.

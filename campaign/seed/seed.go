@@ -187,6 +187,12 @@ ON CONFLICT (campaign_id, at) DO UPDATE SET orders = campaign_sales.orders + EXC
 INSERT INTO shares (merchant_id, campaign_id, sharer_id, channel, at)
 SELECT $1, $2, u.id, CASE WHEN u.n % 2 = 0 THEN 'poster' ELSE 'link' END, now() - interval '7 days'
 FROM seed_users u WHERE u.n <= $3`, []any{m, id, sharers}},
+		{"sharers", `
+INSERT INTO campaign_sharers (campaign_id, sharer_id, merchant_id, orders, units, commission)
+SELECT o.campaign_id, o.sharer_id, o.merchant_id, count(*), sum(o.qty), sum(o.commission)
+FROM orders o JOIN seed_orders s ON s.id = o.id WHERE o.commission_status = 'earned' GROUP BY 1, 2, 3
+ON CONFLICT (campaign_id, sharer_id) DO UPDATE SET orders = campaign_sharers.orders + EXCLUDED.orders,
+    units = campaign_sharers.units + EXCLUDED.units, commission = campaign_sharers.commission + EXCLUDED.commission`, nil},
 		{"vaults", `
 INSERT INTO accounts (merchant_id, kind, ref_id)
 SELECT DISTINCT o.merchant_id, 'vault', o.sharer_id FROM orders o JOIN seed_orders s ON s.id = o.id WHERE o.commission_status = 'earned'
