@@ -112,6 +112,7 @@ GROUP BY sharer_id ORDER BY count(*) DESC LIMIT 1`, c.ID); err != nil {
 	}
 	run("after")
 	if _, err := db.ExecContext(ctx, `DROP INDEX bindings_sharer; DROP INDEX orders_sharer;
+CREATE INDEX bindings_sharer ON bindings (campaign_id, sharer_id);
 CREATE INDEX orders_sharer ON orders (sharer_id) WHERE sharer_id IS NOT NULL; ANALYZE`); err != nil {
 		b.Fatal(err)
 	}

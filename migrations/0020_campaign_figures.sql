@@ -83,7 +83,8 @@ SELECT campaign_id, date_bin('15 minutes', paid_at, timestamptz '2000-01-01 00:0
 FROM orders WHERE status IN ('paid', 'refunded') GROUP BY 1, 2, 3;
 
 -- The spread's aggregate and the leaderboard's bound counts read indexes only; the held
--- commissions are summed over the held orders alone.
+-- commissions are summed over the held orders alone. bindings_sharer is also the sharer's
+-- promotion page's (0021): a sharer's friends, the latest bound first, a page at a time.
 CREATE INDEX bindings_spread ON bindings (campaign_id, gen, bought);
-CREATE INDEX bindings_sharer ON bindings (campaign_id, sharer_id);
+CREATE INDEX bindings_sharer ON bindings (campaign_id, sharer_id, bound_at DESC, visitor_id DESC);
 CREATE INDEX orders_held_commissions ON orders (campaign_id) INCLUDE (qty, voided_qty, commission) WHERE commission_status = 'held';

@@ -1,9 +1,6 @@
 -- The sharer's promotion page (issue 16): a sharer's friends on a campaign, the latest bound
 -- first, and the orders made through them there, newest first, a page at a time by keyset.
---
--- bindings had only its key (campaign_id, visitor_id): a sharer's friends meant reading every
--- binding of the campaign. Keyed by sharer in page order, a page is read off the index.
-CREATE INDEX bindings_sharer ON bindings (campaign_id, sharer_id, bound_at DESC, visitor_id DESC);
+-- The friends are read off bindings_sharer (0020), keyed by sharer in page order.
 
 -- orders_sharer (sharer_id) led to a sharer's orders of every campaign in no useful order: a
 -- page of one campaign's sorted them all first. Replaced by the same index extended with the
