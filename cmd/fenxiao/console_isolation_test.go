@@ -50,6 +50,8 @@ func TestConsoleTenantIsolation(t *testing.T) {
 		{"POST", "/console/campaigns/:id/end", "/console/campaigns/:campaign/end", nil},
 		{"GET", "/console/campaigns/:id/preview", "/console/campaigns/:campaign/preview", nil},
 		{"GET", "/console/campaigns/:id/results", "/console/campaigns/:campaign/results", nil},
+		{"GET", "/console/campaigns/:id/shipping.csv", "/console/campaigns/:campaign/shipping.csv", nil},
+		{"POST", "/console/campaigns/:id/shipments", "/console/campaigns/:campaign/shipments", nil},
 		{"GET", "/console/orders/:id", "/console/orders/:order", nil},
 		{"POST", "/console/orders/:id/refund", "/console/orders/:order/refund", url.Values{"confirm": {"yes"}}},
 		{"POST", "/console/orders/:id/ship", "/console/orders/:order/ship", url.Values{"carrier": {"顺丰"}, "tracking_no": {"SF1234"}}},
