@@ -49,8 +49,9 @@ func TestTeamListsOnlyMyFriendsAndOrders(t *testing.T) {
 	}
 	clock.Advance(4 * 24 * time.Hour) // o1, o8 and 孙三's mature (paid 8 days ago), o6 not yet
 	defer clock.Advance(-4 * 24 * time.Hour)
-	if n, err := e.svc.SettleHeld(ctx); err != nil || n != 3 {
-		t.Fatalf("settled %d (%v), want o1, o8 and 孙三's", n, err)
+	// SettleHeld settles every campaign's: other tests of the package may have held ones too.
+	if n, err := e.svc.SettleHeld(ctx); err != nil || n < 3 {
+		t.Fatalf("settled %d (%v), want at least o1, o8 and 孙三's", n, err)
 	}
 
 	team, err := e.svc.Team(ctx, c, a, campaign.TeamQuery{})
