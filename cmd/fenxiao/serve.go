@@ -84,6 +84,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks,
 		<-jobs.Stop().Done()
 		return exitFailed
 	}
+	sl := newSpareListener(ln)
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	if onListen != nil {
 		onListen(ln.Addr().String())
@@ -92,7 +93,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks,
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
+	go func() { served <- app.Listener(sl) }()
 
 	select {
 	case err := <-served:
@@ -106,12 +107,19 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks,
 	}
 
 	log.Info("shutting down: finishing in-flight requests", "grace", shutdownGrace)
+	jobsDone := jobs.Stop().Done() // no job starts from now on
 	code := exitOK
-	if err := app.ShutdownWithTimeout(shutdownGrace); err != nil {
+	shut := make(chan error, 1)
+	go func() { shut <- app.ShutdownWithTimeout(shutdownGrace) }()
+	// fasthttp closes idle keep-alive connections itself; the listener is closed now, so
+	// the connections that never sent a byte are all there will be.
+	time.Sleep(50 * time.Millisecond)
+	sl.closeSpare()
+	if err := <-shut; err != nil {
 		log.Error("shutdown", "err", err)
 		code = exitFailed
 	}
-	<-jobs.Stop().Done() // waits for running jobs
+	<-jobsDone // waits for running jobs
 	<-served
 	srv.visits.close(2 * time.Second) // no request can queue a page view any more
 	log.Info("stopped")

@@ -96,9 +96,13 @@ func startSimulator(addr string, log *slog.Logger) (*devSimulator, error) {
 	}()
 	stop := func() {
 		s.Close() // ends notification retries and requests held by faults
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A browser's spare connection (never used) counts as busy for 5 s in net/http:
+		// give requests in flight a second, then close whatever is left.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		srv.Shutdown(ctx) //nolint:errcheck // best effort at exit
+		if srv.Shutdown(ctx) != nil {
+			srv.Close() //nolint:errcheck // exiting anyway
+		}
 	}
 	return &devSimulator{sim: s, url: url, demo: demo, stop: stop}, nil
 }
