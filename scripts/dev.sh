@@ -18,6 +18,8 @@ if [ -z "${SECRET_KEY:-}" ]; then
   export SECRET_KEY
 fi
 export HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:8080}
+# The WeChat simulator's merchants, users and red packets survive a restart like the database.
+export WECHAT_SIM_STATE=${WECHAT_SIM_STATE:-.data/wechatsim.json}
 
 go build -o .data/bin/fenxiao ./cmd/fenxiao
 exec .data/bin/fenxiao dev

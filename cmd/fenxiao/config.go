@@ -30,6 +30,9 @@ type Config struct {
 	// every SDK call, and the browser pages (OAuth, cashier) too: a simulator's URL.
 	WeChatAPIBase string
 	WeChatSimAddr string // dev: where the in-process WeChat simulator listens
+	// WeChatSimState is the dev simulator's state file (make dev: .data/wechatsim.json), so a
+	// restart keeps its merchants, users and red packets; empty: in memory only.
+	WeChatSimState string
 	// TrustedProxies are the load balancers in front of the server: only from them is
 	// X-Forwarded-For believed (client IPs decide region gates). Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
@@ -66,6 +69,7 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 		"log":      {flag: "log-level", env: "LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
 		"wxapi":    {flag: "wechat-api", env: "WECHAT_API_BASE", help: "base URL replacing WeChat's API and page hosts, such as a simulator's http://127.0.0.1:8090 (default: the real WeChat; dev: its own simulator)"},
 		"wxsim":    {flag: "wechat-sim", env: "WECHAT_SIM_ADDR", def: "127.0.0.1:8090", help: "dev: address the in-process WeChat simulator listens on"},
+		"wxstate":  {flag: "wechat-sim-state", env: "WECHAT_SIM_STATE", help: "dev: file the in-process WeChat simulator keeps its state in, so a restart changes nothing (make dev: .data/wechatsim.json; default: memory only)"},
 		"posters":  {flag: "poster-draws", env: "POSTER_DRAWS", def: "2", help: "how many sharing posters are drawn at once, 1 to 16 (each may take up to about 70 MB)"},
 		"proxies":  {flag: "trusted-proxies", env: "TRUSTED_PROXIES", help: "comma-separated IPs or CIDR ranges of the load balancers in front of the server, whose X-Forwarded-For is believed (default: none)"},
 	}
@@ -170,6 +174,9 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 				return nil, fmt.Errorf("%s: must be host:port such as 127.0.0.1:8090, got %q", env, v)
 			}
 			c.WeChatSimAddr = v
+		}
+		if v, _, ok := get("wxstate"); ok {
+			c.WeChatSimState = v
 		}
 		return c, nil
 	}

@@ -13,7 +13,7 @@ import (
 // same process on WECHAT_SIM_ADDR and the SDK talks to it. Ctrl-C stops it like serve.
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "posters", "wxsim", "proxies")
+	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "posters", "wxsim", "wxstate", "proxies")
 	if cfg == nil {
 		return code
 	}
@@ -21,7 +21,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var h *hooks
 	simURL, campaignURL := cfg.WeChatAPIBase, ""
 	if cfg.WeChatAPIBase == "" {
-		ws, err := startSimulator(cfg.WeChatSimAddr, newLogger(stderr, cfg.LogLevel))
+		ws, err := startSimulator(cfg.WeChatSimAddr, cfg.WeChatSimState, newLogger(stderr, cfg.LogLevel))
 		if err != nil {
 			fmt.Fprintf(stderr, "fenxiao dev: %v\n", err)
 			return exitFailed
@@ -30,9 +30,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.WeChatAPIBase, simURL = ws.url, ws.url+"/sim/"
 		h = &hooks{routes: ws.routes, ready: func(ctx context.Context, srv *server) error {
 			srv.simIP = ws.sim.ClientIP // region gates use the IP chosen on the authorize page
-			_, demoCampaign, err := seedDemo(ctx, srv, ws.demo, srv.log)
+			demoMerchant, demoCampaign, err := seedDemo(ctx, srv, ws.demo, srv.log)
+			if err != nil {
+				return err
+			}
 			campaignURL = srv.campaign.CampaignURL(demoCampaign)
-			return err
+			return ws.connectDemo(ctx, srv, demoMerchant)
 		}}
 	}
 	return serve(ctx, cfg, stdout, stderr, h, func(addr string) {
@@ -58,4 +61,21 @@ func redactURL(s string) string {
 		return s
 	}
 	return u.Redacted()
+}
+
+// connectDemo points the demo official account's server configuration (服务器地址) at
+// Fenxiao, as a merchant does in WeChat's backend, so following through a fans-only
+// campaign's QR code reaches Fenxiao. A URL someone entered on the simulator's merchant page
+// stays.
+func (d *devSimulator) connectDemo(ctx context.Context, srv *server, merchantID int64) error {
+	for _, m := range d.sim.Merchants() {
+		if m.AppID == d.demo.AppID && m.CallbackURL != "" {
+			return nil
+		}
+	}
+	info, err := srv.campaign.WeChatInfo(ctx, merchantID)
+	if err != nil {
+		return err
+	}
+	return d.sim.SetCallbackURL(d.demo.AppID, info.CallbackURL)
 }

@@ -64,29 +64,22 @@ type devSimulator struct {
 	stop func()
 }
 
-// startSimulator serves a fresh simulator on addr with the demo merchant and two users, one
-// following the official account and one not. Notifications retry 60 times faster than
-// WeChat's schedule; unopened red packets still take a day (POST /sim/admin/clock to skip).
-func startSimulator(addr string, log *slog.Logger) (*devSimulator, error) {
+// startSimulator serves the dev simulator on addr. With a state file it starts from the
+// state it left there, if any, and keeps it up to date, so a restart of make dev changes
+// nothing a user sees; a fresh simulator gets the demo merchant and two users, one following
+// the official account and one not. Notifications retry 60 times faster than WeChat's
+// schedule; unopened red packets still take a day (POST /sim/admin/clock to skip).
+func startSimulator(addr, stateFile string, log *slog.Logger) (*devSimulator, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("WECHAT_SIM_ADDR: cannot listen on %s: %w", addr, err)
 	}
 	url := "http://" + ln.Addr().String()
-	s := sim.New(sim.Config{NotifyFactor: 60, BaseURL: url, Log: log.With("component", "wechatsim")})
-	demo, err := s.AddMerchant(sim.DemoMerchant())
+	cfg := sim.Config{NotifyFactor: 60, BaseURL: url, Log: log.With("component", "wechatsim"), StateFile: stateFile}
+	s, demo, err := openSimulator(cfg)
 	if err != nil {
 		ln.Close()
 		return nil, err
-	}
-	for _, u := range []sim.User{
-		{AppID: demo.AppID, Nickname: "张三", Subscribed: true, ClientIP: "113.108.81.189"},
-		{AppID: demo.AppID, Nickname: "李四", ClientIP: "123.125.71.38"},
-	} {
-		if _, err := s.AddUser(u); err != nil {
-			ln.Close()
-			return nil, err
-		}
 	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -105,6 +98,40 @@ func startSimulator(addr string, log *slog.Logger) (*devSimulator, error) {
 		}
 	}
 	return &devSimulator{sim: s, url: url, demo: demo, stop: stop}, nil
+}
+
+// openSimulator makes the dev simulator (from cfg.StateFile when there is one) and returns
+// it with the demo merchant's credentials.
+func openSimulator(cfg sim.Config) (*sim.Server, wechat.Credentials, error) {
+	var s *sim.Server
+	if cfg.StateFile == "" {
+		s = sim.New(cfg)
+	} else {
+		var err error
+		if s, err = sim.Open(cfg); err != nil {
+			return nil, wechat.Credentials{}, fmt.Errorf("WECHAT_SIM_STATE: %w", err)
+		}
+	}
+	fail := func(err error) (*sim.Server, wechat.Credentials, error) {
+		s.Close()
+		return nil, wechat.Credentials{}, err
+	}
+	demo, err := s.Credentials(sim.DemoMerchant().AppID)
+	if err == nil {
+		return s, demo, nil // restored: the demo merchant and whatever users were made
+	}
+	if demo, err = s.AddMerchant(sim.DemoMerchant()); err != nil {
+		return fail(err)
+	}
+	for _, u := range []sim.User{
+		{AppID: demo.AppID, Nickname: "张三", Subscribed: true, ClientIP: "113.108.81.189"},
+		{AppID: demo.AppID, Nickname: "李四", ClientIP: "123.125.71.38"},
+	} {
+		if _, err := s.AddUser(u); err != nil {
+			return fail(err)
+		}
+	}
+	return s, demo, nil
 }
 
 // routes serves the simulator's WeixinJSBridge from Fenxiao's own origin, so H5 pages in dev

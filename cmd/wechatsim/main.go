@@ -2,8 +2,10 @@
 // Fenxiao server (WECHAT_API_BASE) or any other WeChat client at it.
 //
 //	wechatsim [-addr 127.0.0.1:8090] [-notify-factor 60] [-refund-after 24h] [-rate 30]
-//	          [-merchants 1] [-demo=true] [-base-url URL]
+//	          [-merchants 1] [-demo=true] [-base-url URL] [-state FILE]
 //
+// With -state the simulator keeps its state (merchants, users, payments, red packets) in FILE
+// and starts from it the next time: -merchants and -demo then apply only to a new file.
 // It prints the simulator's URL and, one JSON line each, the credentials of the merchants it
 // registered (the client certificate in base64). The admin API is under /sim/admin.
 package main
@@ -40,6 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rate := fs.Int("rate", 30, "sendredpack calls per second per merchant (negative: no limit)")
 	merchants := fs.Int("merchants", 0, "extra merchants to register with generated credentials")
 	demo := fs.Bool("demo", true, "register the demo merchant make dev uses")
+	state := fs.String("state", "", "keep the state in this file and start from it (default: memory only)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -59,7 +62,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*baseURL = "http://" + ln.Addr().String()
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	s := sim.New(sim.Config{NotifyFactor: *factor, RefundAfter: *refundAfter, RateLimit: *rate, BaseURL: *baseURL, Log: log})
+	cfg := sim.Config{NotifyFactor: *factor, RefundAfter: *refundAfter, RateLimit: *rate, BaseURL: *baseURL, Log: log, StateFile: *state}
+	s := sim.New(cfg)
+	if *state != "" {
+		if s, err = sim.Open(cfg); err != nil {
+			fmt.Fprintf(stderr, "wechatsim: -state: %v\n", err)
+			return 1
+		}
+	}
+	defer s.Close()
+	if s.Restored() {
+		fmt.Fprintf(stdout, "simulator: %s/sim/\n", *baseURL)
+		for _, m := range s.Merchants() {
+			creds, _ := s.Credentials(m.AppID)
+			printCredentials(stdout, creds)
+		}
+		return serveUntilSignal(s, ln, stderr)
+	}
 	var all []sim.MerchantConfig
 	if *demo {
 		all = append(all, sim.DemoMerchant())
@@ -76,7 +95,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		printCredentials(stdout, creds)
 	}
+	return serveUntilSignal(s, ln, stderr)
+}
 
+// serveUntilSignal serves s on ln until SIGINT or SIGTERM.
+func serveUntilSignal(s *sim.Server, ln net.Listener, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
@@ -88,11 +111,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	case <-ctx.Done():
 	}
-	s.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	srv.Shutdown(sctx) //nolint:errcheck // exiting anyway
-	return 0
+	if srv.Shutdown(sctx) != nil {
+		srv.Close() //nolint:errcheck // exiting anyway
+	}
+	return 0 // the deferred s.Close writes the state file
 }
 
 func printCredentials(w io.Writer, c wechat.Credentials) {

@@ -186,6 +186,9 @@ type MerchantInfo struct {
 	BalanceFen  int64  `json:"balance_fen"`
 }
 
+// Merchants lists the merchants, by mch_id.
+func (s *Server) Merchants() []MerchantInfo { return s.merchantList() }
+
 func (s *Server) merchantList() []MerchantInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()

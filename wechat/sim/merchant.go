@@ -48,7 +48,8 @@ type merchant struct {
 	name                                        string
 	appID, secret, token, aesKey, mchID, apiKey string
 	callbackURL, mode                           string
-	lastPush                                    *Push // the latest callback pushed, for Redeliver
+	certP12                                     []byte // the client certificate handed out
+	lastPush                                    *Push  // the latest callback pushed, for Redeliver
 	balanceFen                                  int64
 	rateSecond                                  int64 // the wall-clock second being counted
 	rateCalls                                   int
@@ -126,13 +127,11 @@ func (s *Server) AddMerchant(mc MerchantConfig) (wechat.Credentials, error) {
 	m := &merchant{
 		name: mc.Name, appID: mc.AppID, secret: mc.AppSecret, token: mc.Token, aesKey: mc.EncodingAESKey,
 		mchID: mc.MchID, apiKey: mc.APIKey, callbackURL: mc.CallbackURL, mode: mc.MessageMode, balanceFen: mc.BalanceFen,
+		certP12: p12,
 	}
 	s.merchants[m.appID] = m
 	s.byMch[m.mchID] = m
-	return wechat.Credentials{
-		AppID: m.appID, AppSecret: m.secret, Token: m.token, EncodingAESKey: m.aesKey,
-		MchID: m.mchID, APIKey: m.apiKey, CertP12: p12,
-	}, nil
+	return m.credentials(), nil
 }
 
 // SetCallbackURL sets where the official account's events go.

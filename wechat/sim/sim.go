@@ -66,6 +66,9 @@ type Config struct {
 	BaseURL string
 	// Log receives one line per notification attempt and callback; nil discards.
 	Log *slog.Logger
+	// StateFile, with Open, is where the state survives a restart (see state.go). New
+	// ignores it.
+	StateFile string
 }
 
 // Server is the simulator: an http.Handler. Create it with New, stop it with Close.
@@ -97,6 +100,13 @@ type Server struct {
 	shares    []Share
 	faults    faultTable
 	held      map[string][]*heldNotice // by mch_id, for merchants whose notifications are held
+
+	// The state file (Open): nil nudge for a simulator in memory only.
+	restored  bool
+	nudge     chan struct{} // a request came: write the state soon
+	saverDone chan struct{}
+	saveMu    sync.Mutex // one write at a time
+	saved     []byte     // what the file holds
 }
 
 // New returns a simulator with no merchants.
@@ -153,6 +163,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+	s.changed()
 }
 
 // Close stops notification retries and releases requests held by "timeout" faults. It
@@ -160,6 +171,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Close() {
 	s.stop()
 	s.wg.Wait()
+	if s.nudge != nil {
+		<-s.saverDone
+		if err := s.saveState(); err != nil {
+			s.cfg.Log.Error("sim: save state", "file", s.cfg.StateFile, "err", err)
+		}
+	}
 }
 
 // Now is the simulator's current time.
