@@ -71,6 +71,12 @@ func (s *Service) Enter(ctx context.Context, c *Campaign, u *User, clientIP stri
 			return Gate{}, fmt.Errorf("campaign: fan check of user %d: %w", u.ID, err)
 		}
 		if !u.Subscribed {
+			if sharerID == 0 { // no token on this visit: the sharer they came through before
+				var err error
+				if sharerID, err = s.boundSharer(ctx, c.ID, u.ID); err != nil {
+					return Gate{}, err
+				}
+			}
 			qr, err := s.FollowQR(ctx, c, u, sharerID)
 			if err != nil {
 				return Gate{}, fmt.Errorf("campaign: follow QR: %w", err)
@@ -175,4 +181,17 @@ func (s *Service) TryPassword(ctx context.Context, c *Campaign, u *User, passwor
 		return ErrWrongPassword
 	}
 	return err
+}
+
+// boundSharer is the sharer the visitor is bound to in the campaign, 0 for none.
+func (s *Service) boundSharer(ctx context.Context, campaignID, visitorID int64) (int64, error) {
+	var ids []int64
+	if err := s.db.SelectContext(ctx, &ids, `SELECT sharer_id FROM bindings WHERE campaign_id = $1 AND visitor_id = $2`,
+		campaignID, visitorID); err != nil {
+		return 0, fmt.Errorf("campaign: binding of visitor %d: %w", visitorID, err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
 }
