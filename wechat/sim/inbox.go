@@ -10,6 +10,8 @@ import (
 
 type followPage struct {
 	Title, Merchant, AppID, Ticket, Scene, Error, Reply string
+	NoCallback                                          bool   // the OA has no 服务器地址: nothing is pushed
+	Current                                             string // the openid signed in on this browser, preselected
 	Users                                               []User
 	Regions                                             any
 	Followed                                            *User
@@ -23,10 +25,13 @@ func (s *Server) pageFollow(w http.ResponseWriter, r *http.Request) {
 	q := s.qrs[t]
 	var page followPage
 	if q != nil {
-		page = followPage{Title: "关注公众号", Merchant: s.merchants[q.appID].name, AppID: q.appID, Ticket: t, Scene: q.scene, Regions: regions}
+		m := s.merchants[q.appID]
+		page = followPage{Title: "关注公众号", Merchant: m.name, AppID: q.appID, Ticket: t, Scene: q.scene, Regions: regions,
+			NoCallback: m.callbackURL == ""}
 		for _, u := range s.usersOf(q.appID) {
 			page.Users = append(page.Users, u.User)
 		}
+		page.Current = currentUser(r, page.Users)
 		if !s.now().Before(q.expires) {
 			page.Error = "二维码已过期"
 		}
@@ -61,6 +66,7 @@ func (s *Server) postFollow(w http.ResponseWriter, r *http.Request) {
 		}
 		openID = u.OpenID
 	}
+	setCurrentUser(w, openID)
 	reply, err := s.Scan(f.Get("ticket"), openID)
 	page := followPage{Title: "公众号", Reply: reply}
 	if err != nil {
@@ -68,6 +74,7 @@ func (s *Server) postFollow(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	page.Merchant, page.AppID, page.Scene = s.merchants[q.appID].name, q.appID, q.scene
+	page.NoCallback = s.merchants[q.appID].callbackURL == ""
 	if u := s.users[openID]; u != nil {
 		pu := u.User
 		page.Followed = &pu

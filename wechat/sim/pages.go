@@ -73,6 +73,7 @@ var regions = []struct{ Label, IP string }{
 
 type authorizePage struct {
 	Title, Name, AppID, RedirectURI, Scope, State, Error string
+	Current                                              string // the openid signed in on this browser, preselected
 	Users                                                []User
 	Regions                                              any
 	Base                                                 string
@@ -101,7 +102,7 @@ func (s *Server) pageAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, "authorize", authorizePage{Title: "微信授权", Name: m.name, AppID: m.appID, RedirectURI: q.Get("redirect_uri"),
-		Scope: q.Get("scope"), State: q.Get("state"), Users: users, Regions: regions, Base: s.base(r)})
+		Scope: q.Get("scope"), State: q.Get("state"), Users: users, Regions: regions, Base: s.base(r), Current: currentUser(r, users)})
 }
 
 func (s *Server) postAuthorize(w http.ResponseWriter, r *http.Request) {
@@ -136,6 +137,7 @@ func (s *Server) postAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	setCurrentUser(w, openID)
 	q.Set("code", code)
 	back.RawQuery = q.Encode()
 	http.Redirect(w, r, back.String(), http.StatusFound)
@@ -165,4 +167,28 @@ func (s *Server) handleAvatar(w http.ResponseWriter, r *http.Request) {
 		`<rect width="96" height="96" rx="12" fill="%s"/><text x="48" y="62" font-size="44" text-anchor="middle" `+
 		`fill="#fff" font-family="PingFang SC, Microsoft YaHei, WenQuanYi Micro Hei, sans-serif">%s</text></svg>`,
 		colors[h.Sum32()%uint32(len(colors))], template.HTMLEscapeString(string(first)))
+}
+
+// The user signed in on this browser: in WeChat whoever holds the phone is the user on every
+// page; here the last one chosen on the authorize or follow page, kept in a cookie of the
+// simulator's origin, is preselected on the next.
+const currentCookie = "wxsim_user"
+
+func setCurrentUser(w http.ResponseWriter, openID string) {
+	http.SetCookie(w, &http.Cookie{Name: currentCookie, Value: openID, Path: "/", MaxAge: 30 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// currentUser is the openid to preselect among users: the signed-in one, else the first.
+func currentUser(r *http.Request, users []User) string {
+	if c, err := r.Cookie(currentCookie); err == nil {
+		for _, u := range users {
+			if u.OpenID == c.Value {
+				return u.OpenID
+			}
+		}
+	}
+	if len(users) > 0 {
+		return users[0].OpenID
+	}
+	return ""
 }

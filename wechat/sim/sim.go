@@ -228,6 +228,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /pay/native", s.pageNative)
 	m.HandleFunc("GET /sim/follow", s.pageFollow)
 	m.HandleFunc("POST /sim/follow", s.postFollow)
+	m.HandleFunc("GET /sim/merchant", s.pageMerchant)
+	m.HandleFunc("POST /sim/merchant", s.postMerchant)
 	m.HandleFunc("GET /sim/inbox", s.pageInbox)
 	m.HandleFunc("POST /sim/inbox/open", s.postOpen)
 	m.HandleFunc("GET /sim/avatar", s.handleAvatar)
