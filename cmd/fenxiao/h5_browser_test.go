@@ -108,6 +108,16 @@ func TestBrowserH5Journey(t *testing.T) {
 	}
 	checkPoster(t, st, camp, sharer, shareLink)
 
+	// The ··· button sits in the simulator's title bar, above the page: no page text under it.
+	if top := eval[float64](t, a, `document.querySelector('main').getBoundingClientRect().top`); top < 44 {
+		t.Fatalf("the page starts %vpx from the top, under the simulator's title bar and its ··· button", top)
+	}
+	if under := eval[string](t, a, `(function(){var r=document.querySelector('button[aria-label="分享"]').getBoundingClientRect();`+
+		`var e=document.elementsFromPoint(r.left+r.width/2,r.top+r.height/2).find(function(x){return !x.closest('[data-wxsim]')&&x!==document.body&&x!==document.documentElement});`+
+		`return e?e.tagName+' '+e.textContent.slice(0,20):''})()`); under != "" {
+		t.Fatalf("page content under the ··· button: %s", under)
+	}
+
 	// "Send to a friend" from WeChat's menu (the simulator's ··· button) shares A's link.
 	tap(t, a, "open the share menu", `button[aria-label="分享"]`)
 	do(t, a, "send to a friend", chromedp.Click(chromedp.Search(`//button[text()="发送给朋友"]`)))

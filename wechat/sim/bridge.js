@@ -110,13 +110,26 @@
     box.appendChild(cancel);
     document.body.appendChild(mask);
   }
+  /* WeChat's own title bar with its ··· menu: the page starts below it, as in WeChat, so
+     the button never covers page text. */
+  var BAR = 44;
   function menuButton() {
-    var b = el("button", "position:fixed;top:8px;right:8px;z-index:2147483645;width:44px;height:30px;border-radius:15px;" +
+    var bar = el("div", "position:fixed;top:0;left:0;right:0;height:" + BAR + "px;z-index:2147483645;display:flex;" +
+      "align-items:center;justify-content:center;background:#ededed;border-bottom:1px solid #e0e0e0;" +
+      "font:600 16px/1 -apple-system,'PingFang SC','Microsoft YaHei','WenQuanYi Micro Hei',sans-serif;color:#111");
+    bar.setAttribute("data-wxsim", "titlebar");
+    var title = el("div", "max-width:60%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap", document.title);
+    bar.appendChild(title);
+    var b = el("button", "position:absolute;top:7px;right:8px;width:44px;height:30px;border-radius:15px;" +
       "border:1px solid rgba(0,0,0,.1);background:rgba(255,255,255,.9);font:16px/1 sans-serif;letter-spacing:1px;color:#111", "···");
     b.title = "分享（微信模拟器）";
     b.setAttribute("aria-label", "分享");
     b.addEventListener("click", function () { sheet(); });
-    document.body.appendChild(b);
+    bar.appendChild(b);
+    var room = el("div", "height:" + BAR + "px");
+    room.setAttribute("data-wxsim", "room");
+    document.body.insertBefore(room, document.body.firstChild);
+    document.body.appendChild(bar);
   }
 
   var handlers = {};
