@@ -123,6 +123,10 @@ func TestBrowserH5Gates(t *testing.T) {
 	t.Run("snapshot", func(t *testing.T) {
 		open("朋友圈预览", newUser{nickname: "快照用户", subscribed: true, snapshot: true})
 		see("the snapshot guidance", "预览模式")
+		// The page asks to tap 「使用完整服务」 at the bottom: WeChat's bar is there to tap.
+		waitFor(t, p, "the 使用完整服务 bar", `(function(){var b=[...document.querySelectorAll('[data-wxsim=snapshot] button')].find(x=>x.textContent==='使用完整服务');`+
+			`if(!b)return false;var r=b.getBoundingClientRect();return r.bottom<=innerHeight&&r.top>innerHeight-80})()`)
+		viewShot(t, p, "gate-snapshot-bar")
 		shot(t, p, "gate-snapshot")
 	})
 }

@@ -132,6 +132,28 @@
     document.body.appendChild(bar);
   }
 
+  /* Snapshot mode (a page opened from Moments, a virtual openid): WeChat draws a bar at the
+     bottom with 「使用完整服务」, which the page asks the user to tap. The page's script tag
+     says so (data-snapshot), standing in for WeChat knowing how the page was opened. */
+  var SNAP = 56;
+  function snapshotBar() {
+    var bar = el("div", "position:fixed;left:0;right:0;bottom:0;height:" + SNAP + "px;z-index:2147483645;display:flex;" +
+      "align-items:center;justify-content:space-between;gap:12px;padding:0 16px;background:#f7f7f7;border-top:1px solid #e0e0e0;" +
+      "font:14px/1.3 -apple-system,'PingFang SC','Microsoft YaHei','WenQuanYi Micro Hei',sans-serif;color:rgba(0,0,0,.5)");
+    bar.setAttribute("data-wxsim", "snapshot");
+    bar.appendChild(el("span", "", "快照页 · 部分功能不可用"));
+    var b = el("button", "flex:none;padding:8px 14px;border:0;border-radius:6px;background:#07c160;color:#fff;font:600 15px/1 inherit", "使用完整服务");
+    b.addEventListener("click", function () {
+      state.fullService = (state.fullService || 0) + 1;
+      toast("真实微信会重新进入网页授权，用你的真实身份打开本页。模拟器里请重新打开活动链接，授权时不勾选「快照模式」。");
+    });
+    bar.appendChild(b);
+    var room = el("div", "height:" + SNAP + "px");
+    room.setAttribute("data-wxsim", "room");
+    document.body.appendChild(room);
+    document.body.appendChild(bar);
+  }
+
   var handlers = {};
   window.WeixinJSBridge = {
     __wxsim: true,
@@ -194,6 +216,7 @@
 
   function start() {
     menuButton();
+    if (script && script.dataset.snapshot) snapshotBar();
     document.dispatchEvent(new Event("WeixinJSBridgeReady"));
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
