@@ -128,6 +128,13 @@ func TestBrowserH5Gates(t *testing.T) {
 			`if(!b)return false;var r=b.getBoundingClientRect();return r.bottom<=innerHeight&&r.top>innerHeight-80})()`)
 		viewShot(t, p, "gate-snapshot-bar")
 		shot(t, p, "gate-snapshot")
+		// Tapping it signs in again, with the same user preselected; without snapshot mode the
+		// campaign opens.
+		tap(t, p, "使用完整服务", `[data-wxsim=snapshot] button`)
+		waitFor(t, p, "the authorize page with 快照用户 preselected",
+			`[...document.querySelectorAll('input[name=user]')].some(i => i.checked && i.closest('label').textContent.includes('快照用户'))`)
+		tap(t, p, "allow", `button[value=allow]`)
+		waitFor(t, p, "the landing page", `document.getElementById('buy')`)
 	})
 }
 

@@ -144,8 +144,13 @@
     bar.appendChild(el("span", "", "快照页 · 部分功能不可用"));
     var b = el("button", "flex:none;padding:8px 14px;border:0;border-radius:6px;background:#07c160;color:#fff;font:600 15px/1 inherit", "使用完整服务");
     b.addEventListener("click", function () {
-      state.fullService = (state.fullService || 0) + 1;
-      toast("真实微信会重新进入网页授权，用你的真实身份打开本页。模拟器里请重新打开活动链接，授权时不勾选「快照模式」。");
+      /* WeChat re-enters OAuth with the real identity; Fenxiao's dev server has the route
+         that starts this page's sign-in again. Elsewhere, say how. */
+      if (window.WXSIM_BASE === location.origin) {
+        location.href = "/dev/full-service?next=" + encodeURIComponent(location.pathname + location.search);
+        return;
+      }
+      toast("真实微信会重新进入网页授权，用你的真实身份打开本页；请重新打开链接，授权时不勾选「快照模式」。");
     });
     bar.appendChild(b);
     var room = el("div", "height:" + SNAP + "px");
