@@ -111,5 +111,9 @@ func TestDevRestartKeepsSimulator(t *testing.T) {
 	if len(ms) != 1 || ms[0].CallbackURL == "" {
 		t.Fatalf("merchants after the restart: %+v", ms)
 	}
+	// Following the demo account pushes the event to Fenxiao, which accepts it (the simulator
+	// answers 400 when the push fails or is refused).
+	var reply map[string]string
+	simJSON(t, "POST", simBase+"/sim/admin/follow", map[string]string{"appid": appID, "openid": us[1].OpenID}, &reply)
 	stopDev(t, cmd)
 }
