@@ -42,9 +42,15 @@ func startDev(t *testing.T, env []string) (*exec.Cmd, map[string]string) {
 	return cmd, devLines(t, stdout, "simulator", "campaign", "console")
 }
 
-// stopDev sends make dev's Ctrl-C and waits (bounded) for exit 0.
+// stopDev sends make dev's Ctrl-C and waits (bounded) for a prompt exit 0.
 func stopDev(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
+	sent := time.Now()
+	defer func() {
+		if d := time.Since(sent); d > 5*time.Second {
+			t.Errorf("dev took %s to stop after Ctrl-C", d)
+		}
+	}()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
