@@ -111,13 +111,22 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks,
 	code := exitOK
 	shut := make(chan error, 1)
 	go func() { shut <- app.ShutdownWithTimeout(shutdownGrace) }()
-	// fasthttp closes idle keep-alive connections itself; the listener is closed now, so
-	// the connections that never sent a byte are all there will be.
-	time.Sleep(50 * time.Millisecond)
-	sl.closeSpare()
-	if err := <-shut; err != nil {
-		log.Error("shutdown", "err", err)
-		code = exitFailed
+	// fasthttp closes idle keep-alive connections itself; the connections that never sent a
+	// byte are closed here until Shutdown returns (one may still be accepted until fasthttp
+	// has closed the listener).
+	spare := time.NewTicker(50 * time.Millisecond)
+	defer spare.Stop()
+	for waiting := true; waiting; {
+		select {
+		case err := <-shut:
+			if err != nil {
+				log.Error("shutdown", "err", err)
+				code = exitFailed
+			}
+			waiting = false
+		case <-spare.C:
+			sl.closeSpare()
+		}
 	}
 	<-jobsDone // waits for running jobs
 	<-served
