@@ -23,8 +23,8 @@ const (
 
 // seedDemo makes sure the database has the demo merchant, with the simulator's demo
 // credentials, 1,000 yuan of red-packet assets and a running campaign. It runs at every
-// make dev and changes nothing the second time (the credentials are refreshed, since the
-// simulator makes a new client certificate at each start).
+// make dev and changes nothing the second time (the credentials are written again: a
+// simulator without a state file makes a new client certificate at each start).
 func seedDemo(ctx context.Context, srv *server, creds wechat.Credentials, log *slog.Logger) (merchantID, campaignID int64, err error) {
 	svc := srv.campaign
 	merchantID, err = svc.MerchantByAppID(ctx, creds.AppID)

@@ -32,7 +32,8 @@
 // cert calls wholesale, so the simulator is served over plain HTTP and only the adapter's
 // start-up validation of the .p12 stands in for WeChat's CA_ERROR.
 //
-// Everything lives in memory behind one mutex. Faults are injected through Go methods or the
+// Everything lives in memory behind one mutex; a simulator made with Open also keeps it in a
+// state file and starts from it again (state.go), as make dev does. Faults are injected through Go methods or the
 // JSON admin API under /sim/admin (see admin.go); the same API reports every packet paid and
 // every payment collected, so tests can prove exactly-once.
 package sim
