@@ -230,7 +230,11 @@ func (s *Service) ShareSetup(ctx context.Context, c *Campaign, sharer *User, pag
 	if earns != SnapshotUser {
 		link = s.ShareURL(c.ID, sharer.ID)
 	}
-	return &ShareSetup{Config: cfg, Title: c.Title, Desc: shareDesc(c), Link: link, Image: s.ShareImage(c), Earns: earns}, nil
+	desc := shareDesc(c)
+	if earns == HasEnded {
+		desc = truncate(c.ProductName+" · 活动已结束", 60) // no "限时抢购" on a card of an ended campaign
+	}
+	return &ShareSetup{Config: cfg, Title: c.Title, Desc: desc, Link: link, Image: s.ShareImage(c), Earns: earns}, nil
 }
 
 // ShareImage is the picture a shared link shows: the first product image, or the generated

@@ -110,9 +110,13 @@ FROM orders WHERE campaign_id = $1 AND status = 'pending' AND expires_at > $3`, 
 	return Gate{}, nil
 }
 
-// CanShare says whether a user's shares earn now: snapshot users never earn, and with
+// CanShare says whether a user's shares earn now: nobody's after the end (HasEnded),
+// snapshot users' never, and with
 // buy-before-sharing only users with a paid order do.
 func (s *Service) CanShare(ctx context.Context, c *Campaign, u *User) (Reason, error) {
+	if c.Phase(s.now()) == "ended" {
+		return HasEnded, nil // nothing sells any more: no share earns
+	}
 	if u.Snapshot {
 		return SnapshotUser, nil
 	}

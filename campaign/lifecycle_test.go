@@ -64,7 +64,7 @@ func TestPublishAndStockMoveTheReserve(t *testing.T) {
 	// 20 × 3 = 60 > 50: refused with the amounts, nothing changed.
 	_, err = e.svc.Publish(ctx, e.merchant, c.ID)
 	var ve *campaign.ValidationError
-	if !errors.As(err, &ve) || !errors.Is(err, wallet.ErrInsufficientFunds) || !strings.Contains(ve.Fields["stock"], "需要冻结 60.00 元，可用余额 50.00 元") {
+	if !errors.As(err, &ve) || !errors.Is(err, wallet.ErrInsufficientFunds) || !strings.Contains(ve.Fields["stock"], "需要冻结 ¥60.00，可用余额 ¥50.00，还差 ¥10.00") {
 		t.Fatalf("publish without funds: %v", err)
 	}
 	if c = e.reload(c); c.Status != campaign.Draft {
@@ -103,7 +103,7 @@ func TestPublishAndStockMoveTheReserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.svc.AdjustStock(ctx, e.merchant, c.ID, -8)
-	if !errors.As(err, &ve) || !strings.Contains(ve.Fields["stock"], "5 件") {
+	if !errors.As(err, &ve) || !strings.Contains(ve.Fields["stock"], "最多还能减少 7 件") {
 		t.Fatalf("removing sold/held stock: %v", err)
 	}
 

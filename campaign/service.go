@@ -202,7 +202,20 @@ func (s *Service) Create(ctx context.Context, merchantID int64, set Settings, st
 	}
 	var id int64
 	err := s.transact(ctx, func(tx *sqlx.Tx) error {
-		err := sqlx.GetContext(ctx, tx, &id, `
+		var err error
+		id, err = insertCampaign(ctx, tx, merchantID, set, stock)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: create: %w", err)
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+// insertCampaign adds a draft with its initial stock (recorded as its first stock change).
+func insertCampaign(ctx context.Context, tx *sqlx.Tx, merchantID int64, set Settings, stock int) (int64, error) {
+	var id int64
+	err := sqlx.GetContext(ctx, tx, &id, `
 INSERT INTO campaigns (merchant_id, title, starts_at, ends_at, show_participants, buyer_limit, fans_only,
     splash_image, splash_link, order_ticker, regions, password, commission, buy_before_share, hold_days,
     product_name, price, product_images, description, logo, buttons, poster_enabled, max_per_order, stock,
@@ -210,21 +223,16 @@ INSERT INTO campaigns (merchant_id, title, starts_at, ends_at, show_participants
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
     $25, $26, $27, $28)
 RETURNING id`, merchantID, set.Title, set.StartsAt, set.EndsAt, set.ShowParticipants, set.BuyerLimit, set.FansOnly,
-			set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password, set.Commission, set.BuyBeforeShare,
-			set.HoldDays, set.ProductName, set.Price, set.ProductImages, set.Description, set.Logo, set.Buttons,
-			set.PosterEnabled, set.MaxPerOrder, stock, set.Fulfilment, set.AskContact, set.AutoCompleteDays, set.HoldFrom)
-		if err != nil {
-			return err
-		}
-		if stock > 0 {
-			_, err = tx.ExecContext(ctx, `INSERT INTO stock_changes (merchant_id, campaign_id, delta) VALUES ($1, $2, $3)`, merchantID, id, stock)
-		}
-		return err
-	})
+		set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password, set.Commission, set.BuyBeforeShare,
+		set.HoldDays, set.ProductName, set.Price, set.ProductImages, set.Description, set.Logo, set.Buttons,
+		set.PosterEnabled, set.MaxPerOrder, stock, set.Fulfilment, set.AskContact, set.AutoCompleteDays, set.HoldFrom)
 	if err != nil {
-		return nil, fmt.Errorf("campaign: create: %w", err)
+		return 0, err
 	}
-	return s.Get(ctx, merchantID, id)
+	if stock > 0 {
+		_, err = tx.ExecContext(ctx, `INSERT INTO stock_changes (merchant_id, campaign_id, delta) VALUES ($1, $2, $3)`, merchantID, id, stock)
+	}
+	return id, err
 }
 
 // Update changes a campaign's settings. Once published the start time and the commission are
@@ -331,14 +339,14 @@ func (s *Service) AdjustStock(ctx context.Context, merchantID, id int64, delta i
 		if err != nil {
 			return err
 		}
-		if c.Status == Ended || c.ReleasedAt != nil {
-			return fmt.Errorf("%w: 活动已结束，不能调整库存", ErrConflict)
+		if c.Status == Ended || c.ReleasedAt != nil || (c.Status == Published && !s.now().Before(c.EndsAt)) {
+			return fmt.Errorf("%w: %s", ErrConflict, msgStockAfterEnd)
 		}
 		if c.Stock+delta > MaxStock {
 			return invalid("stock", fmt.Sprintf("库存最多 %d 件：现有 %d 件，最多还能增加 %d 件", MaxStock, c.Stock, max(MaxStock-c.Stock, 0)))
 		}
 		if c.Stock+delta < c.Sold+c.Held {
-			return invalid("stock", fmt.Sprintf("库存不能少于已售出和待支付的数量（%d 件）", c.Sold+c.Held))
+			return invalid("stock", tooMuchRemoved(c, -delta))
 		}
 		var change int64
 		if err := sqlx.GetContext(ctx, tx, &change, `INSERT INTO stock_changes (merchant_id, campaign_id, delta) VALUES ($1, $2, $3) RETURNING id`,
@@ -356,14 +364,39 @@ func (s *Service) AdjustStock(ctx context.Context, merchantID, id int64, delta i
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET stock = stock + $3, version = version + 1, updated_at = now() WHERE merchant_id = $1 AND id = $2`,
-			merchantID, id, delta)
-		return err
+		// The end is checked again by the statement itself: a published campaign past its end
+		// (s.now(), the clock EndNow writes with) changes nothing, whatever the check above read.
+		res, err := tx.ExecContext(ctx, `UPDATE campaigns SET stock = stock + $3, version = version + 1, updated_at = now()
+WHERE merchant_id = $1 AND id = $2 AND released_at IS NULL AND (status = 'draft' OR (status = 'published' AND ends_at > $4))`,
+			merchantID, id, delta, s.now())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("%w: %s", ErrConflict, msgStockAfterEnd) // the transaction rolls the freeze back
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("campaign: stock of %d: %w", id, err)
 	}
 	return s.Get(ctx, merchantID, id)
+}
+
+// msgStockAfterEnd refuses a stock change once the campaign's end time passed, before and
+// after the release job returned its reserve.
+const msgStockAfterEnd = "活动已结束，不能再调整库存（剩余冻结资产会自动解冻回可用余额）"
+
+// tooMuchRemoved says how many units may be removed at most: sold units and units held by
+// unpaid orders stay.
+func tooMuchRemoved(c *Campaign, remove int) string {
+	most := max(c.Stock-c.Sold-c.Held, 0)
+	if most == 0 {
+		return fmt.Sprintf("现在不能减少库存：%d 件库存都已售出或待支付", c.Stock)
+	}
+	return fmt.Sprintf("最多还能减少 %d 件（库存 %d 件，其中已售出 %d 件、待支付 %d 件），不能减少 %d 件", most, c.Stock, c.Sold, c.Held, remove)
 }
 
 // EndNow ends a running or upcoming campaign early: its end time becomes now. The release
@@ -398,7 +431,8 @@ func (s *Service) fundsError(ctx context.Context, merchantID int64, need decimal
 	if aerr != nil {
 		return err
 	}
+	short := need.Sub(a.Available)
 	return &ValidationError{Fields: map[string]string{
-		"stock": fmt.Sprintf("红包资产余额不足：需要冻结 %s 元，可用余额 %s 元，请先充值", need.StringFixed(2), a.Available.StringFixed(2)),
-	}, cause: wallet.ErrInsufficientFunds}
+		"stock": fmt.Sprintf("红包资产余额不足：需要冻结 ¥%s，可用余额 ¥%s，还差 ¥%s", wallet.Yuan(need), wallet.Yuan(a.Available), wallet.Yuan(short)),
+	}, cause: wallet.ErrInsufficientFunds, Shortfall: short}
 }

@@ -13,7 +13,10 @@ import (
 // ValidationError says, per form field, what is wrong, in words a merchant understands.
 type ValidationError struct {
 	Fields map[string]string
-	cause  error
+	// Shortfall is what the merchant's available assets lack when the refusal is theirs
+	// (wallet.ErrInsufficientFunds): the console links to a top-up of this amount.
+	Shortfall decimal.Decimal
+	cause     error
 }
 
 func (e *ValidationError) Error() string {
@@ -74,7 +77,7 @@ func (s *Service) validate(set *Settings, old *Campaign, stock int) error {
 		f["starts_at"] = "请选择开始时间"
 	case set.EndsAt.IsZero():
 		f["ends_at"] = "请选择结束时间"
-	case !set.EndsAt.After(set.StartsAt):
+	case !set.EndsAt.After(set.StartsAt) && !endedBeforeStart(old, set):
 		f["ends_at"] = "结束时间必须晚于开始时间"
 	}
 	if old != nil && old.Status != Draft && !set.StartsAt.Equal(old.StartsAt) {
@@ -91,6 +94,8 @@ func (s *Service) validate(set *Settings, old *Campaign, stock int) error {
 		f["buyer_limit"] = "限购人数不能为负数（0 表示不限）"
 	case set.BuyerLimit > MaxBuyerLimit:
 		f["buyer_limit"] = fmt.Sprintf("限购人数最多 %d 人（0 表示不限）", MaxBuyerLimit)
+	case old != nil && set.BuyerLimit > 0 && set.BuyerLimit < old.Buyers:
+		f["buyer_limit"] = fmt.Sprintf("已有 %d 位买家，限购人数不能少于 %d 人（0 表示不限）", old.Buyers, old.Buyers)
 	}
 	switch {
 	case !set.Commission.Equal(set.Commission.Truncate(2)):
@@ -159,6 +164,12 @@ func (s *Service) validate(set *Settings, old *Campaign, stock int) error {
 		return &ValidationError{Fields: f}
 	}
 	return nil
+}
+
+// endedBeforeStart: a published campaign ended early before its start keeps both times as
+// they are (its end lies before its start), and saving its other settings must still work.
+func endedBeforeStart(old *Campaign, set *Settings) bool {
+	return old != nil && old.Status != Draft && set.StartsAt.Equal(old.StartsAt) && set.EndsAt.Equal(old.EndsAt)
 }
 
 func isWebLink(s string) bool {

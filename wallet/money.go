@@ -94,3 +94,22 @@ func checkPositive(d decimal.Decimal) error {
 	}
 	return nil
 }
+
+// Yuan formats an amount of yuan for people, with two decimals and thousands separators:
+// 12,345.60, -214.00. Every message and page that shows money uses it.
+func Yuan(d decimal.Decimal) string {
+	s := d.StringFixed(2)
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return sign + b.String() + "." + frac
+}

@@ -163,7 +163,7 @@ func TestConsoleValidationMessagesBesideFields(t *testing.T) {
 		form             url.Values
 	}{
 		{"publish without the balance", fmt.Sprintf("/console/campaigns/%d/publish", draft.ID), "红包资产余额不足：需要冻结 200000.00 元，可用余额", nil},
-		{"stock below sold", fmt.Sprintf("/console/campaigns/%d/stock", draft.ID), "库存不能少于已售出和待支付的数量", url.Values{"direction": {"remove"}, "count": {"100001"}}},
+		{"stock below sold", fmt.Sprintf("/console/campaigns/%d/stock", draft.ID), "最多还能减少 100000 件", url.Values{"direction": {"remove"}, "count": {"100001"}}},
 		{"stock not a number", fmt.Sprintf("/console/campaigns/%d/stock", draft.ID), "请输入要增加或减少的库存件数", url.Values{"count": {"几件"}}},
 		{"end a draft", fmt.Sprintf("/console/campaigns/%d/end", draft.ID), "只有进行中或未开始的活动可以提前结束", nil},
 		{"refund unconfirmed", fmt.Sprintf("/console/orders/%d/refund", order.ID), "请勾选确认后再退款", url.Values{}},

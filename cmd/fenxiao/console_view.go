@@ -13,23 +13,8 @@ import (
 // The methods of consolePage are the console templates' formatting helpers, so that no
 // template function needs registering with the shared view engine.
 
-// Yuan formats money with thousands separators: 12,345.60.
-func (p *consolePage) Yuan(d decimal.Decimal) string {
-	s := d.StringFixed(2)
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return sign + b.String() + "." + frac
-}
+// Yuan formats money with thousands separators: 12,345.60 (wallet.Yuan, as every message).
+func (p *consolePage) Yuan(d decimal.Decimal) string { return wallet.Yuan(d) }
 
 // Signed formats a statement amount with its sign: +100.00, -20.00.
 func (p *consolePage) Signed(d decimal.Decimal) string {
