@@ -110,11 +110,15 @@ FROM orders WHERE campaign_id = $1 AND status = 'pending' AND expires_at > $3`, 
 	return Gate{}, nil
 }
 
+// HasEndedNow reports whether the campaign is over for visitors: its end time passed (by the
+// service's clock) or it was ended early.
+func (s *Service) HasEndedNow(c *Campaign) bool { return c.Phase(s.now()) == "ended" }
+
 // CanShare says whether a user's shares earn now: nobody's after the end (HasEnded),
 // snapshot users' never, and with
 // buy-before-sharing only users with a paid order do.
 func (s *Service) CanShare(ctx context.Context, c *Campaign, u *User) (Reason, error) {
-	if c.Phase(s.now()) == "ended" {
+	if s.HasEndedNow(c) {
 		return HasEnded, nil // nothing sells any more: no share earns
 	}
 	if u.Snapshot {

@@ -29,6 +29,10 @@ func (s *server) h5Share(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if earns == campaign.HasEnded {
+		// Nothing sells any more: no commission to promise, no poster, no link to pass on.
+		return s.gatePage(c, camp, u, campaign.Gate{Reason: campaign.HasEnded}, "")
+	}
 	v := shareView{Link: s.campaign.ShareURL(camp.ID, u.ID), Earns: earns}
 	if earns == campaign.SnapshotUser {
 		v.Link = s.campaign.CampaignURL(camp.ID)
@@ -41,6 +45,7 @@ func (s *server) h5Share(c *fiber.Ctx) error {
 // posterBusyText and posterRetryAfter (seconds) answer a poster request past the drawing
 // slots' wait.
 const (
+	posterEndedText  = "活动已结束，海报已停用"
 	posterBusyText   = "海报生成中，请稍后再试"
 	posterRetryAfter = 2
 )
@@ -72,6 +77,13 @@ func (s *server) sendPoster(c *fiber.Ctx, want, cacheControl string) error {
 	camp, u, err := s.visitor(c, true)
 	if err != nil {
 		return signedIn(err)
+	}
+	if s.campaign.HasEndedNow(camp) {
+		// A saved or cached address of an ended campaign's poster: no "限时抢购" picture, a
+		// clear answer that stays (410), never kept by a browser.
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+		return c.Status(fiber.StatusGone).SendString(posterEndedText)
 	}
 	if !camp.PosterEnabled || u.Snapshot {
 		return fiber.NewError(fiber.StatusNotFound, "海报不可用")
