@@ -86,6 +86,22 @@ type Province struct {
 	Cities []string
 }
 
+// Municipality reports a province-level city (北京市, 上海市): its only city is itself, so
+// the picker offers it as one choice.
+func (p Province) Municipality() bool { return len(p.Cities) == 1 && p.Cities[0] == p.Name }
+
+// Whole is how the picker says "all of it": 全市 for a municipality, 全区 for an autonomous
+// or special administrative region, 全省 for a province.
+func (p Province) Whole() string {
+	switch {
+	case strings.HasSuffix(p.Name, "市"):
+		return "全市"
+	case strings.HasSuffix(p.Name, "区"):
+		return "全区"
+	}
+	return "全省"
+}
+
 // Regions answers which region an IP address belongs to. It holds the embedded database in
 // memory and is safe for concurrent use; load it once with LoadRegions and share it.
 type Regions struct {

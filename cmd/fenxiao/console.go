@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
 	"fenxiao/wallet"
@@ -94,6 +95,8 @@ func (s *server) consoleRoutes(r router) {
 	a.Post("/campaigns/:id<int>/publish", con.publishCampaign)
 	a.Post("/campaigns/:id<int>/stock", con.adjustStock)
 	a.Post("/campaigns/:id<int>/end", con.endCampaign)
+	a.Post("/campaigns/:id<int>/copy", con.copyCampaign)
+	a.Post("/campaigns/:id<int>/delete", con.deleteCampaign)
 	a.Get("/campaigns/:id<int>/preview", con.previewPage)
 	a.Get("/campaigns/:id<int>/results", con.resultsPage)
 	a.Get("/campaigns/:id<int>/shipping.csv", con.shippingCSV)
@@ -179,10 +182,19 @@ func randomToken() string {
 type flash struct {
 	Kind string `json:"k"` // ok, error
 	Text string `json:"t"`
+	// An action the message suggests (去充值): a console path and its words.
+	Link     string `json:"l,omitempty"`
+	LinkText string `json:"lt,omitempty"`
 }
 
-func (con *console) flash(c *fiber.Ctx, kind, text string) {
-	b, _ := json.Marshal(flash{kind, text})
+func (con *console) flash(c *fiber.Ctx, kind, text string) { con.flashLink(c, kind, text, "", "") }
+
+// flashLink is a flash message with an action link; link must be a console path.
+func (con *console) flashLink(c *fiber.Ctx, kind, text, link, linkText string) {
+	if !strings.HasPrefix(link, "/console/") {
+		link, linkText = "", ""
+	}
+	b, _ := json.Marshal(flash{kind, text, link, linkText})
 	c.Cookie(con.cookie(conFlashCookie, base64.RawURLEncoding.EncodeToString(b), 120))
 }
 
@@ -217,7 +229,18 @@ func (con *console) refuse(c *fiber.Ctx, back string, err error) error {
 	if msg == "" || errors.Is(err, campaign.ErrNotFound) || errors.Is(err, wallet.ErrNotFound) {
 		return err
 	}
+	var ve *campaign.ValidationError
+	if errors.As(err, &ve) && ve.Shortfall.IsPositive() {
+		con.flashLink(c, "error", msg, topUpLink(ve.Shortfall), "去充值")
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
 	return con.redirect(c, back, "error", msg)
+}
+
+// topUpLink opens the assets page with the top-up amount filled in: the shortfall in whole
+// yuan, at least the 1 yuan a top-up takes.
+func topUpLink(short decimal.Decimal) string {
+	return "/console/assets?amount=" + decimal.Max(short.Ceil(), decimal.NewFromInt(1)).String()
 }
 
 // consolePage is the data of every console page: the layout reads the common fields, the

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -12,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/wallet"
 )
 
 func (con *console) campaignsPage(c *fiber.Ctx) error {
@@ -29,6 +32,10 @@ type campaignFormData struct {
 	Dropped   []campaign.DroppedImage // image addresses of other hosts that 0012 took out
 	Provinces []campaign.Province
 	Action    string
+	// Risks are settings the merchant has to confirm before they are saved (每卖一件你亏 …);
+	// RiskToken names exactly these messages: ticking it and saving again saves them.
+	Risks     []string
+	RiskToken string
 }
 
 // Frozen reports the fields a published (start, commission) or ended (end) campaign keeps.
@@ -98,6 +105,45 @@ func (con *console) mergeErrors(c *fiber.Ctx, id int64, set campaign.Settings, s
 	return errs, nil
 }
 
+// confirmRisks answers the form again when the settings are valid but risky and the
+// merchant has not confirmed these very risks: first every rule's message, then the risks
+// with their consequences and a box to tick. It returns done == false when saving may go on.
+func (con *console) confirmRisks(c *fiber.Ctx, d campaignFormData, id int64, set campaign.Settings, stock int) (done bool, err error) {
+	errs, err := con.mergeErrors(c, id, set, stock, nil)
+	if err != nil {
+		return true, err
+	}
+	if len(errs) > 0 {
+		return true, con.formPage(c, d, errs)
+	}
+	risks, err := con.campaign.Risks(c.UserContext(), merchant(c), id, set)
+	if err != nil || len(risks) == 0 {
+		return err != nil, err
+	}
+	d.Risks, d.RiskToken = riskList(risks)
+	if c.FormValue("confirm_risks") == d.RiskToken {
+		return false, nil
+	}
+	c.Status(fiber.StatusUnprocessableEntity) // nothing saved yet
+	return true, con.formPage(c, d, nil)
+}
+
+// riskList orders the risk messages as the form's fields and names them by a digest.
+func riskList(risks map[string]string) ([]string, string) {
+	var list []string
+	for _, field := range []string{"starts_at", "buyer_limit", "commission", "price"} {
+		if msg, ok := risks[field]; ok {
+			list = append(list, msg)
+			delete(risks, field)
+		}
+	}
+	for _, msg := range risks { // a risk of another field, should one be added
+		list = append(list, msg)
+	}
+	sum := sha256.Sum256([]byte(strings.Join(list, "\n")))
+	return list, hex.EncodeToString(sum[:12])
+}
+
 func (con *console) createCampaign(c *fiber.Ctx) error {
 	set, stock, f, perrs := parseCampaignForm(c, con.cfg.TimeZone)
 	if len(perrs) > 0 {
@@ -106,6 +152,9 @@ func (con *console) createCampaign(c *fiber.Ctx) error {
 			return err
 		}
 		return con.formPage(c, campaignFormData{Form: f}, errs)
+	}
+	if done, err := con.confirmRisks(c, campaignFormData{Form: f}, 0, set, stock); done || err != nil {
+		return err
 	}
 	camp, err := con.campaign.Create(c.UserContext(), merchant(c), set, stock)
 	var ve *campaign.ValidationError
@@ -140,6 +189,13 @@ func (con *console) updateCampaign(c *fiber.Ctx) error {
 		}
 		return con.formPage(c, campaignFormData{Campaign: camp, Form: f}, errs)
 	}
+	old, err := con.campaignOf(c)
+	if err != nil {
+		return err
+	}
+	if done, err := con.confirmRisks(c, campaignFormData{Campaign: old, Form: f}, int64(id), set, 0); done || err != nil {
+		return err
+	}
 	camp, err := con.campaign.Update(c.UserContext(), merchant(c), int64(id), set)
 	var ve *campaign.ValidationError
 	if errors.As(err, &ve) {
@@ -171,6 +227,7 @@ type campaignData struct {
 	// WeChatReady: the merchant's WeChat settings were verified, so publishing may go ahead.
 	WeChatReady bool
 	NeedWeChat  string
+	MaxStock    int
 }
 
 func (con *console) campaignPage(c *fiber.Ctx) error {
@@ -187,7 +244,7 @@ func (con *console) campaignPage(c *fiber.Ctx) error {
 		return err
 	}
 	d := campaignData{Campaign: camp, Stats: st, Phase: camp.Phase(time.Now()), ToFreeze: camp.ToFreeze(),
-		URL: con.campaign.CampaignURL(camp.ID), WeChatReady: ready, NeedWeChat: campaign.MsgNeedWeChat}
+		URL: con.campaign.CampaignURL(camp.ID), WeChatReady: ready, NeedWeChat: campaign.MsgNeedWeChat, MaxStock: campaign.MaxStock}
 	return con.render(c, "campaign", &consolePage{Title: camp.Title, Nav: "campaigns", Data: d})
 }
 
@@ -198,7 +255,7 @@ func (con *console) publishCampaign(c *fiber.Ctx) error {
 	if err != nil {
 		return con.refuse(c, back, err)
 	}
-	return con.redirect(c, back, "ok", fmt.Sprintf("活动已发布，已冻结 %s 元红包资产", camp.ToFreeze().StringFixed(2)))
+	return con.redirect(c, back, "ok", fmt.Sprintf("活动已发布，已冻结 ¥%s 红包资产", wallet.Yuan(camp.ToFreeze())))
 }
 
 // adjustStock adds or removes units: direction add/remove and a positive count.
@@ -228,6 +285,30 @@ func (con *console) endCampaign(c *fiber.Ctx) error {
 		return con.refuse(c, back, err)
 	}
 	return con.redirect(c, back, "ok", "活动已结束。未支付订单关闭后，剩余冻结资产会自动解冻回可用余额。")
+}
+
+// copyCampaign makes a new draft with the campaign's settings and opens its form.
+func (con *console) copyCampaign(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	cp, err := con.campaign.Copy(c.UserContext(), merchant(c), int64(id))
+	if err != nil {
+		return con.refuse(c, fmt.Sprintf("/console/campaigns/%d", id), err)
+	}
+	return con.redirect(c, fmt.Sprintf("/console/campaigns/%d/edit", cp.ID), "ok",
+		"已复制为新草稿「"+cp.Title+"」：图片和设置相同，库存为 0，请检查时间和库存后发布。")
+}
+
+// deleteCampaign deletes a draft once the merchant ticked the confirmation.
+func (con *console) deleteCampaign(c *fiber.Ctx) error {
+	id, _ := c.ParamsInt("id")
+	back := fmt.Sprintf("/console/campaigns/%d", id)
+	if c.FormValue("confirm") == "" {
+		return con.redirect(c, back, "error", "请勾选确认后再删除草稿")
+	}
+	if err := con.campaign.Delete(c.UserContext(), merchant(c), int64(id)); err != nil {
+		return con.refuse(c, back, err)
+	}
+	return con.redirect(c, "/console/campaigns", "ok", "草稿已删除")
 }
 
 // previewData is the preview page: the H5 link, its QR code to scan in WeChat, and a phone

@@ -171,11 +171,11 @@ func (b *browser) flashOf(resp *http.Response) string {
 		b.t.Fatalf("want a redirect, got %d", resp.StatusCode)
 	}
 	_, body := b.get(resp.Header.Get("Location"))
-	m := regexp.MustCompile(`<div class="toast toast-\w+" role="status">([^<]*)</div>`).FindStringSubmatch(body)
+	m := regexp.MustCompile(`<div class="toast toast-\w+" role="status">(.*?)</div>`).FindStringSubmatch(body)
 	if m == nil {
 		return ""
 	}
-	return html.UnescapeString(m[1])
+	return html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[1], "")) // the text of an action link too
 }
 
 // merchantSetup gives a merchant WeChat settings in the simulator, assets and a published

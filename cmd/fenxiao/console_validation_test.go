@@ -162,7 +162,7 @@ func TestConsoleValidationMessagesBesideFields(t *testing.T) {
 		name, path, want string
 		form             url.Values
 	}{
-		{"publish without the balance", fmt.Sprintf("/console/campaigns/%d/publish", draft.ID), "红包资产余额不足：需要冻结 200000.00 元，可用余额", nil},
+		{"publish without the balance", fmt.Sprintf("/console/campaigns/%d/publish", draft.ID), "红包资产余额不足：需要冻结 ¥200,000.00，可用余额", nil},
 		{"stock below sold", fmt.Sprintf("/console/campaigns/%d/stock", draft.ID), "最多还能减少 100000 件", url.Values{"direction": {"remove"}, "count": {"100001"}}},
 		{"stock not a number", fmt.Sprintf("/console/campaigns/%d/stock", draft.ID), "请输入要增加或减少的库存件数", url.Values{"count": {"几件"}}},
 		{"end a draft", fmt.Sprintf("/console/campaigns/%d/end", draft.ID), "只有进行中或未开始的活动可以提前结束", nil},

@@ -108,11 +108,18 @@
     r.addEventListener("change", update);
     var search = r.querySelector("input[type=search]");
     if (search) search.addEventListener("input", function () {
+      // A province that matches shows all its cities; otherwise only the cities that match
+      // (深圳 lists 广东省 › 深圳市, not every city of 广东).
       var q = search.value.trim();
       r.querySelectorAll("details").forEach(function (d) {
-        var hit = !q || d.textContent.indexOf(q) >= 0;
-        d.style.display = hit ? "" : "none";
-        d.open = !!q && hit && d.querySelector("summary").textContent.indexOf(q) < 0;
+        var provHit = !q || d.querySelector("summary").textContent.indexOf(q) >= 0, cityHit = false;
+        d.querySelectorAll(".cities label").forEach(function (l) {
+          var hit = provHit || l.textContent.indexOf(q) >= 0;
+          l.style.display = hit ? "" : "none";
+          cityHit = cityHit || (!provHit && hit);
+        });
+        d.style.display = provHit || cityHit ? "" : "none";
+        d.open = cityHit;
       });
     });
     var clear = r.querySelector("[data-clear]");
