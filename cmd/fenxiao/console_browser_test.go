@@ -130,6 +130,19 @@ func TestBrowserConsoleJourney(t *testing.T) {
 	wantText("#field-product_name #err-product_name", "请填写商品名称")
 	shot(t, ctx, "06-form-errors")
 
+	// The region search lists the city searched for, not its whole province.
+	step("search 深圳", void(chromedp.Evaluate[bool](`var q = document.querySelector('.regions input[type=search]');
+		q.value = "深圳"; q.dispatchEvent(new Event("input")); true`)))
+	found := eval[string](t, ctx, `Array.prototype.filter.call(document.querySelectorAll('.regions details'), function (d) { return d.style.display !== "none"; }).map(function (d) {
+		return d.querySelector("summary label").textContent.trim() + ":" + Array.prototype.filter.call(d.querySelectorAll(".cities label"), function (l) { return l.style.display !== "none"; }).map(function (l) { return l.textContent.trim(); }).join(",") + (d.open ? ":open" : "");
+	}).join(";")`)
+	if found != "广东省:深圳市:open" {
+		t.Fatalf("searching 深圳 shows %q, want 广东省 with 深圳市 only, open", found)
+	}
+	shot(t, ctx, "06b-region-search")
+	step("clear the search", void(chromedp.Evaluate[bool](`var q = document.querySelector('.regions input[type=search]');
+		q.value = ""; q.dispatchEvent(new Event("input")); true`)))
+
 	now := time.Now().UTC()
 	product := writePNG(t, dir, "product.png", 600, 600, color.RGBA{0x2e, 0x8b, 0x57, 255}, color.RGBA{0xc8, 0xe6, 0x9f, 255})
 	product2 := writePNG(t, dir, "product2.png", 600, 600, color.RGBA{0x8b, 0x5a, 0x2b, 255}, color.RGBA{0xf3, 0xe0, 0xb8, 255})
@@ -165,7 +178,26 @@ func TestBrowserConsoleJourney(t *testing.T) {
 			l[1].value = "联系客服"; k[1].value = "https://tea.example.com/help"; true`)))
 	step("scroll to the top", void(chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)))
 	shot(t, ctx, "07-form-filled")
-	step("save the campaign", chromedp.Click(chromedp.CSS("#save-campaign")), shown("#publish-card"))
+	// Risky settings are confirmed first: a commission above the price (tried, then taken
+	// back) and the start an hour ago (kept: the campaign runs at once).
+	step("save with a commission above the price", chromedp.SetValue(chromedp.CSS("#in-commission"), "100"),
+		chromedp.Click(chromedp.CSS("#save-campaign")), shown("#risk-confirm"))
+	wantText("#risk-confirm", "每卖一件你亏 ¥32.00")
+	wantText("#risk-confirm", "开始时间已经过去")
+	if n := eval[int](t, ctx, `document.querySelectorAll('.upload[data-name=product_images] .thumb').length`); n != 2 {
+		t.Fatalf("the confirmation form kept %d of the 2 product images", n)
+	}
+	shot(t, ctx, "07b-risk-confirm")
+	step("commission back to 2.00", chromedp.SetValue(chromedp.CSS("#in-commission"), "2.00"),
+		void(chromedp.Evaluate[bool](`document.documentElement.dataset.asked = "1"; true`)), // gone once the form came back
+		chromedp.Click(chromedp.CSS("#save-campaign")),
+		func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+			return chromedp.Void{}, poll(ctx, pageReady+` && !document.documentElement.dataset.asked && !!document.querySelector("#risk-confirm")`)
+		})
+	if got := text("#risk-confirm"); strings.Contains(got, "你亏") || !strings.Contains(got, "开始时间已经过去") {
+		t.Fatalf("after taking the commission back the form asks %q", got)
+	}
+	step("save the campaign", chromedp.Click(chromedp.CSS("#confirm-risks")), chromedp.Click(chromedp.CSS("#save-campaign")), shown("#publish-card"))
 	wantText("#to-freeze", "100.00")
 	shot(t, ctx, "08-campaign-draft")
 	list, err := srv.campaign.List(context.Background(), m)
