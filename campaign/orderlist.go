@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"fenxiao/wallet"
 )
 
 // OrderFilter narrows the console's order list. Zero values mean "any".
@@ -147,7 +149,7 @@ func (o *Order) Notice() string {
 	case o.Status == Oversold:
 		return "买家在订单关闭后才完成支付，库存已售完：系统正在自动原路退款。"
 	case o.Status == Paid && o.Refunded.IsPositive():
-		return "已部分退款 " + o.Refunded.StringFixed(2) + " 元（共 " + o.Amount.StringFixed(2) + " 元）。"
+		return "已部分退款 " + wallet.Yuan(o.Refunded) + " 元（共 " + wallet.Yuan(o.Amount) + " 元）。"
 	case o.PaidLate && o.Status == Paid:
 		return "买家在订单关闭后才完成支付：已补录为已支付并重新占用库存，请正常发货。"
 	}

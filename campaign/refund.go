@@ -55,7 +55,7 @@ func (s *Service) RefundPart(ctx context.Context, merchantID, orderID int64, amo
 	if !amount.IsZero() {
 		rest := o.Amount.Sub(o.Refunded)
 		if !amount.IsPositive() || !amount.Equal(amount.Truncate(2)) || amount.GreaterThan(rest) {
-			return nil, invalid("amount", fmt.Sprintf("退款金额须在 0.01 到 %s 元之间（最多两位小数）", rest.StringFixed(2)))
+			return nil, invalid("amount", fmt.Sprintf("退款金额须在 0.01 到 %s 元之间（最多两位小数）", wallet.Yuan(rest)))
 		}
 		if fen, err = wallet.ToFen(amount); err != nil {
 			return nil, err
@@ -96,7 +96,7 @@ func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string, f
 	}
 	if fen > 0 {
 		if fen > rest { // a platform refund found just now left less than asked
-			return 0, invalid("amount", fmt.Sprintf("订单只剩 %s 元可退", wallet.FromFen(rest).StringFixed(2)))
+			return 0, invalid("amount", fmt.Sprintf("订单只剩 %s 元可退", wallet.Yuan(wallet.FromFen(rest))))
 		}
 		rest = fen
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
+
+	"fenxiao/wallet"
 )
 
 // The sharer's promotion page (我的推广, issue 16): the friends bound to a sharer on one
@@ -115,7 +117,7 @@ func (o FriendOrder) PartRefund() string {
 	if o.Status != Paid || !o.Refunded.IsPositive() {
 		return ""
 	}
-	return "已部分退款 ¥" + o.Refunded.StringFixed(2)
+	return "已部分退款 ¥" + wallet.Yuan(o.Refunded)
 }
 
 // Earning is what an order earns the sharer: credited (in the vault), pending (held; until

@@ -174,7 +174,7 @@ func (con *console) topUpStatus(c *fiber.Ctx) error {
 		return err
 	}
 	if t.Status == "paid" {
-		con.flash(c, "ok", fmt.Sprintf("充值成功：%s 元已到账", t.Amount.StringFixed(2)))
+		con.flash(c, "ok", fmt.Sprintf("充值成功：%s 元已到账", wallet.Yuan(t.Amount)))
 	}
 	return c.JSON(fiber.Map{"status": t.Status})
 }

@@ -150,5 +150,5 @@ func (con *console) refundOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return con.refuse(c, back, err)
 	}
-	return con.redirect(c, back, "ok", fmt.Sprintf("已退款 %s 元，款项将原路退回买家微信", o.Refunded.Sub(before.Refunded).StringFixed(2)))
+	return con.redirect(c, back, "ok", fmt.Sprintf("已退款 %s 元，款项将原路退回买家微信", wallet.Yuan(o.Refunded.Sub(before.Refunded))))
 }
