@@ -48,6 +48,8 @@ func TestConsoleTenantIsolation(t *testing.T) {
 		{"POST", "/console/campaigns/:id/publish", "/console/campaigns/:campaign/publish", nil},
 		{"POST", "/console/campaigns/:id/stock", "/console/campaigns/:campaign/stock", url.Values{"count": {"1"}, "direction": {"add"}}},
 		{"POST", "/console/campaigns/:id/end", "/console/campaigns/:campaign/end", nil},
+		{"POST", "/console/campaigns/:id/copy", "/console/campaigns/:campaign/copy", nil},
+		{"POST", "/console/campaigns/:id/delete", "/console/campaigns/:campaign/delete", url.Values{"confirm": {"1"}}},
 		{"GET", "/console/campaigns/:id/preview", "/console/campaigns/:campaign/preview", nil},
 		{"GET", "/console/campaigns/:id/results", "/console/campaigns/:campaign/results", nil},
 		{"GET", "/console/campaigns/:id/shipping.csv", "/console/campaigns/:campaign/shipping.csv", nil},
