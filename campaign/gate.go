@@ -42,20 +42,8 @@ type Gate struct {
 // Enter decides whether a visitor may take part in a campaign now. Checks run in the order a
 // visitor meets them: password, region, time, fans only, stock, buyer limit.
 func (s *Service) Enter(ctx context.Context, c *Campaign, u *User, clientIP string, sharerID int64) (Gate, error) {
-	if c.Password != "" {
-		ok, err := s.hasAccess(ctx, c.ID, u.ID)
-		if err != nil {
-			return Gate{}, err
-		}
-		if !ok {
-			return Gate{Reason: NeedPassword}, nil
-		}
-	}
-	if len(c.Regions) > 0 {
-		reg, _ := s.regions.Lookup(clientIP) // an unreadable IP is simply not in an allowed region
-		if !RegionAllowed(c.Regions, reg) {
-			return Gate{Reason: RegionNotAllowed, Region: reg}, nil
-		}
+	if g, err := s.admission(ctx, c, u, clientIP); err != nil || g.Reason != Open {
+		return g, err
 	}
 	switch c.Phase(s.now()) {
 	case "upcoming":
@@ -114,9 +102,37 @@ FROM orders WHERE campaign_id = $1 AND status = 'pending' AND expires_at > $3`, 
 // service's clock) or it was ended early.
 func (s *Service) HasEndedNow(c *Campaign) bool { return c.Phase(s.now()) == "ended" }
 
+// admission is the part of Enter that says who may take part at all, whatever the time:
+// the password and the region. Sharing needs it too (ShareGate).
+func (s *Service) admission(ctx context.Context, c *Campaign, u *User, clientIP string) (Gate, error) {
+	if c.Password != "" {
+		ok, err := s.hasAccess(ctx, c.ID, u.ID)
+		if err != nil {
+			return Gate{}, err
+		}
+		if !ok {
+			return Gate{Reason: NeedPassword}, nil
+		}
+	}
+	if len(c.Regions) > 0 {
+		reg, _ := s.regions.Lookup(clientIP) // an unreadable IP is simply not in an allowed region
+		if !RegionAllowed(c.Regions, reg) {
+			return Gate{Reason: RegionNotAllowed, Region: reg}, nil
+		}
+	}
+	return Gate{}, nil
+}
+
+// ShareGate decides whether a visitor may share a campaign: only someone who may take part
+// (the password, the region). A campaign that has not started yet can be shared — the rush
+// at the start comes from those shares — and its commissions count from the start, when
+// friends can buy.
+func (s *Service) ShareGate(ctx context.Context, c *Campaign, u *User, clientIP string) (Gate, error) {
+	return s.admission(ctx, c, u, clientIP)
+}
+
 // CanShare says whether a user's shares earn now: nobody's after the end (HasEnded),
-// snapshot users' never, and with
-// buy-before-sharing only users with a paid order do.
+// snapshot users' never, and with buy-before-sharing only users with a paid order do.
 func (s *Service) CanShare(ctx context.Context, c *Campaign, u *User) (Reason, error) {
 	if s.HasEndedNow(c) {
 		return HasEnded, nil // nothing sells any more: no share earns

@@ -63,6 +63,9 @@ func TestBrowserH5Gates(t *testing.T) {
 		if where := eval[string](t, p, `document.getElementById('region').textContent`); !strings.Contains(where, "北京") {
 			t.Fatalf("detected region %q, want 北京", where)
 		}
+		if eval[bool](t, p, `!!document.querySelector('a[href$="/share"]')`) {
+			t.Fatal("the region gate offers 分享海报")
+		}
 		shot(t, p, "gate-region")
 	})
 
@@ -105,7 +108,16 @@ func TestBrowserH5Gates(t *testing.T) {
 		})
 		see("the not-started gate", "即将开始")
 		waitFor(t, p, "the countdown", `document.querySelector('.cd-time').textContent.startsWith('1天')`)
+		// The product and a way to share ahead of the start, saying when commissions count.
+		if got := eval[string](t, p, `document.querySelector('.desc').textContent + '|' + document.getElementById('early-share').textContent`); !strings.Contains(got, "豆香清雅") || !strings.Contains(got, "佣金从活动开始时计算") {
+			t.Fatalf("the not-started page shows %q", got)
+		}
 		shot(t, p, "gate-not_started")
+		tap(t, p, "share early", `#share-early`)
+		waitFor(t, p, "the userinfo authorize page", `document.body.innerText.includes('申请获得你的公开信息')`)
+		tap(t, p, "allow", `button[value=allow]`)
+		waitFor(t, p, "the early share page", `document.getElementById('early-share') && document.getElementById('share-link')`)
+		shot(t, p, "share-not_started")
 	})
 
 	t.Run("ended", func(t *testing.T) {

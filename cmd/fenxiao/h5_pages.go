@@ -65,7 +65,10 @@ func (s *server) gatePage(c *fiber.Ctx, camp *campaign.Campaign, u *campaign.Use
 		v.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
 		v.QRLink = g.FollowQR.URL
 	}
-	return s.render(c, "gate_"+string(g.Reason), &h5Page{Title: titles[g.Reason], Campaign: camp, User: u, Data: v})
+	// Before the start the countdown page shares like the landing page: the share card carries
+	// the visitor's own link.
+	share := g.Reason == campaign.NotStarted
+	return s.render(c, "gate_"+string(g.Reason), &h5Page{Title: titles[g.Reason], Campaign: camp, User: u, Share: share, Data: v})
 }
 
 func (s *server) h5Password(c *fiber.Ctx) error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,12 +19,25 @@ type shareView struct {
 	Link   string
 	Earns  campaign.Reason // Open, MustBuyFirst or SnapshotUser
 	Poster string          // the poster's URL, empty when the campaign has posters off
+	Early  bool            // the campaign has not started: commissions count from its start
 }
 
 func (s *server) h5Share(c *fiber.Ctx) error {
-	camp, u, err := s.visitor(c, true) // the poster shows the sharer's nickname and avatar
+	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
+	}
+	g, err := s.campaign.ShareGate(c.UserContext(), camp, u, s.gateIP(c, camp, u))
+	if err != nil {
+		return err
+	}
+	if g.Reason != campaign.Open { // who may not take part has nothing to share
+		return s.gatePage(c, camp, u, g, "")
+	}
+	if u.Nickname == "" && !u.Snapshot { // the poster shows the sharer's nickname and avatar
+		if _, err := s.follower(c, camp, true); err != nil {
+			return signedIn(err)
+		}
 	}
 	earns, err := s.campaign.CanShare(c.UserContext(), camp, u)
 	if err != nil {
@@ -33,7 +47,7 @@ func (s *server) h5Share(c *fiber.Ctx) error {
 		// Nothing sells any more: no commission to promise, no poster, no link to pass on.
 		return s.gatePage(c, camp, u, campaign.Gate{Reason: campaign.HasEnded}, "")
 	}
-	v := shareView{Link: s.campaign.ShareURL(camp.ID, u.ID), Earns: earns}
+	v := shareView{Link: s.campaign.ShareURL(camp.ID, u.ID), Earns: earns, Early: camp.Phase(time.Now()) == "upcoming"}
 	if earns == campaign.SnapshotUser {
 		v.Link = s.campaign.CampaignURL(camp.ID)
 	} else if camp.PosterEnabled {
