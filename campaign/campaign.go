@@ -116,6 +116,7 @@ type Settings struct {
 	Price            decimal.Decimal `db:"price"`
 	ProductImages    StringList      `db:"product_images"`
 	Description      string          `db:"description"`
+	DetailImages     StringList      `db:"detail_images"` // below the description, up to 9
 	Logo             string          `db:"logo"`
 	Buttons          Buttons         `db:"buttons"`
 	PosterEnabled    bool            `db:"poster_enabled"`

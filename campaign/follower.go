@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
 
 	"fenxiao/wallet"
 	"fenxiao/wechat"
@@ -20,6 +21,12 @@ type Landing struct {
 	Gate         Gate
 	Participants int          // distinct earners, when the campaign shows them
 	Ticker       []TickerItem // recent purchases, when the campaign shows them
+	// Reserve is the commission the merchant has frozen for the campaign, still to be earned:
+	// the proof that sharers get paid.
+	Reserve decimal.Decimal
+	// Inviter is the masked nickname of the friend whose share link the visitor opened; ""
+	// without one. It is the visitor's own: never part of the page shared by all visitors.
+	Inviter string
 }
 
 // tickerSize is how many recent purchases the landing page rotates through.
@@ -43,7 +50,10 @@ func (s *Service) Landing(ctx context.Context, snap *Snapshot, u *User, clientIP
 	}
 	l := &Landing{Gate: g}
 	if g.Reason == Open {
-		l.Participants, l.Ticker = snap.Participants, snap.Ticker
+		l.Participants, l.Ticker, l.Reserve = snap.Participants, snap.Ticker, snap.Reserve
+		if l.Inviter, err = s.inviter(ctx, c, u, shareToken); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }

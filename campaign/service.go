@@ -73,6 +73,7 @@ type Service struct {
 	payments        batcher[*payment]     // group commit of payments (payment.go)
 	counts          batcher[*event]       // rate limit counts, all keys together (ratelimit.go)
 	snapshots       snapshots             // what every visitor of a campaign sees alike (snapshot.go)
+	inviters        inviters              // sharers' masked nicknames for the landing page (inviter.go)
 	followerStmt    *prepared             // the session of every follower's page (follower_session.go)
 }
 
@@ -89,7 +90,7 @@ func NewService(cfg Config) (*Service, error) {
 		db: cfg.DB, wallet: cfg.Wallet, regions: cfg.Regions, keys: k, baseURL: cfg.BaseURL,
 		wechatOpts: cfg.WeChat, log: cfg.Log, now: cfg.Now, orderTimeout: cfg.OrderTimeout,
 		clients: clientCache{clients: map[int64]cachedClient{}}, clientsOverride: cfg.Clients,
-		followerStmt: &prepared{query: followerSQL},
+		followerStmt: &prepared{query: followerSQL}, inviters: newInviters(),
 	}
 	held := make(slots, flusherConns)
 	s.reservations = batcher[*reservation]{take: takeBatch, run: s.reserveBatch, db: s.db, held: held}
@@ -142,7 +143,7 @@ func (s *Service) transact(ctx context.Context, fn func(tx *sqlx.Tx) error) erro
 
 const campaignCols = `id, merchant_id, status, title, starts_at, ends_at, show_participants, buyer_limit,
 fans_only, splash_image, splash_link, order_ticker, regions, password, commission, buy_before_share,
-hold_days, product_name, price, product_images, description, logo, buttons, poster_enabled,
+hold_days, product_name, price, product_images, description, detail_images, logo, buttons, poster_enabled,
 max_per_order, fulfilment, ask_contact, auto_complete_days, hold_from,
 stock, held, sold, earned, buyers, version, published_at, released_at, created_at, updated_at`
 
@@ -219,13 +220,14 @@ func insertCampaign(ctx context.Context, tx *sqlx.Tx, merchantID int64, set Sett
 INSERT INTO campaigns (merchant_id, title, starts_at, ends_at, show_participants, buyer_limit, fans_only,
     splash_image, splash_link, order_ticker, regions, password, commission, buy_before_share, hold_days,
     product_name, price, product_images, description, logo, buttons, poster_enabled, max_per_order, stock,
-    fulfilment, ask_contact, auto_complete_days, hold_from)
+    fulfilment, ask_contact, auto_complete_days, hold_from, detail_images)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
-    $25, $26, $27, $28)
+    $25, $26, $27, $28, $29)
 RETURNING id`, merchantID, set.Title, set.StartsAt, set.EndsAt, set.ShowParticipants, set.BuyerLimit, set.FansOnly,
 		set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password, set.Commission, set.BuyBeforeShare,
 		set.HoldDays, set.ProductName, set.Price, set.ProductImages, set.Description, set.Logo, set.Buttons,
-		set.PosterEnabled, set.MaxPerOrder, stock, set.Fulfilment, set.AskContact, set.AutoCompleteDays, set.HoldFrom)
+		set.PosterEnabled, set.MaxPerOrder, stock, set.Fulfilment, set.AskContact, set.AutoCompleteDays, set.HoldFrom,
+		set.DetailImages)
 	if err != nil {
 		return 0, err
 	}
@@ -260,12 +262,12 @@ UPDATE campaigns SET title = $3, starts_at = $4, ends_at = $5, show_participants
     commission = $14, buy_before_share = $15, hold_days = $16, product_name = $17, price = $18,
     product_images = $19, description = $20, logo = $21, buttons = $22, poster_enabled = $23,
     max_per_order = $24, fulfilment = $25, ask_contact = $26, auto_complete_days = $27, hold_from = $28,
-    version = version + 1, updated_at = now()
+    detail_images = $29, version = version + 1, updated_at = now()
 WHERE merchant_id = $1 AND id = $2`, merchantID, id, set.Title, set.StartsAt, set.EndsAt, set.ShowParticipants,
 			set.BuyerLimit, set.FansOnly, set.SplashImage, set.SplashLink, set.OrderTicker, set.Regions, set.Password,
 			set.Commission, set.BuyBeforeShare, set.HoldDays, set.ProductName, set.Price, set.ProductImages,
 			set.Description, set.Logo, set.Buttons, set.PosterEnabled, set.MaxPerOrder, set.Fulfilment, set.AskContact,
-			set.AutoCompleteDays, set.HoldFrom)
+			set.AutoCompleteDays, set.HoldFrom, set.DetailImages)
 		if err != nil {
 			return err
 		}

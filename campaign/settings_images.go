@@ -8,8 +8,12 @@ import (
 	"time"
 )
 
-// maxProductImages is how many product pictures a campaign shows (the form offers six).
-const maxProductImages = 6
+// maxProductImages is how many product pictures a campaign shows (the form offers six);
+// maxDetailImages how many detail pictures below its description.
+const (
+	maxProductImages = 6
+	maxDetailImages  = 9
+)
 
 // checkImageFields is validate's rule for the image fields: each is an upload of this
 // server (/media/…) or an http(s) address still to be fetched at save time.
@@ -27,6 +31,12 @@ func checkImageFields(set *Settings, f map[string]string) {
 	if len(set.ProductImages) > maxProductImages {
 		f["product_images"] = fmt.Sprintf("商品图片最多 %d 张", maxProductImages)
 	}
+	for _, img := range set.DetailImages {
+		check("detail_images", img)
+	}
+	if len(set.DetailImages) > maxDetailImages {
+		f["detail_images"] = fmt.Sprintf("详情图片最多 %d 张", maxDetailImages)
+	}
 }
 
 // ownImages makes every image of set one of the merchant's own uploads before it is saved:
@@ -39,6 +49,9 @@ func checkImageFields(set *Settings, f map[string]string) {
 func (s *Service) ownImages(ctx context.Context, merchantID int64, set *Settings) ([]string, error) {
 	if len(set.ProductImages) > maxProductImages {
 		return nil, invalid("product_images", fmt.Sprintf("商品图片最多 %d 张", maxProductImages))
+	}
+	if len(set.DetailImages) > maxDetailImages {
+		return nil, invalid("detail_images", fmt.Sprintf("详情图片最多 %d 张", maxDetailImages))
 	}
 	var fetched []string
 	own := func(field string, src *string) error {
@@ -80,16 +93,25 @@ func (s *Service) ownImages(ctx context.Context, merchantID int64, set *Settings
 	if err := own("splash_image", &set.SplashImage); err != nil {
 		return nil, err
 	}
-	imgs := make(StringList, 0, len(set.ProductImages))
-	for _, img := range set.ProductImages {
-		if err := own("product_images", &img); err != nil {
-			return nil, err
+	list := func(field string, imgs StringList) (StringList, error) {
+		out := make(StringList, 0, len(imgs))
+		for _, img := range imgs {
+			if err := own(field, &img); err != nil {
+				return nil, err
+			}
+			if img != "" {
+				out = append(out, img)
+			}
 		}
-		if img != "" {
-			imgs = append(imgs, img)
-		}
+		return out, nil
 	}
-	set.ProductImages = imgs
+	var err error
+	if set.ProductImages, err = list("product_images", set.ProductImages); err != nil {
+		return nil, err
+	}
+	if set.DetailImages, err = list("detail_images", set.DetailImages); err != nil {
+		return nil, err
+	}
 	return fetched, nil
 }
 

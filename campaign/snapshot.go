@@ -9,7 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"golang.org/x/sync/singleflight"
+
+	"fenxiao/wallet"
 )
 
 // What every visitor of a campaign sees alike — the campaign with its stock left, the
@@ -30,8 +33,9 @@ const snapshotKeep = 1024
 // between requests: read it, never change it.
 type Snapshot struct {
 	Campaign     *Campaign
-	Participants int          // distinct earners, when the campaign shows them
-	Ticker       []TickerItem // recent purchases, when the campaign shows them
+	Participants int             // distinct earners, when the campaign shows them
+	Ticker       []TickerItem    // recent purchases, when the campaign shows them
+	Reserve      decimal.Decimal // the commission still frozen for the campaign (商家已预存佣金)
 	ReadAt       time.Time
 }
 
@@ -110,6 +114,9 @@ func (s *Service) readSnapshot(ctx context.Context, id int64) (*Snapshot, error)
 		return nil, err
 	}
 	snap := &Snapshot{Campaign: c, ReadAt: time.Now()}
+	if snap.Reserve, err = s.wallet.Balance(ctx, wallet.ReserveOf(c.MerchantID, c.ID)); err != nil {
+		return nil, err
+	}
 	if c.ShowParticipants {
 		if err := s.db.GetContext(ctx, &snap.Participants, participantsSQL, c.ID); err != nil {
 			return nil, fmt.Errorf("campaign: participants of %d: %w", c.ID, err)

@@ -20,6 +20,7 @@ type campaignForm struct {
 	On      map[string]bool
 	Regions map[string]bool
 	Images  []string
+	Details []string // the detail pictures below the description
 	Buttons [4]campaign.Button
 }
 
@@ -77,7 +78,7 @@ func formOf(c *campaign.Campaign, stock int, loc *time.Location) campaignForm {
 	for _, r := range s.Regions {
 		f.Regions[r] = true
 	}
-	f.Images = s.ProductImages
+	f.Images, f.Details = s.ProductImages, s.DetailImages
 	copy(f.Buttons[:], s.Buttons)
 	return f
 }
@@ -112,6 +113,11 @@ func parseCampaignForm(c *fiber.Ctx, loc *time.Location) (campaign.Settings, int
 	for _, img := range args.PeekMulti("product_images") {
 		if s := strings.TrimSpace(string(img)); s != "" {
 			f.Images = append(f.Images, s)
+		}
+	}
+	for _, img := range args.PeekMulti("detail_images") {
+		if s := strings.TrimSpace(string(img)); s != "" {
+			f.Details = append(f.Details, s)
 		}
 	}
 	labels, links := args.PeekMulti("button_label"), args.PeekMulti("button_link")
@@ -175,6 +181,7 @@ func parseCampaignForm(c *fiber.Ctx, loc *time.Location) (campaign.Settings, int
 	set.Price = money("price", "价格", "请填写商品价格")
 	set.ProductImages = f.Images
 	set.Description = f.V["description"]
+	set.DetailImages = f.Details
 	set.MaxPerOrder = num("max_per_order")
 	set.Logo = f.V["logo"]
 	set.PosterEnabled = f.On["poster_enabled"]

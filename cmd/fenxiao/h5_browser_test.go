@@ -133,6 +133,13 @@ func TestBrowserH5Journey(t *testing.T) {
 	do(t, b, "open A's link", chromedp.Navigate(shareLink))
 	authorizeNew(t, b, newUser{nickname: "李小红", subscribed: true, ip: "202.96.128.86"})
 	skipSplash(t, b)
+	// B reads who invited them and what the merchant has frozen for the sharers: 20 units ×
+	// ¥5 (A bought 2 without a sharer: their commissions stay frozen).
+	waitFor(t, b, "the invite line", `document.getElementById('invite') && document.getElementById('invite').textContent === '你的好友 王** 邀请你'`)
+	if got := eval[string](t, b, `document.getElementById('escrow').textContent`); !strings.Contains(got, "商家已预存佣金 ¥100.00，每卖一件分享者得 ¥5.00，红包直达微信零钱") {
+		t.Fatalf("the escrow line says %q", got)
+	}
+	viewShot(t, b, "09a-landing-invited")
 	tap(t, b, "buy", `#buy`)
 	waitFor(t, b, "the buy page", `document.getElementById('stepper')`)
 	if got := eval[string](t, b, `(document.getElementById('referrer') || {}).innerText || ''`); !strings.Contains(got, "本单推荐人") || !strings.Contains(got, "**") {
