@@ -50,8 +50,9 @@ type h5Page struct {
 	Title    string
 	Campaign *campaign.Campaign
 	User     *campaign.User
-	Sim      bool // load the WeChat simulator's bridge (dev and tests only)
-	Share    bool // set up JS-SDK sharing on this page
+	Sim      bool   // load the WeChat simulator's bridge and wx (dev and tests only)
+	JSSDK    string // otherwise WeChat's JS-SDK, from WeChat's own origin
+	Share    bool   // set up JS-SDK sharing on this page
 	Now      time.Time
 	CSRF     string // the token state-changing requests of this page carry (h5_guard.go)
 	Data     any
@@ -98,10 +99,21 @@ func (s *server) render(c *fiber.Ctx, page string, p *h5Page) error {
 	return s.page(c, "h5/"+page, p, "layouts/h5")
 }
 
+// WeChat's JS-SDK (wx.config, the share card, openAddress): the file WeChat documents for
+// official-account pages, loaded from WeChat's own origin — the one script a production page
+// takes from elsewhere. With the simulator, its wx (/dev/wechatsim.js) stands in for it.
+const (
+	jssdkURL    = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+	jssdkOrigin = "https://res.wx.qq.com"
+)
+
 // pageEnv sets what an H5 page takes from the server rather than the visitor: the
-// simulator's bridge, the clock and the time zone.
+// simulator's bridge or WeChat's JS-SDK, the clock and the time zone.
 func (s *server) pageEnv(p *h5Page) {
 	p.Sim = s.simIP != nil
+	if !p.Sim {
+		p.JSSDK = jssdkURL
+	}
 	p.Now = time.Now()
 	p.tz = s.cfg.TimeZone
 	if p.tz == nil {
@@ -112,7 +124,11 @@ func (s *server) pageEnv(p *h5Page) {
 // h5PageHeaders are the headers of every H5 page.
 func (s *server) h5PageHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderCacheControl, "no-store") // personal pages: never from a shared cache
-	h5Headers(c, s.wechatImageOrigin())
+	scripts := jssdkOrigin
+	if s.simIP != nil {
+		scripts = "" // the simulator's wx is served by this server
+	}
+	h5Headers(c, s.wechatImageOrigin(), scripts)
 }
 
 // wechatImageOrigin is where pages load WeChat's pictures from (the follow QR code): WeChat's

@@ -65,6 +65,17 @@ func TestBrowserH5Journey(t *testing.T) {
 	do(t, a, "reload the landing page", chromedp.Navigate(landing))
 	waitFor(t, a, "the share data", `window.WXSIM && WXSIM.share.appmessage`)
 	skipSplash(t, a)
+	// The simulator's wx refuses what WeChat's JS-SDK refuses: an API the page's wx.config did
+	// not list, a share link off the page's domain.
+	refused := eval[string](t, a, `new Promise(r => {
+		const got = [];
+		wx.openAddress({fail: e => got.push(e.errMsg)});
+		wx.updateAppMessageShareData({title: 'x', link: 'https://elsewhere.example/c/1', imgUrl: '', fail: e => got.push(e.errMsg)});
+		setTimeout(() => r(got.join('|')), 0);
+	})`)
+	if refused != "openAddress:permission denied|updateAppMessageShareData:fail, the link is not on the page's domain" {
+		t.Fatalf("the simulator's wx answered %q", refused)
+	}
 	urls, _ := reqs.since(mark)
 	if off := offOrigin(urls, st.base); len(off) > 0 || len(urls) < 4 {
 		t.Fatalf("the landing page requested %d URLs, off its origin: %v", len(urls), off)

@@ -80,12 +80,17 @@ func sameOrigin(origin, base string) bool {
 	return strings.EqualFold(origin, b.Scheme+"://"+b.Host)
 }
 
-// h5Headers are sent with every H5 page: no framing by other sites, scripts and connections
-// only from this server, pictures from this server and WeChat's QR host (imgHost).
-func h5Headers(c *fiber.Ctx, imgHost string) {
+// h5Headers are sent with every H5 page: no framing by other sites, scripts from this server
+// and, in production, WeChat's JS-SDK origin (scriptHost), connections only to this server,
+// pictures from this server and WeChat's QR host (imgHost).
+func h5Headers(c *fiber.Ctx, imgHost, scriptHost string) {
+	scripts := "'self'"
+	if scriptHost != "" {
+		scripts += " " + scriptHost
+	}
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
-	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'self'; script-src "+scripts+"; style-src 'self' 'unsafe-inline'; "+
 		"img-src 'self' data: blob: "+imgHost+"; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
 }

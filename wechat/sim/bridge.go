@@ -9,15 +9,18 @@ import (
 	"time"
 )
 
-// BridgeJS gives an ordinary browser what WeChat injects into its web view, backed by the
-// simulator: WeixinJSBridge.invoke('getBrandWCPayRequest', …) opens the simulator's cashier
-// in an overlay and calls back with {err_msg: "get_brand_wcpay_request:ok" | ":cancel" |
-// ":fail"}; the share calls (WeixinJSBridge's and wx.updateAppMessageShareData,
-// wx.updateTimelineShareData, wx.onMenuShareAppMessage, wx.onMenuShareTimeline) are
-// recorded, and a small 分享 button lets a tester trigger them; wx.config checks its
-// signature against the simulator's jsapi_ticket. Serve it from the page's own origin
-// (Fenxiao's dev mode does) after setting window.WXSIM_BASE to the simulator's URL, or load
-// it from the simulator at /sim/bridge.js. It defines nothing when the real bridge exists.
+// BridgeJS gives an ordinary browser what WeChat gives a page, backed by the simulator:
+// WeixinJSBridge.invoke('getBrandWCPayRequest', …) opens the simulator's cashier in an overlay
+// and calls back with {err_msg: "get_brand_wcpay_request:ok" | ":cancel" | ":fail"}; wx has
+// the API of WeChat's JS-SDK (jweixin-1.6.0.js) a page uses — config (its signature checked
+// against the simulator's jsapi_ticket), ready, error, updateAppMessageShareData,
+// updateTimelineShareData, the legacy onMenuShareAppMessage / onMenuShareTimeline, openAddress
+// (the simulator's address book), chooseWXPay — and, like the JS-SDK, refuses an API the
+// config did not list ("…:permission denied") and a share link off the page's domain. A small
+// ··· button shares the card as WeChat's menu does, and shares are recorded. Serve it from the
+// page's own origin (Fenxiao's dev mode does) after setting window.WXSIM_BASE to the
+// simulator's URL, or load it from the simulator at /sim/bridge.js. It defines nothing when
+// the real bridge exists.
 //
 //go:embed bridge.js
 var BridgeJS []byte

@@ -1,12 +1,18 @@
-/* WeChat simulator bridge: WeixinJSBridge and a small wx for an ordinary browser (dev only).
-   Inside WeChat the real bridge exists and this script does nothing. */
+/* WeChat simulator bridge: WeixinJSBridge (payment) and wx — the JS-SDK's API as
+   jweixin-1.6.0.js has it: config/ready/error, the share card, openAddress, chooseWXPay —
+   for an ordinary browser (dev and tests only). Like the real JS-SDK, wx checks the config's
+   signature and refuses an API the config did not list, or a share link off the page's
+   domain, so page code that works here works in WeChat. Inside WeChat the real bridge exists
+   and this script does nothing. */
 (function () {
   "use strict";
   if (window.WeixinJSBridge && !window.WeixinJSBridge.__wxsim) return;
   var script = document.currentScript;
   var SIM = (window.WXSIM_BASE || (script && script.dataset.sim) ||
     (script && script.src ? new URL(script.src).origin : "")).replace(/\/$/, "");
-  var state = { shares: [], share: {}, invokes: [], appId: "" };
+  /* share: the card of each kind (update*ShareData, or a legacy onMenuShare* when no card was
+     set); listen: the legacy callbacks told when the user shares. */
+  var state = { shares: [], share: {}, listen: {}, invokes: [], appId: "", jsApiList: [] };
   window.WXSIM = state;
 
   function el(tag, css, text) {
@@ -64,17 +70,17 @@
     window.addEventListener("message", onMessage);
   }
 
-  /* Shares: remembered per kind; the 分享 menu triggers them like WeChat's top-right menu. */
-  function setShare(kind, o) { state.share[kind] = o || {}; done(o && o.success, { errMsg: "ok" }); }
+  /* Shares: the card per kind; the 分享 menu shares it like WeChat's top-right menu and tells
+     the legacy callbacks (trigger, then success). */
   function doShare(kind) {
-    var o = state.share[kind] || {};
+    var o = state.share[kind] || {}, l = state.listen[kind] || {};
     var rec = { kind: kind, title: o.title || document.title, desc: o.desc || "", link: o.link || location.href,
       imgUrl: o.imgUrl || "", page: location.href };
     state.shares.push(rec);
     fetch(SIM + "/sim/shares", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(rec) })
       .catch(function () {});
-    if (o.trigger) o.trigger();
-    if (o.success) o.success({ errMsg: "ok" });
+    if (l.trigger) l.trigger();
+    if (l.success) l.success({ errMsg: "ok" });
     sheet(kind === "timeline" ? "已分享到朋友圈" : "已发送给朋友", rec.link);
   }
   function sheet(title, link) {
@@ -166,18 +172,10 @@
       args = args || {};
       state.invokes.push({ name: name, args: args });
       if (name === "getBrandWCPayRequest") return pay(args, cb);
-      if (name === "sendAppMessage" || name === "shareTimeline") {
-        setShare(name === "shareTimeline" ? "timeline" : "appmessage", { title: args.title, desc: args.desc, link: args.link, imgUrl: args.img_url });
-      }
       done(cb, { err_msg: name + ":ok" });
     },
     call: function (name) { state.invokes.push({ name: name }); },
-    on: function (event, fn) {
-      handlers[event] = fn;
-      /* Legacy share: the page asks to be told when the user picks a share target. */
-      if (event === "menu:share:appmessage") state.share.appmessage = { trigger: fn };
-      if (event === "menu:share:timeline") state.share.timeline = { trigger: fn };
-    }
+    on: function (event, fn) { handlers[event] = fn; }
   };
 
   if (!window.wx) {
@@ -186,9 +184,40 @@
       if (configured === true) ready.splice(0).forEach(function (f) { f(); });
       if (configured && configured !== true) errors.splice(0).forEach(function (f) { f(configured); });
     }
+    /* allowed says whether the page may call an API now, as the JS-SDK does: after a config
+       that verified and listed it; otherwise the call's fail gets "<api>:permission denied". */
+    function allowed(name, o) {
+      if (configured === true && state.jsApiList.indexOf(name) >= 0) return true;
+      done(o && o.fail, { errMsg: name + ":permission denied" });
+      done(o && o.complete, { errMsg: name + ":permission denied" });
+      return false;
+    }
+    /* A share link must be on the page's own domain (the official account's JS 安全域名). */
+    function onDomain(name, o) {
+      try { if (!o.link || new URL(o.link, location.href).host === location.host) return true; } catch (e) {}
+      done(o.fail, { errMsg: name + ":fail, the link is not on the page's domain" });
+      return false;
+    }
+    function card(name, kind) {
+      return function (o) {
+        o = o || {};
+        if (!allowed(name, o) || !onDomain(name, o)) return;
+        state.share[kind] = { title: o.title, desc: o.desc, link: o.link, imgUrl: o.imgUrl, updated: true };
+        done(o.success, { errMsg: name + ":ok" });
+      };
+    }
+    function legacy(name, kind) {
+      return function (o) {
+        o = o || {};
+        if (!allowed(name, o) || !onDomain(name, o)) return;
+        state.listen[kind] = o;
+        if (!state.share[kind] || !state.share[kind].updated) state.share[kind] = { title: o.title, desc: o.desc, link: o.link, imgUrl: o.imgUrl };
+      };
+    }
     window.wx = {
       config: function (c) {
         state.appId = c.appId;
+        state.jsApiList = (c.jsApiList || []).slice();
         var q = new URLSearchParams({ appid: c.appId || "", url: location.href.split("#")[0],
           timestamp: String(c.timestamp), nonceStr: c.nonceStr || "", signature: c.signature || "" });
         fetch(SIM + "/sim/jsapi/verify?" + q.toString()).then(function (r) { return r.json(); }).then(function (r) {
@@ -199,17 +228,21 @@
       },
       ready: function (f) { ready.push(f); settle(); },
       error: function (f) { errors.push(f); settle(); },
-      checkJsApi: function (o) { done(o && o.success, { errMsg: "checkJsApi:ok", checkResult: {} }); },
-      updateAppMessageShareData: function (o) { setShare("appmessage", o); },
-      updateTimelineShareData: function (o) { setShare("timeline", o); },
-      onMenuShareAppMessage: function (o) { setShare("appmessage", o); },
-      onMenuShareTimeline: function (o) { setShare("timeline", o); },
+      checkJsApi: function (o) {
+        var res = {};
+        ((o && o.jsApiList) || []).forEach(function (n) { res[n] = typeof window.wx[n] === "function"; });
+        done(o && o.success, { errMsg: "checkJsApi:ok", checkResult: res });
+      },
+      updateAppMessageShareData: card("updateAppMessageShareData", "appmessage"),
+      updateTimelineShareData: card("updateTimelineShareData", "timeline"),
+      onMenuShareAppMessage: legacy("onMenuShareAppMessage", "appmessage"),
+      onMenuShareTimeline: legacy("onMenuShareTimeline", "timeline"),
       hideMenuItems: function () {}, showMenuItems: function () {}, closeWindow: function () { history.back(); },
       openAddress: function (o) {
-        if (configured !== true) return done(o && o.fail, { errMsg: "openAddress:permission denied" }); /* wx.config first */
-        openAddress(o);
+        if (allowed("openAddress", o)) openAddress(o);
       },
       chooseWXPay: function (o) {
+        if (!allowed("chooseWXPay", o)) return;
         pay({ appId: state.appId, timeStamp: o.timestamp, nonceStr: o.nonceStr, package: o.package, signType: o.signType, paySign: o.paySign },
           function (r) {
             var ok = /:ok$/.test(r.err_msg);

@@ -1,6 +1,8 @@
 /* Fenxiao H5: the little JavaScript the follower's pages need. No framework, no CDN.
-   Inside WeChat, WeixinJSBridge is injected natively; in dev and tests the simulator's bridge
-   (/dev/wechatsim.js) stands in for it and also provides a small wx. */
+   WeChat's JS-SDK (jweixin-1.6.0.js, from WeChat's own origin) gives the pages wx; in dev and
+   tests the simulator's /dev/wechatsim.js gives a wx with the same API, so this code runs
+   unchanged in both. Payment goes through WeixinJSBridge, which WeChat injects (the simulator
+   too). */
 (function () {
   "use strict";
   var $ = function (s, el) { return (el || document).querySelector(s); };
@@ -27,10 +29,21 @@
       });
     });
   }
-  /* Runs f once WeixinJSBridge exists (it may be injected after the page loads). */
-  function onBridge(f) {
-    if (window.WeixinJSBridge) return f();
-    document.addEventListener("WeixinJSBridgeReady", f, { once: true });
+  /* wx.config once per page, signed by the server for this page's URL, with every API the
+     page's parts asked for (withWx); each part runs in wx.ready. Without wx (a browser outside
+     WeChat) or when WeChat refuses the config, the page works without it: the copy button,
+     the poster, typing the address. */
+  var wxNeeds = [];
+  function withWx(apis, f) { wxNeeds.push({ apis: apis, f: f }); }
+  function startWx() {
+    if (!wxNeeds.length || !campaign || !window.wx || !wx.config) return;
+    api("POST", "/api/h5/c/" + campaign + "/jsconfig", { url: location.href.split("#")[0] }).then(function (r) {
+      var c = r.config, list = [];
+      wxNeeds.forEach(function (n) { n.apis.forEach(function (a) { if (list.indexOf(a) < 0) list.push(a); }); });
+      wx.config({ debug: false, appId: c.appId, timestamp: c.timestamp, nonceStr: c.nonceStr, signature: c.signature, jsApiList: list });
+      wx.ready(function () { wxNeeds.forEach(function (n) { n.f(r); }); });
+      wx.error(function () {});
+    }).catch(function () {});
   }
 
   /* Countdowns: [data-deadline] in Unix ms; the page reloads when one reaches zero. */
@@ -144,9 +157,7 @@
     fillCities(city.dataset.value);
     province.addEventListener("change", function () { fillCities(""); });
   }
-  /* WeChat's address book (openAddress): the JS-SDK's wx where it exists (the simulator),
-     otherwise WeChat's native bridge the way the JS-SDK drives it (editAddress, after
-     preVerifyJSAPI). The button shows once wx.config succeeded. */
+  /* WeChat's address book (wx.openAddress): the button shows once wx.config succeeded. */
   var wxAddress = $("#wx-address");
   function fillAddress(a) {
     var box = $("#checkout"), put = function (name, v) { $('[name="' + name + '"]', box).value = v || ""; };
@@ -157,33 +168,10 @@
     fillCities(a.cityName);
     showFieldErrors({});
   }
-  if (wxAddress && campaign) {
-    api("POST", "/api/h5/c/" + campaign + "/jsconfig", { url: location.href.split("#")[0] }).then(function (r) {
-      var c = r.config, apis = ["openAddress"];
-      if (window.wx && wx.config) {
-        wx.config({ debug: false, appId: c.appId, timestamp: c.timestamp, nonceStr: c.nonceStr, signature: c.signature, jsApiList: apis });
-        wx.ready(function () {
-          wxAddress.hidden = false;
-          wxAddress.addEventListener("click", function () { wx.openAddress({ success: fillAddress }); });
-        });
-        return;
-      }
-      onBridge(function () {
-        WeixinJSBridge.invoke("preVerifyJSAPI", { appId: c.appId, verifyAppId: c.appId, verifySignType: "sha1",
-          verifyTimestamp: String(c.timestamp), verifyNonceStr: c.nonceStr, verifySignature: c.signature,
-          verifyJsApiList: apis }, function () {
-          wxAddress.hidden = false;
-          wxAddress.addEventListener("click", function () {
-            WeixinJSBridge.invoke("editAddress", {}, function (res) {
-              if (!/:ok$/.test(res.err_msg || "")) return;
-              fillAddress({ userName: res.userName, telNumber: res.telNumber, provinceName: res.proviceFirstStageName,
-                cityName: res.addressCitySecondStageName, countryName: res.addressCountiesThirdStageName, detailInfo: res.addressDetailInfo });
-            });
-          });
-        });
-      });
-    }).catch(function () { /* typing the address still works */ });
-  }
+  if (wxAddress) withWx(["openAddress"], function () {
+    wxAddress.hidden = false;
+    wxAddress.addEventListener("click", function () { wx.openAddress({ success: fillAddress }); });
+  });
 
   /* Copy buttons (a tracking number). */
   $$("[data-copy]").forEach(function (b) {
@@ -252,47 +240,26 @@
     if (poster.complete && poster.naturalWidth === 0 && poster.getAttribute("src")) retry();
   }
 
-  /* JS-SDK: the server signs wx.config for this page and says what to share (the sharer's
-     own link). The simulator's wx in dev; WeChat's native bridge otherwise, the way the
-     JS-SDK itself drives it. */
-  if (document.body.dataset.share && campaign) {
-    api("POST", "/api/h5/c/" + campaign + "/jsconfig", { url: location.href.split("#")[0] }).then(function (r) {
-      var c = r.config, sh = r.share;
-      /* The update* calls only set what a share shows (their success means "set"); a share
-         is counted when the legacy menu callbacks see the user pick a target (trigger) and
-         then succeed. */
-      var data = function (desc) { return { title: sh.title, desc: desc, link: sh.link, imgUrl: sh.imgUrl }; };
-      var counted = function (kind, o) {
-        var armed = false;
-        o.trigger = function () { armed = true; };
-        o.success = function () { if (armed) { armed = false; recordShare(kind); } };
-        return o;
-      };
-      var chat = counted("appmessage", data(sh.desc)), moments = counted("timeline", data(""));
-      var apis = ["updateAppMessageShareData", "updateTimelineShareData", "onMenuShareAppMessage", "onMenuShareTimeline"];
-      if (window.wx && wx.config) {
-        wx.config({ debug: false, appId: c.appId, timestamp: c.timestamp, nonceStr: c.nonceStr, signature: c.signature, jsApiList: apis });
-        wx.ready(function () {
-          wx.updateAppMessageShareData(data(sh.desc)); wx.updateTimelineShareData(data(""));
-          wx.onMenuShareAppMessage(chat); wx.onMenuShareTimeline(moments);
-        });
-        return;
-      }
-      onBridge(function () {
-        WeixinJSBridge.invoke("preVerifyJSAPI", { appId: c.appId, verifyAppId: c.appId, verifySignType: "sha1",
-          verifyTimestamp: String(c.timestamp), verifyNonceStr: c.nonceStr, verifySignature: c.signature,
-          verifyJsApiList: apis }, function () {});
-        WeixinJSBridge.on("menu:share:appmessage", function () {
-          WeixinJSBridge.invoke("sendAppMessage", { appid: c.appId, img_url: sh.imgUrl, link: sh.link, desc: sh.desc, title: sh.title },
-            function (res) { if (/:ok|:confirm/.test(res.err_msg || "")) recordShare("appmessage"); });
-        });
-        WeixinJSBridge.on("menu:share:timeline", function () {
-          WeixinJSBridge.invoke("shareTimeline", { img_url: sh.imgUrl, link: sh.link, desc: sh.desc, title: sh.title },
-            function (res) { if (/:ok|:confirm/.test(res.err_msg || "")) recordShare("timeline"); });
-        });
-      });
-    }).catch(function () { /* sharing still works through the copy button and the poster */ });
-  }
+  /* The share card: the server says what to share — the sharer's own link, so friends who
+     buy through it are attributed to them. updateAppMessageShareData and
+     updateTimelineShareData set the card (their success means "set", not "shared"); a share
+     is counted when the legacy onMenuShare* callbacks, still in the JS-SDK, see the user pick
+     a target (trigger) and then succeed. */
+  if (document.body.dataset.share) withWx(["updateAppMessageShareData", "updateTimelineShareData", "onMenuShareAppMessage", "onMenuShareTimeline"], function (r) {
+    var sh = r.share;
+    var card = function (desc) { return { title: sh.title, desc: desc, link: sh.link, imgUrl: sh.imgUrl }; };
+    var counted = function (kind, o) {
+      var armed = false;
+      o.trigger = function () { armed = true; };
+      o.success = function () { if (armed) { armed = false; recordShare(kind); } };
+      return o;
+    };
+    wx.onMenuShareAppMessage(counted("appmessage", card(sh.desc)));
+    wx.onMenuShareTimeline(counted("timeline", card("")));
+    wx.updateAppMessageShareData(card(sh.desc));
+    wx.updateTimelineShareData(card(""));
+  });
+  startWx();
 
   /* Last: the page's behaviour is wired up (browser tests wait for this, never for a time). */
   document.documentElement.dataset.ready = "1";
