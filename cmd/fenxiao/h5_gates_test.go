@@ -103,9 +103,36 @@ func TestBrowserH5Gates(t *testing.T) {
 	})
 
 	t.Run("not started", func(t *testing.T) {
-		open("预热活动", newUser{nickname: "早到者", subscribed: true}, func(s *campaign.Settings) {
+		m, c := open("预热活动", newUser{nickname: "早到者", subscribed: true}, func(s *campaign.Settings) {
 			s.StartsAt, s.EndsAt = time.Now().Add(26*time.Hour), time.Now().Add(72*time.Hour)
 		})
+		// Two detail pictures below the description, then the page again.
+		set := c.Settings
+		for _, name := range []string{"产地茶园", "冲泡方法"} {
+			png, err := campaign.RenderCover(c.ID+int64(len(set.DetailImages))+1, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := st.srv.campaign.SaveUpload(ctx0, m.id, png)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set.DetailImages = append(set.DetailImages, u.URL())
+		}
+		if c, err := st.srv.campaign.Update(ctx0, m.id, c.ID, set); err != nil || len(c.DetailImages) != 2 {
+			t.Fatalf("detail pictures %v: %v", c, err)
+		}
+		// The page comes from the campaign's snapshot, read again after at most a second.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if sn, err := st.srv.campaign.Snapshot(ctx0, c.ID); err == nil && len(sn.Campaign.DetailImages) == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the campaign's snapshot lacks the detail pictures 5 s after they were saved")
+			}
+		}
+		do(t, p, "open again", chromedp.Navigate(fmt.Sprintf("%s/c/%d", st.base, c.ID)))
+		waitFor(t, p, "the detail pictures", `document.querySelectorAll('#details img').length === 2`)
 		see("the not-started gate", "即将开始")
 		waitFor(t, p, "the countdown", `document.querySelector('.cd-time').textContent.startsWith('1天')`)
 		// The product and a way to share ahead of the start, saying when commissions count.
@@ -113,6 +140,9 @@ func TestBrowserH5Gates(t *testing.T) {
 			t.Fatalf("the not-started page shows %q", got)
 		}
 		shot(t, p, "gate-not_started")
+		eval[bool](t, p, `(() => { document.querySelector('#details img:last-child').scrollIntoView(); return true })()`)
+		waitFor(t, p, "the detail pictures", `[...document.querySelectorAll('#details img')].every(i => i.complete && i.naturalWidth > 0)`)
+		viewShot(t, p, "gate-not_started-details")
 		tap(t, p, "share early", `#share-early`)
 		waitFor(t, p, "the userinfo authorize page", `document.body.innerText.includes('申请获得你的公开信息')`)
 		tap(t, p, "allow", `button[value=allow]`)
