@@ -173,3 +173,33 @@ JOIN (SELECT id, split_part(openid, '-', 4)::int AS g FROM wechat_users WHERE me
 		}
 	}
 }
+
+// BenchmarkH5LandingInvite measures the landing page opened through a share link (the
+// binding, then the shared page with the visitor's invite line spliced in, the inviter's
+// name from the in-process cache) against the same page opened without one.
+func BenchmarkH5LandingInvite(b *testing.B) {
+	st := newH5Stack(b)
+	m := st.merchant("邀请压测")
+	c := st.campaign(m, 150, func(s *campaign.Settings) { s.ShowParticipants, s.OrderTicker = true, true })
+	sharer, err := st.srv.campaign.SignIn(context.Background(), m.id, wechat.OAuthToken{OpenID: "bench-sharer"}, &wechat.User{Nickname: "王小明"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: "压测访客", Subscribed: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	landing := fmt.Sprintf("%s/c/%d", st.base, c.ID)
+	f := newFollower()
+	f.signIn(b, st, m, landing, su.OpenID)
+	f.CheckRedirect = nil
+	invited := landing + "?s=" + st.srv.campaign.ShareToken(c.ID, sharer.ID)
+	var plain float64
+	b.Run("plain", func(b *testing.B) { plain = serveParallel(b, f, landing) })
+	b.Run("invited", func(b *testing.B) {
+		if r := serveParallel(b, f, invited); plain > 0 {
+			b.ReportMetric(r/plain, "x_plain")
+		}
+	})
+	b.ReportMetric(float64(st.srv.campaign.InviterReads()), "inviter_reads")
+}
