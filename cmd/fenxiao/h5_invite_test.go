@@ -78,6 +78,13 @@ func TestH5LandingInviterAndEscrow(t *testing.T) {
 	if got := st.srv.campaign.InviterReads() - readsBefore; got != 1 {
 		t.Fatalf("two visitors through one link read the inviter's nickname %d times, want once", got)
 	}
+	// A nickname is the sharer's own text: escaped in the line spliced into the page.
+	_, hostile := user("<img src=x onerror=alert(1)>")
+	b4, _ := user("孙小美")
+	body = open(b4, page+"?s="+st.srv.campaign.ShareToken(c.ID, hostile.ID))
+	if !strings.Contains(body, `你的好友 <b>&lt;**</b> 邀请你`) || strings.Contains(body, "<img src=x") {
+		t.Fatalf("a hostile nickname in the invite line:\n%s", body)
+	}
 }
 
 // A campaign's detail pictures (up to 9, uploads of the merchant's own) show below the
