@@ -51,7 +51,7 @@ func (s *Server) Ledger() Ledger {
 //	POST   /sim/admin/pay-late       {"prepay_id","openid"}: pay a closed or expired order (PayLate)
 //	POST   /sim/admin/platform-refund {"mch_id","out_trade_no","fen","notify_url"} → RefundRecord
 //	POST   /sim/admin/open           {"mch_id","mch_billno"}: open a red packet
-//	POST   /sim/admin/faults         Fault: {"endpoint","fault","count","merchant"}
+//	POST   /sim/admin/faults         Fault: {"endpoint","fault","count","merchant","openid"}
 //	POST   /sim/admin/faults/random  RandomFaults: {"endpoint","seed","probabilities"}
 //	DELETE /sim/admin/faults         remove all faults
 //	POST   /sim/admin/notify         {"mch_id","out_trade_no"} + NotifyOptions → {"replies"}

@@ -33,11 +33,20 @@ const (
 )
 
 // Fault makes the next Count calls of Endpoint fail. Faults queue up in the order given.
+//
+// With OpenID a fault answers only calls about that user, as WeChat does when it refuses one
+// user and not the merchant: NO_AUTH (an account WeChat blocks or one not real-name
+// verified), USER_ACCOUNT_ABNORMAL, SENDNUM_LIMIT or RCVDAMOUNT_LIMIT (their daily limits) on
+// sendredpack, while the merchant's other users are paid. An openid that is not one of the
+// merchant's users needs no fault: sendredpack answers it OPENID_ERROR.
 type Fault struct {
 	Endpoint string `json:"endpoint"`
 	Fault    string `json:"fault"`
 	Count    int    `json:"count"`              // 0 means 1
 	Merchant string `json:"merchant,omitempty"` // only calls of this mch_id (pay) or appid (OA); "" any
+	// OpenID: only calls naming this user (re_openid of sendredpack, openid of the other pay
+	// calls and of user/info); "" any.
+	OpenID string `json:"openid,omitempty"`
 }
 
 // RandomFaults makes each call of Endpoint fail with the given probabilities, drawn from a
@@ -124,10 +133,11 @@ func (s *Server) ClearFaults() {
 	s.faults.init()
 }
 
-// takeFault returns the fault for this call of endpoint by merchant, or "". Caller holds s.mu.
-func (s *Server) takeFault(endpoint, merchant string) string {
+// takeFault returns the fault for this call of endpoint by merchant about user openID (""
+// when the call names none), or "". Caller holds s.mu.
+func (s *Server) takeFault(endpoint, merchant, openID string) string {
 	for i, f := range s.faults.queue {
-		if f.Endpoint != endpoint || (f.Merchant != "" && f.Merchant != merchant) {
+		if f.Endpoint != endpoint || (f.Merchant != "" && f.Merchant != merchant) || (f.OpenID != "" && f.OpenID != openID) {
 			continue
 		}
 		if f.Count--; f.Count <= 0 {
@@ -175,7 +185,7 @@ func (s *Server) oaFault(w http.ResponseWriter, r *http.Request, endpoint string
 	if t := s.tokens[r.URL.Query().Get("access_token")]; appID == "" && t != nil {
 		appID = t.appID // calls made with the OA's access_token (template/send) name no appid
 	}
-	f := s.takeFault(endpoint, appID)
+	f := s.takeFault(endpoint, appID, r.URL.Query().Get("openid"))
 	s.mu.Unlock()
 	switch f {
 	case "":
@@ -201,6 +211,18 @@ func errDesc(code string) string {
 		return "超过频率限制,请稍后再试。"
 	case "NOTENOUGH":
 		return "帐号余额不足，请到商户平台充值后再重试"
+	case "NO_AUTH":
+		return "发放失败，此请求可能存在风险，已被微信拦截"
+	case "USER_ACCOUNT_ABNORMAL":
+		return "用户账户异常"
+	case "CA_ERROR":
+		return "商户API证书校验出错"
+	case "PARAM_ERROR":
+		return "参数错误"
+	case "PROCESSING":
+		return "请求已受理，请稍后使用原单号查询发放结果"
+	case "SENDAMOUNT_LIMIT":
+		return "您的商户号今日发放金额超过限制，如有需要请登录微信支付商户平台更改API安全配置"
 	case "SENDNUM_LIMIT":
 		return "该用户今日领取红包个数超过限制"
 	case "RCVDAMOUNT_LIMIT":
@@ -224,7 +246,7 @@ func errDesc(code string) string {
 	case "SIGN_ERROR":
 		return "签名错误"
 	case "OPENID_ERROR":
-		return "openid字段不正确"
+		return "openid和appid不匹配"
 	}
 	return code
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,7 +87,7 @@ func (s *Server) payAnswer(endpoint, appField string, signed bool, fn payFunc, r
 	case !checkSign(req, m.apiKey):
 		return map[string]string{"return_code": "FAIL", "return_msg": "签名错误", "err_code": "SIGN_ERROR", "result_code": "FAIL"}, "", ""
 	}
-	switch fault = s.takeFault(endpoint, m.mchID); fault {
+	switch fault = s.takeFault(endpoint, m.mchID, cmp.Or(req["re_openid"], req["openid"])); fault {
 	case FaultMalformed:
 		return nil, "", fault
 	case "", FaultTimeout, FaultDrop:

@@ -2,8 +2,8 @@ package sim
 
 import (
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -23,8 +23,9 @@ type Packet struct {
 	Wishing    string    `json:"wishing"`
 	ActName    string    `json:"act_name"`
 	Remark     string    `json:"remark,omitempty"`
-	Status     string    `json:"status"` // SENT, RECEIVED, REFUND
-	Sends      int       `json:"sends"`  // sendredpack calls that named this bill number
+	ClientIP   string    `json:"client_ip"` // of the first call: the sending server's IPv4 address
+	Status     string    `json:"status"`    // SENT, RECEIVED, REFUND
+	Sends      int       `json:"sends"`     // sendredpack calls that named this bill number
 	SentAt     time.Time `json:"sent_at"`
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 	RefundedAt time.Time `json:"refunded_at,omitzero"`
@@ -97,7 +98,7 @@ func (s *Server) sendRedPack(m *merchant, req map[string]string) (map[string]str
 	p := &packet{Packet: Packet{
 		AppID: m.appID, MchID: m.mchID, BillNo: billNo, OpenID: req["re_openid"], AmountFen: amount,
 		SceneID: req["scene_id"], SendName: req["send_name"], Wishing: req["wishing"], ActName: req["act_name"],
-		Remark: req["remark"], Status: "SENT", Sends: 1, SentAt: now,
+		Remark: req["remark"], ClientIP: req["client_ip"], Status: "SENT", Sends: 1, SentAt: now,
 		SendListID: fmt.Sprintf("1000041701%s%011d", chinaDay(now), s.id()),
 	}, fields: req}
 	p.answer = map[string]string{
@@ -114,7 +115,7 @@ func (s *Server) sendRedPack(m *merchant, req map[string]string) (map[string]str
 func (s *Server) checkPacket(m *merchant, req map[string]string, amount int64) string {
 	u := s.users[req["re_openid"]]
 	switch {
-	case req["total_num"] != "1" || net.ParseIP(req["client_ip"]) == nil:
+	case req["total_num"] != "1" || !isIPv4(req["client_ip"]):
 		return "PARAM_ERROR"
 	case req["send_name"] == "" || utf8.RuneCountInString(req["send_name"]) > 32,
 		req["act_name"] == "" || utf8.RuneCountInString(req["act_name"]) > 32,
@@ -145,6 +146,13 @@ func (s *Server) checkPacket(m *merchant, req map[string]string, amount int64) s
 		return "NOTENOUGH"
 	}
 	return ""
+}
+
+// isIPv4 reports whether s is a dotted IPv4 address: client_ip is String(15), so WeChat
+// takes no IPv6 address there.
+func isIPv4(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is4()
 }
 
 // settle refunds p to the merchant once it has waited unopened for RefundAfter. Statuses are
