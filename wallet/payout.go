@@ -77,14 +77,17 @@ type Packet struct {
 	NextAt     time.Time       `db:"next_at"`
 	Attempts   int             `db:"attempts"`
 	SendListID string          `db:"send_list_id"`
-	LastError  string          `db:"last_error"`
-	CreatedAt  time.Time       `db:"created_at"`
-	SentAt     *time.Time      `db:"sent_at"`
-	FinishedAt *time.Time      `db:"finished_at"`
+	LastError  string          `db:"last_error"` // WeChat's last answer, for operators
+	// Reason is what the sharer reads about a packet WeChat refused or held back, in Chinese.
+	Reason     string     `db:"reason"`
+	CheckedAt  *time.Time `db:"checked_at"` // when WeChat was last asked about it (sent)
+	CreatedAt  time.Time  `db:"created_at"`
+	SentAt     *time.Time `db:"sent_at"`
+	FinishedAt *time.Time `db:"finished_at"`
 }
 
 const packetCols = `id, merchant_id, sharer_id, openid, bill_no, amount, status, send_after, next_at, attempts,
-send_list_id, last_error, created_at, sent_at, finished_at`
+send_list_id, last_error, reason, checked_at, created_at, sent_at, finished_at`
 
 // RedPackets is what payouts need from a merchant's WeChat (package wechat's Client).
 type RedPackets interface {

@@ -226,13 +226,13 @@ func (p *Payouts) sendOne(ctx context.Context, client RedPackets, sendName strin
 	switch kind {
 	case wechat.KindNone:
 		ok, rerr = p.markSent(ctx, pk, res.SendListID, now)
-	case wechat.KindFailed:
-		rerr = p.finish(ctx, pk, PacketFailed, err.Error(), now)
+	case wechat.KindFailed: // this packet or this user, never the merchant: see sharerReason
+		rerr = p.finish(ctx, pk, PacketFailed, errText(err), sharerReason(err), now)
 	case wechat.KindUserDailyLimit:
 		next := p.nextDay(now)
-		_, rerr = p.db.ExecContext(ctx, `UPDATE packets SET status = 'queued', send_after = $2, next_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'`,
-			pk.ID, next, errText(err))
-	case wechat.KindNotEnough, wechat.KindConfig:
+		_, rerr = p.db.ExecContext(ctx, `UPDATE packets SET status = 'queued', send_after = $2, next_at = $2, last_error = $3, reason = $4
+WHERE id = $1 AND status = 'sending'`, pk.ID, next, errText(err), sharerReason(err))
+	case wechat.KindNotEnough, wechat.KindConfig: // the merchant's own WeChat Pay, for every sharer
 		pause = true
 		rerr = p.pause(ctx, pk, err, now)
 	default: // unknown outcome or rate limited: the same bill number again, later
@@ -261,7 +261,7 @@ func (p *Payouts) markSent(ctx context.Context, pk *Packet, sendListID string, n
 	var n int
 	err = p.db.GetContext(ctx, &n, `
 WITH sent AS (
-    UPDATE packets SET status = 'sent', send_list_id = $2, sent_at = $3, next_at = $4, last_error = ''
+    UPDATE packets SET status = 'sent', send_list_id = $2, sent_at = $3, next_at = $4, last_error = '', reason = ''
     WHERE id = $1 AND status = 'sending'
     RETURNING merchant_id, bill_no, openid)
 , note AS (
@@ -275,10 +275,11 @@ SELECT count(*) FROM sent`, pk.ID, sendListID, now, now.Add(p.cfg.CheckEvery), n
 // finish closes a packet for good. Failed and refunded packets return their money to the
 // vault; received ones send it to the world. Both happen once: the status change is
 // conditional and the ledger key is the bill number.
-func (p *Payouts) finish(ctx context.Context, pk *Packet, status PacketStatus, why string, now time.Time) error {
+// why is WeChat's answer (for operators), reason what the sharer reads.
+func (p *Payouts) finish(ctx context.Context, pk *Packet, status PacketStatus, why, reason string, now time.Time) error {
 	return Transact(ctx, p.db, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE packets SET status = $2, finished_at = $3, last_error = $4
-WHERE id = $1 AND status IN ('queued', 'sending', 'sent')`, pk.ID, status, now, why)
+		res, err := tx.ExecContext(ctx, `UPDATE packets SET status = $2, finished_at = $3, last_error = $4, reason = $5
+WHERE id = $1 AND status IN ('queued', 'sending', 'sent')`, pk.ID, status, now, why, reason)
 		if err != nil {
 			return err
 		}
@@ -311,14 +312,23 @@ func (p *Payouts) pause(ctx context.Context, pk *Packet, cause error, now time.T
 	if wechat.KindOf(cause) == wechat.KindNotEnough {
 		msg = "微信支付商户余额不足，红包暂停发放：请为商户号充值后恢复发放"
 	}
-	return Transact(ctx, p.db, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO payout_pauses (merchant_id, code, message, since) VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_id) DO NOTHING`,
-			pk.MerchantID, code, msg, now); err != nil {
+	paused := false
+	err := Transact(ctx, p.db, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO payout_pauses (merchant_id, code, message, since) VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_id) DO NOTHING`,
+			pk.MerchantID, code, msg, now)
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE packets SET next_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'`, pk.ID, now, errText(cause))
+		n, _ := res.RowsAffected()
+		paused = n == 1
+		_, err = tx.ExecContext(ctx, `UPDATE packets SET next_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'`, pk.ID, now, errText(cause))
 		return err
 	})
+	if err == nil && paused { // once per pause, not once per worker that met it
+		p.cfg.Log.Warn("red packets paused until the merchant resumes them", "merchant_id", pk.MerchantID,
+			"code", code, "answer", errText(cause), "bill_no", pk.BillNo)
+	}
+	return err
 }
 
 // SyncSent asks WeChat about sent packets whose check is due: opened ones are final (money to
@@ -411,7 +421,7 @@ func (p *Payouts) check(ctx context.Context, pk *Packet) (final, unreachable boo
 		}
 		return false, unreachable
 	}
-	if err := p.finish(ctx, pk, status, info.Reason, now); err != nil {
+	if err := p.finish(ctx, pk, status, info.Reason, statusReason(status), now); err != nil {
 		log.Error("red-packet status: record", "status", status, "err", err)
 		return false, false
 	}

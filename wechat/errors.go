@@ -29,12 +29,15 @@ const (
 	// KindUserDailyLimit: the user has had their 10 packets or 1000 yuan today
 	// (SENDNUM_LIMIT, RCVDAMOUNT_LIMIT). Try again tomorrow.
 	KindUserDailyLimit
-	// KindFailed: definitely failed (SEND_FAILED, NO_AUTH, an order already paid or closed,
-	// an OAuth code already used). Nothing was paid; a new attempt needs a new bill number.
+	// KindFailed: definitely failed (SEND_FAILED, an order already paid or closed, an OAuth
+	// code already used), or WeChat will not pay this one user: OPENID_ERROR (the openid is
+	// not the OA's), NO_AUTH (WeChat blocks the account: abnormal, at risk, not real-name
+	// verified), USER_ACCOUNT_ABNORMAL, V2_ACCOUNT_SIMPLE_BAN (not real-name verified). Nothing
+	// was paid; a new attempt needs a new bill number; the merchant's other users are unaffected.
 	KindFailed
 	// KindConfig: the request or the merchant's set-up is wrong (CA_ERROR, SIGN_ERROR,
-	// PARAM_ERROR, MONEY_LIMIT, FATAL_ERROR, bad credentials or certificate). Do not retry
-	// automatically; alert a person.
+	// PARAM_ERROR, MONEY_LIMIT, FATAL_ERROR, bad credentials or certificate), for every user
+	// alike. Do not retry automatically; alert a person.
 	KindConfig
 	// KindNotFound: WeChat does not know the object (ORDERNOTEXIST, NOT_FOUND, unknown
 	// openid). For a red packet this may mean "still processing": not a failure.
@@ -125,12 +128,13 @@ var payCodeKinds = map[string]Kind{
 	"ORDERPAID":             KindFailed,
 	"ORDERCLOSED":           KindFailed,
 	"USER_ACCOUNT_ABNORMAL": KindFailed,
+	"V2_ACCOUNT_SIMPLE_BAN": KindFailed, // the user is not real-name verified
+	"OPENID_ERROR":          KindFailed, // this openid is not the OA's: one user, not the merchant
 	"CA_ERROR":              KindConfig,
 	"SIGN_ERROR":            KindConfig,
 	"PARAM_ERROR":           KindConfig,
 	"MONEY_LIMIT":           KindConfig,
 	"FATAL_ERROR":           KindConfig,
-	"OPENID_ERROR":          KindConfig,
 	"XML_ERROR":             KindConfig,
 	"APPID_NOT_EXIST":       KindConfig,
 	"MCHID_NOT_EXIST":       KindConfig,

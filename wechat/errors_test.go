@@ -45,7 +45,7 @@ func TestClassification(t *testing.T) {
 		{"SENDNUM_LIMIT", KindUserDailyLimit}, {"RCVDAMOUNT_LIMIT", KindUserDailyLimit},
 		{"SEND_FAILED", KindFailed}, {"NO_AUTH", KindFailed}, {"ORDERPAID", KindFailed},
 		{"CA_ERROR", KindConfig}, {"SIGN_ERROR", KindConfig}, {"PARAM_ERROR", KindConfig}, {"MONEY_LIMIT", KindConfig},
-		{"FATAL_ERROR", KindConfig}, {"OPENID_ERROR", KindConfig},
+		{"FATAL_ERROR", KindConfig}, {"OPENID_ERROR", KindFailed},
 		{"NOT_FOUND", KindNotFound}, {"ORDERNOTEXIST", KindNotFound},
 	}
 	for _, tc := range pay {

@@ -36,8 +36,16 @@ var lineLabels = map[wallet.TransferKind]string{
 	wallet.PayoutReturned:   "红包未领取，已退回",
 }
 
-// Label is the Chinese name of a vault movement.
-func (earningsView) Label(l wallet.Line) string {
+// Label is the Chinese name of a vault movement. A packet's money comes back either because
+// it was never opened or because WeChat refused it: the packets shown say which.
+func (v earningsView) Label(l wallet.Line) string {
+	if l.Kind == wallet.PayoutReturned {
+		for _, p := range v.Packets {
+			if p.BillNo == l.Ref && p.Status == wallet.PacketFailed {
+				return "红包未发出，已退回"
+			}
+		}
+	}
 	if s, ok := lineLabels[l.Kind]; ok {
 		return s
 	}
