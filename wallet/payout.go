@@ -110,8 +110,15 @@ type PayoutConfig struct {
 	// Lease is how long a packet handed to a sender is left alone before another run may
 	// retry it (same bill number) — a crashed sender's packets wait this long [2m].
 	Lease time.Duration
-	// CheckEvery is how often a sent packet's status is polled [10m].
+	// FirstCheck is how soon after sending a packet's status is first polled; the checks then
+	// back off, each due its packet's age plus FirstCheck later (30 s, 1 m, 2 m, 4 m, …) up
+	// to CheckEvery [30s].
+	FirstCheck time.Duration
+	// CheckEvery is the longest wait between two polls of a sent packet's status [10m].
 	CheckEvery time.Duration
+	// RefreshEvery is how often a sharer opening their claim records may have a sent packet
+	// asked about (Refresh) [30s].
+	RefreshEvery time.Duration
 	// ServerIP is sent as client_ip on sendredpack [127.0.0.1].
 	ServerIP string
 	Now      func() time.Time
@@ -148,6 +155,13 @@ func NewPayouts(db *sqlx.DB, ledger *Service, cfg PayoutConfig) *Payouts {
 	}
 	if cfg.CheckEvery <= 0 {
 		cfg.CheckEvery = 10 * time.Minute
+	}
+	if cfg.FirstCheck <= 0 {
+		cfg.FirstCheck = 30 * time.Second
+	}
+	cfg.FirstCheck = min(cfg.FirstCheck, cfg.CheckEvery)
+	if cfg.RefreshEvery <= 0 {
+		cfg.RefreshEvery = 30 * time.Second
 	}
 	if cfg.ServerIP == "" {
 		cfg.ServerIP = "127.0.0.1"

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"fenxiao/wechat"
 )
@@ -268,7 +267,7 @@ WITH sent AS (
     INSERT INTO notifications (merchant_id, msg_key, kind, openid, data)
     SELECT merchant_id, 'sent:' || bill_no, $5, openid, $6 FROM sent
     ON CONFLICT (merchant_id, msg_key) DO NOTHING)
-SELECT count(*) FROM sent`, pk.ID, sendListID, now, now.Add(p.cfg.CheckEvery), note.Kind, string(data))
+SELECT count(*) FROM sent`, pk.ID, sendListID, now, now.Add(p.cfg.FirstCheck), note.Kind, string(data))
 	return n == 1, err
 }
 
@@ -329,103 +328,6 @@ func (p *Payouts) pause(ctx context.Context, pk *Packet, cause error, now time.T
 			"code", code, "answer", errText(cause), "bill_no", pk.BillNo)
 	}
 	return err
-}
-
-// SyncSent asks WeChat about sent packets whose check is due: opened ones are final (money to
-// the world), refunded and failed ones return their money to the vault. One merchant's WeChat
-// cannot hold up the others: each lease takes at most 20 packets of a merchant (merchants
-// interleaved), and a merchant whose WeChat gives unusableInARow unusable answers in a row
-// (timeouts, rate limits, configuration) is left alone for the rest of the run (its leased
-// packets come back when the lease ends).
-func (p *Payouts) SyncSent(ctx context.Context) (int, error) {
-	done := 0
-	down := map[int64]bool{}
-	failing := map[int64]int{} // unusable answers in a row, per merchant
-	for ctx.Err() == nil {
-		now := p.cfg.Now()
-		var batch []Packet
-		if err := p.db.SelectContext(ctx, &batch, `
-UPDATE packets SET next_at = $2
-WHERE id IN (
-    SELECT id FROM (
-        SELECT id, merchant_id, row_number() OVER (PARTITION BY merchant_id ORDER BY next_at, id) AS rn
-        FROM packets WHERE status = 'sent' AND next_at <= $1 AND NOT (merchant_id = ANY ($3))) x
-    WHERE rn <= 20 ORDER BY rn LIMIT 200)
-  AND status = 'sent' AND next_at <= $1
-RETURNING `+packetCols, now, now.Add(p.cfg.Lease), pq.Array(keys(down))); err != nil {
-			return done, fmt.Errorf("wallet: lease sent packets: %w", err)
-		}
-		if len(batch) == 0 {
-			return done, nil
-		}
-		for i := range batch {
-			pk := &batch[i]
-			if down[pk.MerchantID] || ctx.Err() != nil {
-				continue
-			}
-			final, unreachable := p.check(ctx, pk)
-			if final {
-				done++
-			}
-			if unreachable {
-				failing[pk.MerchantID]++
-			} else {
-				failing[pk.MerchantID] = 0
-			}
-			if failing[pk.MerchantID] >= unusableInARow {
-				down[pk.MerchantID] = true
-			}
-		}
-	}
-	return done, nil
-}
-
-func keys(m map[int64]bool) []int64 {
-	out := make([]int64, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-// check asks WeChat about one sent packet and records a final status. unreachable: the
-// merchant's WeChat did not give a usable answer (timeout, rate limit, configuration).
-func (p *Payouts) check(ctx context.Context, pk *Packet) (final, unreachable bool) {
-	log := p.cfg.Log.With("merchant_id", pk.MerchantID, "bill_no", pk.BillNo)
-	client, err := p.cfg.Clients(ctx, pk.MerchantID)
-	if err != nil {
-		log.Error("red-packet status: client", "err", err)
-		return false, true
-	}
-	info, err := client.RedPacketInfo(ctx, pk.BillNo)
-	switch wechat.KindOf(err) {
-	case wechat.KindUnknown, wechat.KindRateLimited, wechat.KindConfig:
-		unreachable = true
-	}
-	now := p.cfg.Now()
-	var status PacketStatus
-	switch {
-	case err != nil: // NOT_FOUND may mean "still processing"; anything else: ask again later
-		status = ""
-	case info.Status == wechat.PacketReceived:
-		status = PacketReceived
-	case info.Status == wechat.PacketRefunded:
-		status = PacketRefunded
-	case info.Status == wechat.PacketFailed:
-		status = PacketFailed
-	}
-	if status == "" {
-		next := now.Add(p.cfg.CheckEvery)
-		if _, err := p.db.ExecContext(ctx, `UPDATE packets SET next_at = $2 WHERE id = $1 AND status = 'sent'`, pk.ID, next); err != nil {
-			log.Error("red-packet status: reschedule", "err", err)
-		}
-		return false, unreachable
-	}
-	if err := p.finish(ctx, pk, status, info.Reason, statusReason(status), now); err != nil {
-		log.Error("red-packet status: record", "status", status, "err", err)
-		return false, false
-	}
-	return true, false
 }
 
 // nextDay is the start of WeChat's next day.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -109,6 +110,7 @@ func (s *server) h5Earnings(c *fiber.Ctx) error {
 	}
 	e.Lines = lines
 	v := earningsView{Earnings: e, CanClaim: !u.Snapshot && !e.Available.LessThan(minClaim)}
+	s.refreshPackets(c.UserContext(), camp.MerchantID, u.ID)
 	if v.Packets, err = s.payouts.Packets(c.UserContext(), camp.MerchantID, u.ID, 20); err != nil {
 		return err
 	}
@@ -119,6 +121,20 @@ func (s *server) h5Earnings(c *fiber.Ctx) error {
 		}
 	}
 	return s.render(c, "earnings", &h5Page{Title: "我的佣金", Campaign: camp, User: u, Data: v})
+}
+
+// refreshWait bounds how long the claim records page waits for WeChat's packet statuses.
+const refreshWait = 2 * time.Second
+
+// refreshPackets asks WeChat about the sharer's sent packets (wallet.Payouts.Refresh: each at
+// most every 30 s), so one they opened a moment ago shows as received rather than waiting for
+// the status job. A slow or failing WeChat only leaves the statuses as they were.
+func (s *server) refreshPackets(ctx context.Context, merchantID, sharerID int64) {
+	ctx, cancel := context.WithTimeout(ctx, refreshWait)
+	defer cancel()
+	if _, err := s.payouts.Refresh(ctx, merchantID, sharerID); err != nil {
+		s.log.Warn("refresh red-packet statuses", "merchant_id", merchantID, "sharer_id", sharerID, "err", err)
+	}
 }
 
 // h5Withdraw claims the whole available vault as red packets (wallet.Payouts) and comes back

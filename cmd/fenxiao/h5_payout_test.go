@@ -83,3 +83,28 @@ func TestH5ClaimRecordsSayWhyAPacketFailed(t *testing.T) {
 		t.Errorf("one sharer's account paused the merchant: %+v %v", pr, err)
 	}
 }
+
+// A packet the sharer opened a moment ago shows as received when they open their claim records,
+// without waiting for the status job (it showed 已发送待领取 for minutes; issue 17, point 5).
+func TestH5ClaimRecordsShowAnOpenedPacketAtOnce(t *testing.T) {
+	st := newH5Stack(t)
+	fx := newPayoutFixture(t, st, "刚领取")
+	pk := fx.earnAndClaim(t, "5")
+	if n, err := st.srv.payouts.SendDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("sent %d (%v)", n, err)
+	}
+	if _, body := fx.f.get(t, fx.page); !strings.Contains(body, ">已发送待领取<") {
+		t.Fatalf("the sent packet is not shown as sent:\n%s", body)
+	}
+	if err := st.sim.OpenPacket(fx.m.creds.MchID, pk.BillNo); err != nil {
+		t.Fatal(err)
+	}
+	// The page's own refresh of this packet waits 30 s after the last one: move the sharer's
+	// last look back rather than the clock.
+	if _, err := st.srv.db.Exec(`UPDATE packets SET checked_at = checked_at - interval '31 seconds' WHERE merchant_id = $1`, fx.m.id); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := fx.f.get(t, fx.page); !strings.Contains(body, ">已领取<") {
+		t.Errorf("the opened packet is not shown as received:\n%s", body)
+	}
+}

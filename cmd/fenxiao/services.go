@@ -154,7 +154,8 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 10m", job("complete shipped orders nobody confirmed", 5*time.Minute, s.campaign.AutoComplete))
 	add("@every 5m", job("check paid orders for platform refunds", 4*time.Minute, s.campaign.SyncRefunds))
 	add("@every 5s", job("send red packets", 10*time.Minute, s.payouts.SendDue))
-	add("@every 1m", job("sync red-packet statuses", 5*time.Minute, s.payouts.SyncSent))
+	// Often: a fresh packet is first asked about 30 s after sending (wallet.PayoutConfig.FirstCheck).
+	add("@every 10s", job("sync red-packet statuses", 5*time.Minute, s.payouts.SyncSent))
 	add("@every 30s", job("send notifications", 2*time.Minute, s.payouts.SendNotifications))
 	add("@every 1h", job("delete expired follower sessions", 5*time.Minute, s.campaign.DeleteExpiredSessions))
 	add("@every 1m", job("query pending top-ups", time.Minute, s.campaign.QueryTopUps))
