@@ -2,9 +2,11 @@ package wallet
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -136,7 +138,8 @@ type Payouts struct {
 	db     *sqlx.DB
 	ledger *Service
 	cfg    PayoutConfig
-	rates  rates // each merchant's sendredpack pace, across runs
+	rates  rates  // each merchant's sendredpack pace, across runs
+	sender string // this process, in payout_senders
 }
 
 // NewPayouts returns Payouts moving money through ledger.
@@ -172,7 +175,15 @@ func NewPayouts(db *sqlx.DB, ledger *Service, cfg PayoutConfig) *Payouts {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Payouts{db: db, ledger: ledger, cfg: cfg}
+	return &Payouts{db: db, ledger: ledger, cfg: cfg, sender: newSenderID()}
+}
+
+// newSenderID names this process (this Payouts) among the replicas sending red packets.
+func newSenderID() string {
+	b := make([]byte, 8)
+	rand.Read(b) //nolint:errcheck // never fails (crypto/rand)
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%x", truncateRunes(host, 40), os.Getpid(), b)
 }
 
 // ClaimResult is what a claim created.

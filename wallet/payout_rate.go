@@ -93,6 +93,15 @@ func (r *sendRate) wait(ctx context.Context) error {
 	return nil
 }
 
+// notBefore holds the next call back until t (another replica's calls until then).
+func (r *sendRate) notBefore(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t.After(r.next) {
+		r.next = t
+	}
+}
+
 // rates keeps each merchant's sendRate for the life of the process, so consecutive runs of
 // SendDue (every few seconds) share one account of the last second.
 type rates struct {

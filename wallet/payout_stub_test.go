@@ -160,3 +160,60 @@ func TestSendDueServesMerchantsAtOnce(t *testing.T) {
 	}
 	auditAll(t, e.db)
 }
+
+// Two replicas may both run the sending job; the send lock lets one at a time send a
+// merchant's packets, each keeping the margin on its own calls. At the handover — one
+// replica's run ends, the other's takes over at once — the second replica's first call comes
+// a second after the first's last (it waits for a second after the first let go, recorded in
+// payout_senders), so no sliding second holds calls of both: together they keep the margin.
+// Before, B called some 35 ms after A's last call with a fresh account of the last second.
+func TestSendRateMarginAcrossReplicas(t *testing.T) {
+	e := newPayEnv(t)
+	stubA, stubB := newStubPackets(), newStubPackets()
+	replica := func(stub *stubPackets) *wallet.Payouts {
+		return e.payouts(func(c *wallet.PayoutConfig) {
+			c.Clients = stub.clients
+			c.Rate = 30
+			c.Workers = 4
+			c.Lease = time.Minute
+		})
+	}
+	a, b := replica(stubA), replica(stubB)
+	e.claims(a, e.merchant, 160)
+
+	runA, stopA := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer stopA()
+	doneA := make(chan int, 1)
+	go func() { n, _ := a.SendDue(runA); doneA <- n }()
+	for wait := time.Now().Add(time.Second); len(stubA.callsOf(e.merchant)) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatal("replica A made no call within a second")
+		}
+	}
+	// B tries every millisecond while A sends, as a busy second replica would, and takes over
+	// the moment A lets go.
+	runB, stopB := context.WithTimeout(ctx, 4*time.Second)
+	defer stopB()
+	sentB := 0
+	for sentB == 0 && runB.Err() == nil {
+		n, err := b.SendDue(runB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sentB = n
+		time.Sleep(time.Millisecond)
+	}
+	sentA := <-doneA
+	if sentA < 30 || sentB < 20 { // A leases packets ahead: some wait for their lease
+		t.Fatalf("replica A sent %d, B %d: want both to send for a while", sentA, sentB)
+	}
+	callsA, callsB := stubA.callsOf(e.merchant), stubB.callsOf(e.merchant)
+	if gap := callsB[0].Sub(callsA[len(callsA)-1]); gap < time.Second {
+		t.Errorf("replica B's first call came %s after A's last, want at least a second", gap.Round(time.Millisecond))
+	}
+	all := append(callsA, callsB...)
+	slices.SortFunc(all, func(x, y time.Time) int { return x.Compare(y) })
+	if most := maxInWindow(all, time.Second); most >= 30 {
+		t.Errorf("%d calls inside one second across the handover between replicas, at a limit of 30/s", most)
+	}
+}

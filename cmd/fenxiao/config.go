@@ -39,6 +39,10 @@ type Config struct {
 	// PosterDraws is how many posters one server draws at once (each may hold the 64 MB
 	// pixel budget); past it, requests wait briefly and are then told 海报生成中.
 	PosterDraws int
+	// PayoutClientIP is this server's public IPv4 address, sent to WeChat Pay as client_ip of
+	// every red packet (WeChat records it, and a merchant may allow only listed addresses).
+	// Empty: 127.0.0.1, which only a simulator accepts; serve requires it with the real WeChat.
+	PayoutClientIP string
 
 	now func() time.Time // tests: the services' clock (nil: time.Now)
 	// tests: how long a poster request waits for a drawing slot (0: 2 s), loopback servers
@@ -71,6 +75,7 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 		"wxsim":    {flag: "wechat-sim", env: "WECHAT_SIM_ADDR", def: "127.0.0.1:8090", help: "dev: address the in-process WeChat simulator listens on"},
 		"wxstate":  {flag: "wechat-sim-state", env: "WECHAT_SIM_STATE", help: "dev: file the in-process WeChat simulator keeps its state in, so a restart changes nothing (make dev: .data/wechatsim.json; default: memory only)"},
 		"posters":  {flag: "poster-draws", env: "POSTER_DRAWS", def: "2", help: "how many sharing posters are drawn at once, 1 to 16 (each may take up to about 70 MB)"},
+		"payip":    {flag: "payout-client-ip", env: "PAYOUT_CLIENT_IP", help: "public IPv4 address of this server, sent to WeChat Pay as client_ip of every red packet (required with the real WeChat; with a simulator 127.0.0.1)"},
 		"proxies":  {flag: "trusted-proxies", env: "TRUSTED_PROXIES", help: "comma-separated IPs or CIDR ranges of the load balancers in front of the server, whose X-Forwarded-For is believed (default: none)"},
 	}
 	var used []*setting
@@ -169,6 +174,12 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 			}
 			c.PosterDraws = n
 		}
+		if v, env, ok := get("payip"); ok && v != "" {
+			if err := checkPayoutIP(v); err != nil {
+				return nil, fmt.Errorf("%s: %w", env, err)
+			}
+			c.PayoutClientIP = v
+		}
 		if v, env, ok := get("wxsim"); ok {
 			if _, _, err := net.SplitHostPort(v); err != nil {
 				return nil, fmt.Errorf("%s: must be host:port such as 127.0.0.1:8090, got %q", env, v)
@@ -180,6 +191,33 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 		}
 		return c, nil
 	}
+}
+
+// checkPayoutIP accepts a dotted IPv4 address a server can have: WeChat's client_ip is
+// String(15), so no IPv6 address, and neither 0.0.0.0 nor a multicast or broadcast address.
+func checkPayoutIP(v string) error {
+	a, err := netip.ParseAddr(v)
+	if err != nil || !a.Is4() || a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return fmt.Errorf("must be this server's public IPv4 address, such as 203.0.113.7, got %q", v)
+	}
+	return nil
+}
+
+// needPayoutIP is serve's rule: with the real WeChat the server's own address must be known
+// (127.0.0.1 is what the simulator takes).
+func needPayoutIP(c *Config) error {
+	if c.PayoutClientIP == "" && c.WeChatAPIBase == "" {
+		return errors.New("PAYOUT_CLIENT_IP: is not set; give this server's public IPv4 address (WeChat Pay records it as client_ip of every red packet), such as 203.0.113.7")
+	}
+	return nil
+}
+
+// payoutClientIP is the client_ip red packets carry.
+func (c *Config) payoutClientIP() string {
+	if c.PayoutClientIP == "" {
+		return "127.0.0.1"
+	}
+	return c.PayoutClientIP
 }
 
 func checkDatabaseURL(v string) error {

@@ -13,7 +13,7 @@ import (
 // same process on WECHAT_SIM_ADDR and the SDK talks to it. Ctrl-C stops it like serve.
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "posters", "wxsim", "wxstate", "proxies")
+	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "posters", "wxsim", "wxstate", "proxies", "payip")
 	if cfg == nil {
 		return code
 	}

@@ -108,3 +108,23 @@ func TestH5ClaimRecordsShowAnOpenedPacketAtOnce(t *testing.T) {
 		t.Errorf("the opened packet is not shown as received:\n%s", body)
 	}
 }
+
+// Red packets carry the server's public address from PAYOUT_CLIENT_IP as client_ip, not
+// 127.0.0.1 (issue 17, point 6): the simulator records what it was sent.
+func TestRedPacketsCarryTheConfiguredClientIP(t *testing.T) {
+	st := newH5StackWith(t, func(c *Config) { c.PayoutClientIP = "203.0.113.7" })
+	fx := newPayoutFixture(t, st, "公网地址")
+	pk := fx.earnAndClaim(t, "5")
+	if n, err := st.srv.payouts.SendDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("sent %d (%v)", n, err)
+	}
+	for _, p := range st.sim.Ledger().Packets {
+		if p.MchID == fx.m.creds.MchID && p.BillNo == pk.BillNo {
+			if p.ClientIP != "203.0.113.7" {
+				t.Fatalf("sendredpack carried client_ip %q, want PAYOUT_CLIENT_IP's 203.0.113.7", p.ClientIP)
+			}
+			return
+		}
+	}
+	t.Fatalf("packet %s never reached WeChat", pk.BillNo)
+}

@@ -78,6 +78,11 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{"LOG_LEVEL", "loud"},
 		{"WECHAT_API_BASE", "ftp://127.0.0.1:8090"},
 		{"TRUSTED_PROXIES", "10.0.0.0/8, load-balancer"},
+		{"PAYOUT_CLIENT_IP", ""}, // with the real WeChat, required
+		{"PAYOUT_CLIENT_IP", "2001:db8::1"},
+		{"PAYOUT_CLIENT_IP", "server.example.com"},
+		{"PAYOUT_CLIENT_IP", "0.0.0.0"},
+		{"PAYOUT_CLIENT_IP", "203.0.113.7:80"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
@@ -144,7 +149,7 @@ func TestTwoMigrateProcessesAtOnce(t *testing.T) {
 
 func TestServeRefusesPendingMigrations(t *testing.T) {
 	url := dbtest.NewDatabase(t, "pending_serve")
-	cmd := command(t, []string{"DATABASE_URL=" + url, "SECRET_KEY=" + testSecret, "HTTP_ADDR=127.0.0.1:0"}, "serve")
+	cmd := command(t, []string{"DATABASE_URL=" + url, "SECRET_KEY=" + testSecret, "HTTP_ADDR=127.0.0.1:0", "PAYOUT_CLIENT_IP=203.0.113.7"}, "serve")
 	out, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != exitFailed {
 		t.Fatalf("exit %d (%v), want %d:\n%s", code, err, exitFailed, out)
@@ -157,7 +162,7 @@ func TestServeRefusesPendingMigrations(t *testing.T) {
 // startServer runs "fenxiao serve" as a process and returns its base URL.
 func startServer(t *testing.T, env []string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
-	cmd := command(t, append([]string{"SECRET_KEY=" + testSecret, "HTTP_ADDR=127.0.0.1:0"}, env...), append([]string{"serve"}, args...)...)
+	cmd := command(t, append([]string{"SECRET_KEY=" + testSecret, "HTTP_ADDR=127.0.0.1:0", "PAYOUT_CLIENT_IP=203.0.113.7"}, env...), append([]string{"serve"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

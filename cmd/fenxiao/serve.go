@@ -22,9 +22,13 @@ const shutdownGrace = 10 * time.Second
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, h *hooks) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	migrate := fs.Bool("migrate", false, "apply pending migrations before starting")
-	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "posters", "proxies")
+	cfg, code := parseConfig(fs, args, stderr, "db", "addr", "base-url", "secret", "tz", "log", "wxapi", "posters", "proxies", "payip")
 	if cfg == nil {
 		return code
+	}
+	if err := needPayoutIP(cfg); err != nil {
+		fmt.Fprintf(stderr, "fenxiao serve: %v\n", err)
+		return exitUsage
 	}
 	cfg.Migrate = *migrate
 	return serve(ctx, cfg, stdout, stderr, h, nil)

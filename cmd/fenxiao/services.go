@@ -37,8 +37,9 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 		Clients: func(ctx context.Context, merchantID int64) (wallet.RedPackets, error) {
 			return c.WeChatFor(ctx, merchantID)
 		},
-		Now: cfg.now,
-		Log: log,
+		ServerIP: cfg.payoutClientIP(),
+		Now:      cfg.now,
+		Log:      log,
 	})
 	return &server{cfg: cfg, db: db, log: log, wallet: w, campaign: c, payouts: payouts}, nil
 }
