@@ -75,7 +75,7 @@ func configFlags(fs *flag.FlagSet, names ...string) func() (*Config, error) {
 		"wxsim":    {flag: "wechat-sim", env: "WECHAT_SIM_ADDR", def: "127.0.0.1:8090", help: "dev: address the in-process WeChat simulator listens on"},
 		"wxstate":  {flag: "wechat-sim-state", env: "WECHAT_SIM_STATE", help: "dev: file the in-process WeChat simulator keeps its state in, so a restart changes nothing (make dev: .data/wechatsim.json; default: memory only)"},
 		"posters":  {flag: "poster-draws", env: "POSTER_DRAWS", def: "2", help: "how many sharing posters are drawn at once, 1 to 16 (each may take up to about 70 MB)"},
-		"payip":    {flag: "payout-client-ip", env: "PAYOUT_CLIENT_IP", help: "public IPv4 address of this server, sent to WeChat Pay as client_ip of every red packet (required with the real WeChat; with a simulator 127.0.0.1)"},
+		"payip":    {flag: "payout-client-ip", env: "PAYOUT_CLIENT_IP", help: "public IPv4 address of this server, sent to WeChat Pay as client_ip of every red packet and spbill_create_ip of every top-up (required with the real WeChat; with a simulator 127.0.0.1)"},
 		"proxies":  {flag: "trusted-proxies", env: "TRUSTED_PROXIES", help: "comma-separated IPs or CIDR ranges of the load balancers in front of the server, whose X-Forwarded-For is believed (default: none)"},
 	}
 	var used []*setting

@@ -118,13 +118,14 @@ func (con *console) statementCSV(c *fiber.Ctx) error {
 	})
 }
 
-// startTopUp places the Native order and shows its QR code.
+// startTopUp places the Native order and shows its QR code. For a Native order WeChat wants
+// the address of the server calling it as spbill_create_ip, not the merchant's browser's.
 func (con *console) startTopUp(c *fiber.Ctx) error {
 	raw := c.FormValue("amount")
 	amount, err := wallet.ParseYuan(raw)
 	var t *campaign.TopUp
 	if err == nil {
-		t, err = con.campaign.StartTopUp(c.UserContext(), merchant(c), amount, con.remoteIP(c))
+		t, err = con.campaign.StartTopUp(c.UserContext(), merchant(c), amount, con.cfg.payoutClientIP())
 	} else {
 		err = &campaign.ValidationError{Fields: map[string]string{"amount": reasonOf(err)}}
 	}

@@ -27,6 +27,7 @@ type Payment struct {
 	ExpiresAt       time.Time `json:"expires_at"`
 	PaidAt          time.Time `json:"paid_at,omitzero"`
 	NotifyURL       string    `json:"notify_url"`
+	CreateIP        string    `json:"spbill_create_ip"` // the payer's IP (JSAPI) or the calling server's (NATIVE)
 	NotifyAttempts  int       `json:"notify_attempts"`
 	NotifyDelivered bool      `json:"notify_delivered"` // the merchant answered SUCCESS
 	Cancelled       int       `json:"cancelled"`        // times the payer pressed cancel
@@ -171,7 +172,7 @@ func (s *Server) unifiedOrder(m *merchant, req map[string]string) (map[string]st
 	o := &order{Payment: Payment{
 		AppID: m.appID, MchID: m.mchID, OutTradeNo: req["out_trade_no"], TradeType: req["trade_type"],
 		Description: req["body"], OpenID: req["openid"], TotalFen: total, State: "NOTPAY",
-		CreatedAt: now, ExpiresAt: expires, NotifyURL: req["notify_url"],
+		CreatedAt: now, ExpiresAt: expires, NotifyURL: req["notify_url"], CreateIP: req["spbill_create_ip"],
 		PrepayID: fmt.Sprintf("wx%s%018d", now.In(chinaTime).Format("02150405"), s.id()),
 	}, fields: req}
 	if o.TradeType == "NATIVE" {
@@ -182,6 +183,17 @@ func (s *Server) unifiedOrder(m *merchant, req map[string]string) (map[string]st
 	s.orders[key] = o
 	s.prepays[o.PrepayID] = o
 	return map[string]string{"result_code": "SUCCESS", "trade_type": o.TradeType, "prepay_id": o.PrepayID, "code_url": o.CodeURL}, ""
+}
+
+// PaymentOf is the payment a merchant placed as out_trade_no, as the simulator holds it.
+func (s *Server) PaymentOf(mchID, outTradeNo string) (Payment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[mchID+"/"+outTradeNo]
+	if o == nil {
+		return Payment{}, false
+	}
+	return o.Payment, true
 }
 
 // findOrder finds an order by out_trade_no or transaction_id. Caller holds s.mu.
