@@ -69,7 +69,26 @@ func (s *Service) ExportOrders(ctx context.Context, merchantID int64, f OrderFil
 	if err != nil {
 		return err
 	}
-	f.Limit, f.Before = 1000, 0
+	f.Before = 0
+	err = s.eachExported(ctx, merchantID, f, func(o OrderRow, x exportExtra) {
+		cw.Write([]string{CSVText(o.OutTradeNo), CSVSafe(o.CampaignTitle), CSVSafe(o.ProductName), fmt.Sprint(o.Qty), //nolint:errcheck
+			o.Amount.StringFixed(2), o.Status.Label(), o.FulfilLabel(), CSVSafe(o.Buyer()), o.BuyerOpenID, CSVSafe(o.Sharer()),
+			o.Commission.StringFixed(2), o.CommissionLabel(), csvTime(&o.CreatedAt, loc), csvTime(o.PaidAt, loc),
+			csvTime(o.RefundedAt, loc), CSVText(deref(o.TransactionID)),
+			CSVSafe(x.Name), CSVText(x.Mobile), CSVSafe(x.Contact.Address()), CSVSafe(x.Remark),
+			CSVSafe(o.Carrier), CSVText(o.TrackingNo), refundedCell(o), CSVSafe(x.Reasons)})
+	})
+	if err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// eachExported calls row for each order of f (at most maxExport), newest first, a page of
+// 1000 at a time with what the export adds to each (contact, refund reasons).
+func (s *Service) eachExported(ctx context.Context, merchantID int64, f OrderFilter, row func(OrderRow, exportExtra)) error {
+	f.Limit = 1000
 	for n := 0; n < maxExport; {
 		p, err := s.Orders(ctx, merchantID, f)
 		if err != nil {
@@ -80,22 +99,15 @@ func (s *Service) ExportOrders(ctx context.Context, merchantID int64, f OrderFil
 			return err
 		}
 		for _, o := range p.Rows {
-			x := extra[o.ID]
-			cw.Write([]string{CSVText(o.OutTradeNo), CSVSafe(o.CampaignTitle), CSVSafe(o.ProductName), fmt.Sprint(o.Qty), //nolint:errcheck
-				o.Amount.StringFixed(2), o.Status.Label(), o.FulfilLabel(), CSVSafe(o.Buyer()), o.BuyerOpenID, CSVSafe(o.Sharer()),
-				o.Commission.StringFixed(2), o.CommissionLabel(), csvTime(&o.CreatedAt, loc), csvTime(o.PaidAt, loc),
-				csvTime(o.RefundedAt, loc), CSVText(deref(o.TransactionID)),
-				CSVSafe(x.Name), CSVText(x.Mobile), CSVSafe(x.Contact.Address()), CSVSafe(x.Remark),
-				CSVSafe(o.Carrier), CSVText(o.TrackingNo), refundedCell(o), CSVSafe(x.Reasons)})
+			row(o, extra[o.ID])
 		}
 		n += len(p.Rows)
 		if p.Next == 0 {
-			break
+			return nil
 		}
 		f.Before = p.Next
 	}
-	cw.Flush()
-	return cw.Error()
+	return nil
 }
 
 func refundedCell(o OrderRow) string {

@@ -258,26 +258,12 @@ func (s *Service) ExportShipping(ctx context.Context, merchantID, campaignID int
 	if err != nil {
 		return err
 	}
-	f := OrderFilter{CampaignID: campaignID, Fulfil: FilterToShip, Limit: 1000}
-	for n := 0; n < maxExport; {
-		p, err := s.Orders(ctx, merchantID, f)
-		if err != nil {
-			return err
-		}
-		extra, err := s.exportExtras(ctx, merchantID, p.Rows)
-		if err != nil {
-			return err
-		}
-		for _, o := range p.Rows {
-			x := extra[o.ID]
-			cw.Write([]string{CSVText(o.OutTradeNo), CSVSafe(o.ProductName), fmt.Sprint(o.Qty), CSVSafe(x.Name), CSVText(x.Mobile), //nolint:errcheck
-				CSVSafe(x.Contact.Address()), CSVSafe(x.Remark), csvTime(o.PaidAt, loc), "", ""})
-		}
-		n += len(p.Rows)
-		if p.Next == 0 {
-			break
-		}
-		f.Before = p.Next
+	err = s.eachExported(ctx, merchantID, OrderFilter{CampaignID: campaignID, Fulfil: FilterToShip}, func(o OrderRow, x exportExtra) {
+		cw.Write([]string{CSVText(o.OutTradeNo), CSVSafe(o.ProductName), fmt.Sprint(o.Qty), CSVSafe(x.Name), CSVText(x.Mobile), //nolint:errcheck
+			CSVSafe(x.Contact.Address()), CSVSafe(x.Remark), csvTime(o.PaidAt, loc), "", ""})
+	})
+	if err != nil {
+		return err
 	}
 	cw.Flush()
 	return cw.Error()
