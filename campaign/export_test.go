@@ -80,3 +80,6 @@ func (s *Service) PayTogether(ps []Payment) []PayResult {
 
 // OrderListSQL is the statement of the console's order list for filter f, without its page.
 func OrderListSQL(merchantID int64, f OrderFilter) (string, []any) { return orderQuery(merchantID, f) }
+
+// FollowerSQL is the prepared query of every follower's page.
+const FollowerSQL = followerSQL
