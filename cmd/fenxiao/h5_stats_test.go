@@ -44,3 +44,43 @@ func TestRecorderWritesBurstsInBatches(t *testing.T) {
 		t.Fatalf("after %d views and a share: %+v, %d dropped", views, stats, st.srv.visits.dropped.Load())
 	}
 }
+
+// A steady stream of page views, as a busy landing page sends them, is written a few times a
+// second, not once per millisecond: 600 views by 64 visitors over 0.6 s take at most 10
+// writes (before, the writer wrote whatever a millisecond brought: hundreds of write
+// transactions a second, each updating the same visitors' rows), and every view counts.
+func TestRecorderWritesAStreamAFewTimesASecond(t *testing.T) {
+	st := newH5Stack(t)
+	m := st.merchant("流量店")
+	c := st.campaign(m, 10)
+	ctx := context.Background()
+	var users []*campaign.User
+	for i := range 64 {
+		u, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: fmt.Sprintf("stream-%d", i)}, &wechat.User{Nickname: "访客"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	writes := st.srv.visits.writes.Load()
+	const views = 600
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for i := range views {
+		<-tick.C
+		st.srv.visits.view(c, users[i%len(users)])
+	}
+	if !st.srv.visits.flush(10 * time.Second) {
+		t.Fatal("the recorder did not drain its queue in 10 s")
+	}
+	if n := st.srv.visits.writes.Load() - writes; n > 10 {
+		t.Errorf("%d views over %v took %d writes, want ≤ 10", views, views*time.Millisecond, n)
+	}
+	stats, err := st.srv.campaign.Stats(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Views != views || stats.Visitors != len(users) {
+		t.Fatalf("after %d views by %d visitors: %+v", views, len(users), stats)
+	}
+}
