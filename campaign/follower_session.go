@@ -136,6 +136,7 @@ RETURNING oauth_scope, oauth_next`, followerHash(token), state, s.now())
 	if err != nil {
 		return "", "", err
 	}
+	s.followers.sessions.remove(followerKey(followerHash(token), merchantID))
 	if newToken, err = randomToken(32); err != nil {
 		return "", "", err
 	}
@@ -190,12 +191,19 @@ func (s *Service) Follower(ctx context.Context, token string, merchantID int64) 
 			CreatedAt    sql.NullTime   `db:"created_at"`
 		} `db:"u"`
 	}
+	hash := followerHash(token)
+	key := followerKey(hash, merchantID)
+	if fs, ok := s.cachedFollower(key); ok {
+		return fs, nil
+	}
+	readAt := time.Now()
+	s.followers.reads.Add(1)
 	now := s.now()
 	stmt, err := s.followerStmt.get(ctx, s.db)
 	if err != nil {
 		return nil, fmt.Errorf("campaign: session: %w", err)
 	}
-	err = stmt.GetContext(ctx, &row, followerHash(token), now, merchantID)
+	err = stmt.GetContext(ctx, &row, hash, now, merchantID)
 	if isNoRows(err) {
 		return &FollowerSession{}, nil
 	}
@@ -217,10 +225,11 @@ func (s *Service) Follower(ctx context.Context, token string, merchantID int64) 
 	}
 	if now.Sub(row.SeenAt) > followerTouch {
 		if _, err := s.db.ExecContext(ctx, `UPDATE h5_sessions SET seen_at = $2, expires_at = $3 WHERE id = $1`,
-			followerHash(token), now, now.Add(followerIdle)); err != nil {
+			hash, now, now.Add(followerIdle)); err != nil {
 			s.log.Warn("session touch", "err", err) // the visit goes on; the next one retries
 		}
 	}
+	s.keepFollower(key, fs, readAt)
 	return fs, nil
 }
 

@@ -39,6 +39,17 @@ func (c *lru[V]) get(key string) (V, bool) {
 	return e.Value.(*lruEntry[V]).val, true
 }
 
+// remove drops key's value, if kept.
+func (c *lru[V]) remove(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.by[key]; ok {
+		c.used -= e.Value.(*lruEntry[V]).cost
+		c.order.Remove(e)
+		delete(c.by, key)
+	}
+}
+
 // put stores val under key, dropping the least recently used values past the budget. A value
 // costing more than the whole budget is not kept.
 func (c *lru[V]) put(key string, val V) {

@@ -161,8 +161,12 @@ func (s *Service) HandleOAEvent(ctx context.Context, merchantID int64, e wechat.
 func (s *Service) handleOAEvent(ctx context.Context, tx *sqlx.Tx, merchantID int64, e wechat.Event) (string, error) {
 	switch e.Type {
 	case wechat.EventUnsubscribe:
-		_, err := tx.ExecContext(ctx, `UPDATE wechat_users SET subscribed = false, fan_checked_at = NULL, updated_at = now()
-WHERE merchant_id = $1 AND openid = $2`, merchantID, e.OpenID)
+		var ids []int64
+		err := tx.SelectContext(ctx, &ids, `UPDATE wechat_users SET subscribed = false, fan_checked_at = NULL, updated_at = now()
+WHERE merchant_id = $1 AND openid = $2 RETURNING id`, merchantID, e.OpenID)
+		for _, id := range ids {
+			s.userChanged(id)
+		}
 		return "", err
 	case wechat.EventSubscribe, wechat.EventScan:
 	default:

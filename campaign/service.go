@@ -43,6 +43,9 @@ type Config struct {
 	// SnapshotEvery is how often a campaign's landing-page snapshot (stock left, participants,
 	// ticker) is read again; 0 means one second (snapshot.go).
 	SnapshotEvery time.Duration
+	// SessionReuse is how long a replica reuses a signed-in follower session it has read;
+	// 0 means one second, a negative value never (follower_cache.go).
+	SessionReuse time.Duration
 }
 
 // DefaultAvatarHosts serve WeChat users' avatars (the headimgurl of the user-info API).
@@ -75,6 +78,7 @@ type Service struct {
 	snapshots       snapshots             // what every visitor of a campaign sees alike (snapshot.go)
 	inviters        inviters              // sharers' masked nicknames for the landing page (inviter.go)
 	followerStmt    *prepared             // the session of every follower's page (follower_session.go)
+	followers       followerCache         // signed-in sessions read within the last second (follower_cache.go)
 }
 
 // NewService checks cfg and returns a Service.
@@ -90,7 +94,7 @@ func NewService(cfg Config) (*Service, error) {
 		db: cfg.DB, wallet: cfg.Wallet, regions: cfg.Regions, keys: k, baseURL: cfg.BaseURL,
 		wechatOpts: cfg.WeChat, log: cfg.Log, now: cfg.Now, orderTimeout: cfg.OrderTimeout,
 		clients: clientCache{clients: map[int64]cachedClient{}}, clientsOverride: cfg.Clients,
-		followerStmt: &prepared{query: followerSQL}, inviters: newInviters(),
+		followerStmt: &prepared{query: followerSQL}, inviters: newInviters(), followers: newFollowerCache(cfg.SessionReuse),
 	}
 	held := make(slots, flusherConns)
 	s.reservations = batcher[*reservation]{take: takeBatch, run: s.reserveBatch, db: s.db, held: held}

@@ -29,6 +29,7 @@ RETURNING `+userCols, merchantID, tok.OpenID, nickname, avatar, tok.Snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("campaign: sign in %s: %w", tok.OpenID, err)
 	}
+	s.userChanged(u.ID)
 	return &u, nil
 }
 
@@ -73,6 +74,7 @@ func (s *Service) refreshFan(ctx context.Context, u *User) error {
 WHERE merchant_id = $1 AND openid = $2`, u.MerchantID, u.OpenID, info.Subscribed, now); err != nil {
 		return fmt.Errorf("campaign: fan %s: %w", u.OpenID, err)
 	}
+	s.userChanged(u.ID)
 	u.Subscribed, u.FanCheckedAt = info.Subscribed, &now
 	return nil
 }

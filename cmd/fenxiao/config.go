@@ -51,6 +51,8 @@ type Config struct {
 	posterWait time.Duration
 	// snapshotEvery is how often the landing page's shared numbers are read (tests; 0: 1 s).
 	snapshotEvery time.Duration
+	// sessionReuse is how long a follower session read is reused (tests; 0: 1 s, <0: never).
+	sessionReuse  time.Duration
 	avatarOrigins []string
 	fetchOrigins  []string
 }

@@ -212,3 +212,45 @@ func TestH5LandingSharedPageOwnToken(t *testing.T) {
 		}
 	}
 }
+
+// A replica reuses a signed-in session it read for a second: a page load's repeated requests
+// cost one session query, not one each. What changes the user on this replica drops it at
+// once: an unfollow pushed by WeChat closes a fans-only campaign on the very next request, and
+// a new follow opens it again.
+func TestH5SessionReusedUntilTheUserChanges(t *testing.T) {
+	st := newH5Stack(t)
+	m := st.merchant("会话复用")
+	c := st.campaign(m, 10, func(s *campaign.Settings) { s.FansOnly = true })
+	su, err := st.sim.AddUser(sim.User{AppID: m.creds.AppID, Nickname: "常客", Subscribed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := fmt.Sprintf("%s/c/%d", st.base, c.ID)
+	f := newFollower()
+	f.signIn(t, st, m, page, su.OpenID)
+	open := func(step, want string) {
+		t.Helper()
+		resp, body := f.get(t, page)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+			t.Fatalf("%s: %d, page without %q", step, resp.StatusCode, want)
+		}
+	}
+	open("first view (the fan check asks WeChat)", `id="buy"`)
+	open("second view", `id="buy"`)
+	reads := st.srv.campaign.FollowerReads()
+	for range 3 {
+		open("a repeat within the second", `id="buy"`)
+	}
+	if got := st.srv.campaign.FollowerReads() - reads; got != 0 {
+		t.Fatalf("three repeats read the session %d times, want 0 (reused)", got)
+	}
+
+	if err := st.sim.Unfollow(m.creds.AppID, su.OpenID); err != nil {
+		t.Fatal(err)
+	}
+	open("right after the unfollow", "关注公众号参与")
+	if _, err := st.sim.Follow(m.creds.AppID, su.OpenID, ""); err != nil {
+		t.Fatal(err)
+	}
+	open("right after following again", `id="buy"`)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
+	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
 
@@ -187,11 +188,11 @@ func TestPosterFingerprintedURL(t *testing.T) {
 	f.signIn(t, st, m, share, su.OpenID)
 	rename := func(name string) {
 		t.Helper()
-		if _, err := st.srv.db.Exec(`UPDATE wechat_users SET nickname = $3 WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID, name); err != nil {
+		if _, err := st.srv.campaign.SignIn(context.Background(), m.id, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{Nickname: name}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rename("甲") // as the userinfo sign-in the share page asks for would
+	rename("甲") // the userinfo sign-in the share page asks for
 	posterOf := func() string {
 		t.Helper()
 		resp, page := f.get(t, share)

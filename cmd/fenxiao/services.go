@@ -28,7 +28,7 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 		DB: db, Wallet: w, Regions: regions, Secret: cfg.SecretKey, BaseURL: cfg.BaseURL,
 		WeChat: cfg.wechatOptions(), Log: log, Now: cfg.now,
 		AvatarHosts: cfg.avatarHosts(), FetchAllow: cfg.fetchAllow(), PosterDraws: cfg.PosterDraws, PosterWait: cfg.posterWait,
-		SnapshotEvery: cfg.snapshotEvery,
+		SnapshotEvery: cfg.snapshotEvery, SessionReuse: cfg.sessionReuse,
 	})
 	if err != nil {
 		return nil, err
