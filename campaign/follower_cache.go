@@ -65,10 +65,7 @@ func (s *Service) cachedFollower(key string) (*FollowerSession, bool) {
 	if age, clock := time.Since(e.at), s.now().Sub(e.clock); age >= s.followers.fresh || clock < 0 || clock >= s.followers.fresh {
 		return nil, false
 	}
-	s.followers.mu.Lock()
-	changedAt, changed := s.followers.changed[e.userID]
-	s.followers.mu.Unlock()
-	if changed && !e.at.After(changedAt) {
+	if s.changedSince(e.userID, e.at) {
 		return nil, false
 	}
 	fs := e.fs
@@ -82,10 +79,7 @@ func (s *Service) keepFollower(key string, fs *FollowerSession, readAt time.Time
 	if s.followers.fresh == 0 {
 		return
 	}
-	s.followers.mu.Lock()
-	changedAt, changed := s.followers.changed[fs.User.ID]
-	s.followers.mu.Unlock()
-	if changed && !readAt.After(changedAt) {
+	if s.changedSince(fs.User.ID, readAt) {
 		return
 	}
 	e := cachedFollower{fs: *fs, at: readAt, clock: s.now(), userID: fs.User.ID}
@@ -93,8 +87,23 @@ func (s *Service) keepFollower(key string, fs *FollowerSession, readAt time.Time
 	s.followers.sessions.put(key, e)
 }
 
+// changedSince reports whether user id changed on this replica at or after readAt.
+func (s *Service) changedSince(id int64, readAt time.Time) bool {
+	s.followers.mu.Lock()
+	defer s.followers.mu.Unlock()
+	at, ok := s.followers.changed[id]
+	return ok && !readAt.After(at)
+}
+
+// usersChanged is userChanged for each of ids.
+func (s *Service) usersChanged(ids []int64) {
+	for _, id := range ids {
+		s.userChanged(id)
+	}
+}
+
 // userChanged drops the cached sessions of user id on this replica: call it once the change is
-// written (or about to be: a session read before the mark is not reused after it).
+// committed (a session read before the mark is not reused after it).
 func (s *Service) userChanged(id int64) {
 	now := time.Now()
 	s.followers.mu.Lock()

@@ -102,6 +102,7 @@ func (s *Service) HandleOACallback(ctx context.Context, merchantID int64, query 
 	var (
 		text      string
 		duplicate bool
+		changed   []int64 // users the event changed, marked once committed
 	)
 	err = s.transact(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO oa_callbacks_seen (merchant_id, ts, nonce, signature, body_sha256, received_at)
@@ -124,12 +125,13 @@ WHERE merchant_id = $1 AND ts = $2 AND nonce = $3 AND signature = $4`, merchantI
 		if cb.Event == nil {
 			return nil
 		}
-		text, err = s.handleOAEvent(ctx, tx, merchantID, *cb.Event)
+		text, err = s.handleOAEvent(ctx, tx, merchantID, *cb.Event, &changed)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("campaign: OA callback of merchant %d: %w", merchantID, err)
 	}
+	s.usersChanged(changed)
 	if duplicate {
 		s.log.Info("OA callback: duplicate answered without processing", "merchant_id", merchantID, "timestamp", cb.Timestamp)
 		return []byte("success"), nil
@@ -141,15 +143,17 @@ WHERE merchant_id = $1 AND ts = $2 AND nonce = $3 AND signature = $4`, merchantI
 // text reply ("" for none). HandleOACallback is the way in from WeChat.
 func (s *Service) HandleOAEvent(ctx context.Context, merchantID int64, e wechat.Event) string {
 	var text string
+	var changed []int64
 	err := s.transact(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		text, err = s.handleOAEvent(ctx, tx, merchantID, e)
+		text, err = s.handleOAEvent(ctx, tx, merchantID, e, &changed)
 		return err
 	})
 	if err != nil {
 		s.log.Error("OA event", "merchant_id", merchantID, "event", e.Type, "err", err)
 		return ""
 	}
+	s.usersChanged(changed)
 	return text
 }
 
@@ -158,16 +162,13 @@ func (s *Service) HandleOAEvent(ctx context.Context, merchantID int64, e wechat.
 // WeChat's user-info API does (refreshFan) — but through a follow QR it binds the follower to
 // the QR's sharer and replies with the campaign link, provided the scene was issued to this
 // very openid and has not expired: a scene issued to someone else, or made up, binds nothing.
-func (s *Service) handleOAEvent(ctx context.Context, tx *sqlx.Tx, merchantID int64, e wechat.Event) (string, error) {
+// The users it changes are added to changed, for the caller to mark once the transaction has
+// committed (a session read between a mark and the commit would keep the old user).
+func (s *Service) handleOAEvent(ctx context.Context, tx *sqlx.Tx, merchantID int64, e wechat.Event, changed *[]int64) (string, error) {
 	switch e.Type {
 	case wechat.EventUnsubscribe:
-		var ids []int64
-		err := tx.SelectContext(ctx, &ids, `UPDATE wechat_users SET subscribed = false, fan_checked_at = NULL, updated_at = now()
+		return "", tx.SelectContext(ctx, changed, `UPDATE wechat_users SET subscribed = false, fan_checked_at = NULL, updated_at = now()
 WHERE merchant_id = $1 AND openid = $2 RETURNING id`, merchantID, e.OpenID)
-		for _, id := range ids {
-			s.userChanged(id)
-		}
-		return "", err
 	case wechat.EventSubscribe, wechat.EventScan:
 	default:
 		return "", nil

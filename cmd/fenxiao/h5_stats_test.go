@@ -18,14 +18,7 @@ func TestRecorderWritesBurstsInBatches(t *testing.T) {
 	m := st.merchant("统计店")
 	c := st.campaign(m, 10)
 	ctx := context.Background()
-	var users []*campaign.User
-	for i := range 3 {
-		u, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: fmt.Sprintf("burst-%d", i)}, &wechat.User{Nickname: "访客"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		users = append(users, u)
-	}
+	users := visitors(t, st, m, "burst", 3)
 	const views = 3000
 	for i := range views {
 		st.srv.visits.view(c, users[i%len(users)])
@@ -54,14 +47,7 @@ func TestRecorderWritesAStreamAFewTimesASecond(t *testing.T) {
 	m := st.merchant("流量店")
 	c := st.campaign(m, 10)
 	ctx := context.Background()
-	var users []*campaign.User
-	for i := range 64 {
-		u, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: fmt.Sprintf("stream-%d", i)}, &wechat.User{Nickname: "访客"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		users = append(users, u)
-	}
+	users := visitors(t, st, m, "stream", 64)
 	writes := st.srv.visits.writes.Load()
 	const views = 600
 	tick := time.NewTicker(time.Millisecond)
@@ -83,4 +69,18 @@ func TestRecorderWritesAStreamAFewTimesASecond(t *testing.T) {
 	if stats.Views != views || stats.Visitors != len(users) {
 		t.Fatalf("after %d views by %d visitors: %+v", views, len(users), stats)
 	}
+}
+
+// visitors signs in n users of m straight through the service, openids prefix-0, prefix-1, ….
+func visitors(t *testing.T, st *h5Stack, m *h5Merchant, prefix string, n int) []*campaign.User {
+	t.Helper()
+	users := make([]*campaign.User, n)
+	for i := range users {
+		u, err := st.srv.campaign.SignIn(context.Background(), m.id, wechat.OAuthToken{OpenID: fmt.Sprintf("%s-%d", prefix, i)}, &wechat.User{Nickname: "访客"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[i] = u
+	}
+	return users
 }
