@@ -68,27 +68,38 @@ func (s *Service) CampaignURL(campaignID int64) string {
 	return fmt.Sprintf("%s/c/%d", s.baseURL, campaignID)
 }
 
-// Bind attaches a visitor to the sharer of a valid share link: the latest valid link opened
-// wins. Invalid links, one's own link and snapshot-mode visitors bind nothing (and are not
-// errors: the page simply opens).
+// Bind attaches a visitor to the sharer of a valid share link: the latest sharer whose valid
+// link they opened wins, and reports whether this opening changed their binding. Invalid
+// links, one's own link and snapshot-mode visitors bind nothing (and are not errors: the page
+// simply opens); reopening the link of the sharer they are bound to already changes nothing,
+// and within a second of the last opening on this replica costs no query (follower_cache.go).
 func (s *Service) Bind(ctx context.Context, c *Campaign, visitor *User, token string) (bool, error) {
 	sharer, ok := s.ParseShareToken(c.ID, token)
-	if !ok || sharer == visitor.ID || visitor.Snapshot {
+	if !ok || sharer == visitor.ID || visitor.Snapshot || s.reopened(c, visitor, sharer) {
 		return false, nil
 	}
-	return s.bind(ctx, s.db, c, visitor, sharer)
+	started := time.Now()
+	s.followers.binds.Add(1)
+	bound, err := s.bind(ctx, s.db, c, visitor, sharer)
+	if err == nil {
+		s.keepOpened(c, visitor, sharer, started)
+	}
+	return bound, err
 }
 
 // bind records the binding, with the generation the visitor is reached in (the sharer's own
 // then, plus one) and whether the visitor has bought (the slot read under a share lock: see
 // figures.go), and, in the same statement (so exactly when the binding is
 // written), the sharer's "a friend opened my share" notification: once per friend, as its key
-// is (campaign, sharer, friend).
+// is (campaign, sharer, friend). A visitor already bound to this sharer is left as they are,
+// bound_at included (the team list orders friends by when they joined): the statement then
+// only reads the binding, so reloads of a shared page take no row lock and write nothing.
 func (s *Service) bind(ctx context.Context, q sqlx.QueryerContext, c *Campaign, visitor *User, sharerID int64) (bool, error) {
 	key, data, link := s.openedNote(c, visitor, sharerID)
 	var n int
 	err := sqlx.GetContext(ctx, q, &n, `
-WITH sharer AS (SELECT u.id, u.openid FROM wechat_users u WHERE u.id = $4 AND u.merchant_id = $3 AND NOT u.snapshot),
+WITH sharer AS (SELECT u.id, u.openid FROM wechat_users u WHERE u.id = $4 AND u.merchant_id = $3 AND NOT u.snapshot
+    AND NOT EXISTS (SELECT 1 FROM bindings WHERE campaign_id = $1 AND visitor_id = $2 AND sharer_id = $4)),
 slot AS (SELECT paid > 0 AS bought FROM campaign_buyers WHERE campaign_id = $1 AND buyer_id = $2 FOR SHARE),
 bound AS (
     INSERT INTO bindings (campaign_id, visitor_id, merchant_id, sharer_id, bound_at, gen, bought)

@@ -24,9 +24,11 @@ const (
 type followerCache struct {
 	fresh    time.Duration // how long a session read is reused; 0: not at all
 	sessions *lru[cachedFollower]
+	opened   *lru[openedLink] // the share link each visitor last opened per campaign, as applied
 	mu       sync.Mutex
 	changed  map[int64]time.Time // users changed on this replica lately, and when
 	reads    atomic.Int64        // sessions read from the database (tests)
+	binds    atomic.Int64        // share-link openings sent to the database (tests)
 }
 
 // cachedFollower is a signed-in session as read: at is the wall clock (monotonic) of the
@@ -45,11 +47,57 @@ func newFollowerCache(fresh time.Duration) followerCache {
 	case fresh < 0:
 		fresh = 0
 	}
-	return followerCache{fresh: fresh, sessions: newLRU(followerKeep, func(cachedFollower) int { return 1 }), changed: map[int64]time.Time{}}
+	return followerCache{
+		fresh:    fresh,
+		sessions: newLRU(followerKeep, func(cachedFollower) int { return 1 }),
+		opened:   newLRU(followerKeep, func(openedLink) int { return 1 }),
+		changed:  map[int64]time.Time{},
+	}
+}
+
+// openedLink is a share link's opening that bind applied: after it, the visitor was bound to
+// sharerID (or the link could bind no one). Opening the same link again within the reuse time
+// is known to change nothing, so the landing page of a reloading visitor skips the query.
+type openedLink struct {
+	sharerID int64
+	at       time.Time
+	clock    time.Time
+}
+
+func openedKey(campaignID, visitorID int64) string {
+	return strconv.FormatInt(campaignID, 10) + "/" + strconv.FormatInt(visitorID, 10)
+}
+
+// reopened reports whether visitor opened sharerID's link on campaign c lately, on this
+// replica, with nothing about them changed since: binding again would change nothing.
+func (s *Service) reopened(c *Campaign, visitor *User, sharerID int64) bool {
+	if s.followers.fresh == 0 {
+		return false
+	}
+	e, ok := s.followers.opened.get(openedKey(c.ID, visitor.ID))
+	if !ok || e.sharerID != sharerID {
+		return false
+	}
+	if age, clock := time.Since(e.at), s.now().Sub(e.clock); age >= s.followers.fresh || clock < 0 || clock >= s.followers.fresh {
+		return false
+	}
+	return !s.changedSince(visitor.ID, e.at)
+}
+
+// keepOpened remembers that visitor's opening of sharerID's link, begun at startedAt, has been
+// applied.
+func (s *Service) keepOpened(c *Campaign, visitor *User, sharerID int64, startedAt time.Time) {
+	if s.followers.fresh == 0 || s.changedSince(visitor.ID, startedAt) {
+		return
+	}
+	s.followers.opened.put(openedKey(c.ID, visitor.ID), openedLink{sharerID: sharerID, at: startedAt, clock: s.now()})
 }
 
 // FollowerReads is how many follower sessions this service has read from the database (tests).
 func (s *Service) FollowerReads() int64 { return s.followers.reads.Load() }
+
+// BindQueries is how many share-link openings this service has sent to the database (tests).
+func (s *Service) BindQueries() int64 { return s.followers.binds.Load() }
 
 func followerKey(hash []byte, merchantID int64) string {
 	return string(hash) + strconv.FormatInt(merchantID, 10)

@@ -209,6 +209,7 @@ WHERE merchant_id = $1 AND scene = $2 AND openid = $3 AND expires_at > $4`, merc
 		if _, err := s.bind(ctx, tx, c, &u, issued.SharerID); err != nil {
 			return "", err
 		}
+		*changed = append(*changed, u.ID) // their binding may have moved: links opened before count again
 		link = s.ShareURL(c.ID, issued.SharerID)
 	}
 	return fmt.Sprintf("感谢关注！点击继续参加活动「%s」：\n%s", c.Title, link), nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"fenxiao/campaign"
+	"fenxiao/wechat"
 )
 
 // The sharer's promotion page lists exactly the sharer's own friends on the campaign and the
@@ -210,4 +211,96 @@ func TestHeldUntilDoneSaysAfterWhat(t *testing.T) {
 	if earn, _ := e.svc.Earnings(ctx, e.merchant, other.ID, 50); len(earn.Held) != 0 {
 		t.Errorf("another user's held commissions: %+v", earn.Held)
 	}
+}
+
+// Opening the same sharer's link again is a page view, not news: the binding stays as it was
+// (the friend keeps their place in the sharer's team list, by when they joined) and nothing is
+// written, so a follower reloading a shared page, or a crowd arriving through one link, does
+// not queue on the binding's row. Opening another sharer's link still moves them over.
+func TestReopeningTheSameShareLinkWritesNothing(t *testing.T) {
+	e := newEnv(t, "1000")
+	c := e.campaign(10)
+	a, b, f := e.user("甲链接"), e.user("乙链接"), e.user("重开访客")
+	version := func() (v string) {
+		t.Helper()
+		if err := e.db.GetContext(ctx, &v, `SELECT xmin::text || '/' || sharer_id || '/' || bound_at FROM bindings WHERE campaign_id = $1 AND visitor_id = $2`, c.ID, f.ID); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if ok, err := e.svc.Bind(ctx, c, f, e.svc.ShareToken(c.ID, a.ID)); err != nil || !ok {
+		t.Fatalf("first bind: %v %v", ok, err)
+	}
+	first := version()
+	clock.Advance(time.Minute)
+	defer clock.Advance(-time.Minute)
+	for range 3 {
+		if ok, err := e.svc.Bind(ctx, c, f, e.svc.ShareToken(c.ID, a.ID)); err != nil || ok {
+			t.Fatalf("reopening the same link: bound %v, %v; want nothing new", ok, err)
+		}
+	}
+	if again := version(); again != first {
+		t.Fatalf("reopening the same link rewrote the binding: %s, then %s", first, again)
+	}
+	if ok, err := e.svc.Bind(ctx, c, f, e.svc.ShareToken(c.ID, b.ID)); err != nil || !ok {
+		t.Fatalf("another sharer's link: %v %v", ok, err)
+	}
+	if moved := version(); moved == first || !strings.Contains(moved, "/"+strconv.FormatInt(b.ID, 10)+"/") {
+		t.Fatalf("another sharer's link left the binding at %s (was %s)", moved, first)
+	}
+}
+
+// A replica that has just applied a visitor's opening of a share link answers the same link
+// again without a query, for as long as it reuses sessions; another sharer's link, or a
+// change to the visitor (here the follow QR of another sharer, bound through the OA callback),
+// goes to the database again.
+func TestReopenedShareLinkSkipsTheQuery(t *testing.T) {
+	e := newEnv(t, "1000")
+	svc, err := campaign.NewService(campaign.Config{
+		DB: e.db, Wallet: e.wallet, Regions: regions, Secret: []byte("0123456789abcdef0123456789abcdef"), BaseURL: hookURL,
+		WeChat: wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second}, Now: clock.Now,
+		SessionReuse: time.Hour, // no expiry during the test: the counts below do not depend on its speed
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.campaign(10)
+	a, b, f := e.user("甲重开"), e.user("乙重开"), e.user("重开的人")
+	open := func(sharer *campaign.User, wantQueries int64, wantSharer int64) {
+		t.Helper()
+		before := svc.BindQueries()
+		for range 3 {
+			if _, err := svc.Bind(ctx, c, f, svc.ShareToken(c.ID, sharer.ID)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := svc.BindQueries() - before; got != wantQueries {
+			t.Fatalf("opening %s's link 3 times sent %d queries, want %d", sharer.Nickname, got, wantQueries)
+		}
+		var bound int64
+		if err := e.db.GetContext(ctx, &bound, `SELECT sharer_id FROM bindings WHERE campaign_id = $1 AND visitor_id = $2`, c.ID, f.ID); err != nil {
+			t.Fatal(err)
+		}
+		if bound != wantSharer {
+			t.Fatalf("bound to %d, want %d", bound, wantSharer)
+		}
+	}
+	open(a, 1, a.ID)
+	open(b, 1, b.ID)
+	open(a, 1, a.ID)
+	// Following through b's QR binds the visitor to b in the OA callback this service handles:
+	// a's link, opened again, goes to the database and moves them back.
+	hooks.Store(e.merchant, svc)
+	qr, err := svc.FollowQR(ctx, c, f, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := simulator.Scan(qr.Ticket, f.OpenID); err != nil || reply == "" {
+		t.Fatalf("scan b's follow QR: %q %v", reply, err)
+	}
+	var bound int64
+	if err := e.db.GetContext(ctx, &bound, `SELECT sharer_id FROM bindings WHERE campaign_id = $1 AND visitor_id = $2`, c.ID, f.ID); err != nil || bound != b.ID {
+		t.Fatalf("after the scan bound to %d (%v), want b %d", bound, err, b.ID)
+	}
+	open(a, 1, a.ID)
 }
