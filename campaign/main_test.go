@@ -18,6 +18,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/region"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
@@ -31,7 +32,7 @@ var (
 	simulator *sim.Server
 	simURL    string
 	hookURL   string
-	regions   *campaign.Regions
+	regions   *region.DB
 	clock     = &testClock{}
 	hooks     sync.Map // merchant id → *campaign.Service
 	ctx       = context.Background()
@@ -61,7 +62,7 @@ func (c *testClock) Freeze(t time.Time) (thaw func()) {
 
 func TestMain(m *testing.M) {
 	var err error
-	if regions, err = campaign.LoadRegions(); err != nil {
+	if regions, err = region.Load(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"fenxiao/campaign/poster"
+	"fenxiao/campaign/region"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
 )
@@ -18,7 +20,7 @@ import (
 type Config struct {
 	DB      *sqlx.DB
 	Wallet  *wallet.Service
-	Regions *Regions
+	Regions *region.DB
 	Secret  []byte // SECRET_KEY: share tokens and sealed WeChat secrets
 	BaseURL string // public URL of the server, for links in WeChat
 	WeChat  wechat.Options
@@ -56,7 +58,7 @@ var DefaultAvatarHosts = []string{"thirdwx.qlogo.cn", "wx.qlogo.cn"}
 type Service struct {
 	db              *sqlx.DB
 	wallet          *wallet.Service
-	regions         *Regions
+	regions         *region.DB
 	keys            keys
 	baseURL         string
 	wechatOpts      wechat.Options
@@ -71,7 +73,7 @@ type Service struct {
 	posterSlots     slots // poster drawings
 	posterWait      time.Duration
 	posters         *lru[[]byte]          // finished posters by fingerprint (poster.go)
-	posterCards     *lru[*cardArt]        // the part every sharer's poster of a campaign shares
+	posterCards     *lru[*poster.Card]    // the part every sharer's poster of a campaign shares
 	reservations    batcher[*reservation] // group commit of reservations (reserve.go)
 	payments        batcher[*payment]     // group commit of payments (payment.go)
 	counts          batcher[*event]       // rate limit counts, all keys together (ratelimit.go)
@@ -138,7 +140,7 @@ func NewService(cfg Config) (*Service, error) {
 }
 
 // Regions is the IP-to-region database the service checks region gates with.
-func (s *Service) Regions() *Regions { return s.regions }
+func (s *Service) Regions() *region.DB { return s.regions }
 
 // transact runs fn in a transaction.
 func (s *Service) transact(ctx context.Context, fn func(tx *sqlx.Tx) error) error {

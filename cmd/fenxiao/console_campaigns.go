@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/region"
 	"fenxiao/wallet"
 )
 
@@ -30,7 +31,7 @@ type campaignFormData struct {
 	Campaign  *campaign.Campaign // nil: a new campaign
 	Form      campaignForm
 	Dropped   []campaign.DroppedImage // image addresses of other hosts that 0012 took out
-	Provinces []campaign.Province
+	Provinces []region.Province
 	Action    string
 	// Risks are settings the merchant has to confirm before they are saved (每卖一件你亏 …);
 	// RiskToken names exactly these messages: ticking it and saving again saves them.

@@ -16,6 +16,7 @@ import (
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
 )
 
 // The whole journey of issue 7 on two phones, through the real server, the simulator's OAuth
@@ -31,7 +32,7 @@ func TestBrowserH5Journey(t *testing.T) {
 		s.Buttons = campaign.Buttons{{Label: "联系客服", Link: "https://example.com/kefu"}}
 	})
 	// A splash ad: the campaign's own cover, uploaded, so the page stays on its origin.
-	cover, err := campaign.RenderCover(camp.ID, camp.ProductName)
+	cover, err := poster.Cover(camp.ID, camp.ProductName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
@@ -96,7 +97,7 @@ func TestH5LandingDetailImages(t *testing.T) {
 	ctx := context.Background()
 	upload := func(merchant int64, seed int64) string {
 		t.Helper()
-		png, err := campaign.RenderCover(seed, fmt.Sprintf("详情 %d", seed))
+		png, err := poster.Cover(seed, fmt.Sprintf("详情 %d", seed))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +151,7 @@ func TestConsoleDetailImages(t *testing.T) {
 	b, m := signUp(t, srv, base, "详情图表单")
 	var imgs []string
 	for i := range 10 {
-		png, err := campaign.RenderCover(int64(200+i), "详情")
+		png, err := poster.Cover(int64(200+i), "详情")
 		if err != nil {
 			t.Fatal(err)
 		}

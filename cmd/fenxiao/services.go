@@ -13,13 +13,14 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/region"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
 )
 
 // newServer wires the services on one database.
 func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
-	regions, err := campaign.LoadRegions()
+	regions, err := region.Load()
 	if err != nil {
 		return nil, err
 	}
