@@ -12,11 +12,11 @@ import (
 // A share token is accepted only if this server made it for that campaign and sharer:
 // whatever the input, a token that parses is exactly the one ShareToken gives back.
 func FuzzShareToken(f *testing.F) {
-	k, err := deriveKeys([]byte("0123456789abcdef0123456789abcdef"))
+	k, err := deriveShareKey([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		f.Fatal(err)
 	}
-	s := &Service{keys: k, baseURL: "https://fx.example"}
+	s := &Service{shareKey: k, baseURL: "https://fx.example"}
 	good := s.ShareToken(7, 42)
 	for _, seed := range []string{good, good + "x", strings.ToUpper(good), "1.2.3", "..", "", "-1.-1.AAAA", "7.16.", "zzzzzzzzzzzzzz.1." + good[4:],
 		s.ShareToken(8, 42), s.ShareToken(7, 0), s.ShareToken(7, -5), "7.16." + strings.Repeat("A", 4096)} {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"fenxiao/campaign/merchant"
 	"fenxiao/campaign/poster"
 )
 
@@ -155,15 +156,15 @@ func posterCardKey(c *Campaign) string {
 // stored before the budget existed) yields nil, and the poster draws its stand-in. No
 // request leaves the server.
 func (s *Service) mediaImage(ctx context.Context, merchantID int64, src string) image.Image {
-	name, ok := ownMedia(merchantID, src)
+	name, ok := merchant.OwnMedia(merchantID, src)
 	if !ok {
 		return nil
 	}
-	u, err := s.Media(ctx, merchantID, name)
+	u, err := s.merchants.Media(ctx, merchantID, name)
 	if err != nil {
 		return nil
 	}
-	img, err := decodeImage(u.Data)
+	img, err := merchant.DecodeImage(u.Data)
 	if err != nil {
 		s.log.Info("poster: product image refused", "merchant_id", merchantID, "image", src, "err", err)
 		return nil
@@ -182,12 +183,12 @@ func (s *Service) avatarImage(ctx context.Context, src string) image.Image {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	data, err := s.fetch.get(ctx, src)
+	data, err := s.merchants.Fetch(ctx, src)
 	if err != nil {
 		s.log.Debug("poster avatar", "url", src, "err", err)
 		return nil
 	}
-	img, err := decodeImage(data)
+	img, err := merchant.DecodeImage(data)
 	if err != nil {
 		return nil // SVG avatars (the simulator's) and anything else undecodable or too large
 	}

@@ -36,7 +36,7 @@ func TestBrowserH5Journey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	splash, err := st.srv.campaign.SaveUpload(ctx0, m.id, cover)
+	splash, err := st.srv.merchants.SaveUpload(ctx0, m.id, cover)
 	if err != nil {
 		t.Fatal(err)
 	}

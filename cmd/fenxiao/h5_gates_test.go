@@ -114,7 +114,7 @@ func TestBrowserH5Gates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			u, err := st.srv.campaign.SaveUpload(ctx0, m.id, png)
+			u, err := st.srv.merchants.SaveUpload(ctx0, m.id, png)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -101,7 +101,7 @@ func TestH5LandingDetailImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := st.srv.campaign.SaveUpload(ctx, merchant, png)
+		u, err := st.srv.merchants.SaveUpload(ctx, merchant, png)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestConsoleDetailImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := srv.campaign.SaveUpload(context.Background(), m, png)
+		u, err := srv.merchants.SaveUpload(context.Background(), m, png)
 		if err != nil {
 			t.Fatal(err)
 		}
