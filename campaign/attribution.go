@@ -28,7 +28,7 @@ const (
 // ShareToken signs (campaign, sharer). It is what a share link carries.
 func (s *Service) ShareToken(campaignID, sharerID int64) string {
 	payload := strconv.FormatInt(campaignID, 36) + "." + strconv.FormatInt(sharerID, 36)
-	mac := macOf(s.keys.share, payload)
+	mac := macOf(s.shareKey, payload)
 	return payload + "." + base64.RawURLEncoding.EncodeToString(mac[:12])
 }
 

@@ -19,7 +19,7 @@ func TestAuditCatchesBrokenRows(t *testing.T) {
 	db := dbtest.Fresh(t, "campaign_audit")
 	svc := newService(t, db)
 	w := wallet.NewService(db)
-	m, err := svc.CreateMerchant(ctx, "审计商家")
+	m, err := svc.Merchants().CreateMerchant(ctx, "审计商家")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestAuditCatchesBrokenRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetWeChat(ctx, m, creds); err != nil {
+	if err := svc.Merchants().SetWeChat(ctx, m, creds); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.TopUpAssets(ctx, nil, m, d("100"), "funds", ""); err != nil {
@@ -79,7 +79,7 @@ func TestAuditCatchesBrokenRows(t *testing.T) {
 	if err := db.Get(&pendingVault, `SELECT id FROM accounts WHERE merchant_id = $1 AND kind = 'vault_pending' AND ref_id = $2`, m, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	tu, err := svc.StartTopUp(ctx, m, d("50"), "")
+	tu, err := svc.Merchants().StartTopUp(ctx, m, d("50"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

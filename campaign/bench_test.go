@@ -15,6 +15,7 @@ import (
 	"github.com/lib/pq"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
 )
@@ -43,9 +44,10 @@ func benchEnv(b *testing.B, stock int) (*env, *campaign.Campaign, *campaign.Camp
 	// make every burst open and close dozens (a PostgreSQL backend start each).
 	e.db.SetMaxIdleConns(40)
 	svc, err := campaign.NewService(campaign.Config{
-		DB: e.db, Wallet: wallet.NewService(e.db), Regions: regions,
-		Secret: []byte("0123456789abcdef0123456789abcdef"), BaseURL: hookURL, Now: clock.Now,
-		Clients: func(context.Context, int64) (campaign.WeChat, error) { return stubPay{}, nil },
+		DB: e.db, Wallet: wallet.NewService(e.db), Regions: regions, Secret: testSecret, BaseURL: hookURL, Now: clock.Now,
+		Merchants: merchantsFor(b, e.db, func(c *merchant.Config) {
+			c.Clients = func(context.Context, int64) (merchant.WeChat, error) { return stubPay{}, nil }
+		}),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -1,29 +1,38 @@
 // Package campaign is the product's engine: campaigns and their lifecycle, stock-linked
-// reserves, gates, orders, attribution, refunds, jobs and stats. It moves money only through
-// package wallet and speaks to WeChat only through the small interfaces it declares.
+// reserves, gates, orders, attribution, refunds, fulfilment, jobs and stats. It moves money
+// only through package wallet and reaches a merchant's WeChat only through the client the
+// merchant side builds (package merchant, which also keeps accounts, WeChat settings, top-ups
+// and uploads). The region data (package region) and the poster's drawing (package poster)
+// are rooms of their own.
 //
-// Stock is reserved by one conditional UPDATE of the campaign row, so no concurrency can
-// oversell. Every state change that moves money runs in one transaction with its ledger
-// transfer, under an idempotency key derived from the row it changes (the order, the stock
-// change, the campaign), so retries, duplicate notifications and a second replica running the
-// same job change nothing twice.
+// Stock is reserved by conditional updates of the campaign row, the reservations that reach a
+// replica for one campaign within a couple of milliseconds in one transaction (batch.go,
+// reserve.go), so no concurrency can oversell. Every state change that moves money runs in one
+// transaction with its ledger transfer, under an idempotency key derived from the row it
+// changes (the order, the stock change, the campaign), so retries, duplicate notifications and
+// a second replica running the same job change nothing twice.
 package campaign
 
 import (
 	"errors"
 	"time"
 
+	"fenxiao/campaign/merchant"
+
 	"github.com/shopspring/decimal"
 )
 
+// The merchant side's errors, the very same values: errors.Is finds them whichever side
+// answered.
 var (
-	// ErrNotFound means the row does not exist for this merchant.
-	ErrNotFound = errors.New("campaign: not found")
-	// ErrInvalid wraps a validation failure; see *ValidationError for the fields.
-	ErrInvalid = errors.New("campaign: invalid")
-	// ErrConflict means the request contradicts the current state (publishing twice, editing a
-	// frozen field, removing sold stock).
-	ErrConflict = errors.New("campaign: conflict")
+	ErrNotFound     = merchant.ErrNotFound     // the row does not exist for this merchant
+	ErrInvalid      = merchant.ErrInvalid      // a validation failure: see *ValidationError
+	ErrConflict     = merchant.ErrConflict     // the request contradicts the current state
+	ErrTooManyTries = merchant.ErrTooManyTries // too many wrong passwords lately
+	ErrNoWeChat     = merchant.ErrNoWeChat     // the merchant has no WeChat settings
+)
+
+var (
 	// ErrSoldOut means not enough stock is left for the order.
 	ErrSoldOut = errors.New("campaign: sold out")
 	// ErrBuyerLimit means the campaign has as many buyers as it allows.
@@ -33,12 +42,8 @@ var (
 	// ErrSettingsChanged means the campaign changed how it hands over the product after the
 	// buyer's page was read: the page must be reloaded.
 	ErrSettingsChanged = errors.New("campaign: settings changed since the page was read")
-	// ErrTooManyTries means too many wrong passwords in the last minute.
-	ErrTooManyTries = errors.New("campaign: too many password attempts")
 	// ErrWrongPassword means the campaign password did not match.
 	ErrWrongPassword = errors.New("campaign: wrong password")
-	// ErrNoWeChat means the merchant has not configured its WeChat credentials.
-	ErrNoWeChat = errors.New("campaign: merchant has no WeChat settings")
 	// ErrReplayed means an OA callback reuses the timestamp, nonce and signature of one
 	// already handled, with another body: a forgery built on a captured push.
 	ErrReplayed = errors.New("campaign: OA callback replayed with another body")

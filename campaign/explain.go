@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
 )
@@ -53,7 +54,7 @@ func Explain(err error) string {
 	}
 	var we *wechat.Error
 	if errors.As(err, &we) {
-		return explainWeChat(err)
+		return merchant.ExplainWeChat(err)
 	}
 	return ""
 }

@@ -33,20 +33,6 @@ func (s *Service) ReserveOrder(ctx context.Context, campaignID int64, buyer *Use
 // RefundNo is the out_refund_no of an order's refund after n others.
 var RefundNo = refundNo
 
-// Pure checks of the console's settings and account forms, for their fuzz target.
-var (
-	CheckWeChatForm = checkWeChatForm
-	CheckEmail      = checkEmail
-	NormalEmail     = normalEmail
-)
-
-// CheckNewPassword returns the messages of the password rules, by field.
-func CheckNewPassword(pw, confirm, email string) map[string]string {
-	f := map[string]string{}
-	checkNewPassword(f, "password", pw, confirm, email)
-	return f
-}
-
 // Payment is one reported payment for PayTogether.
 type Payment struct {
 	MerchantID    int64

@@ -224,7 +224,7 @@ func (s *Service) ShareSetup(ctx context.Context, c *Campaign, sharer *User, pag
 	if !strings.HasPrefix(pageURL, s.baseURL+"/") {
 		return nil, invalid("url", "只能为本站页面签名")
 	}
-	wx, err := s.WeChatFor(ctx, c.MerchantID)
+	wx, err := s.wechatFor(ctx, c.MerchantID)
 	if err != nil {
 		return nil, err
 	}

@@ -21,11 +21,11 @@ func TestFollowerSessionPlanIsKeyLookups(t *testing.T) {
 	// belong to the one asked for, which is what tempted it into the walk.
 	db := dbtest.Fresh(t, "follower_plan")
 	svc := newService(t, db)
-	big, err := svc.CreateMerchant(ctx, "大商家")
+	big, err := svc.Merchants().CreateMerchant(ctx, "大商家")
 	if err != nil {
 		t.Fatal(err)
 	}
-	small, err := svc.CreateMerchant(ctx, "小商家")
+	small, err := svc.Merchants().CreateMerchant(ctx, "小商家")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func randomToken(n int) (string, error) {
 // on this server). token is the browser's session token; when it names no live session a
 // new one is made. It returns the session token to set and the authorize URL to redirect to.
 func (s *Service) SignInURL(ctx context.Context, token string, merchantID int64, scope, next string) (string, string, error) {
-	wx, err := s.WeChatFor(ctx, merchantID)
+	wx, err := s.wechatFor(ctx, merchantID)
 	if err != nil {
 		return "", "", err
 	}
@@ -116,7 +116,7 @@ RETURNING oauth_scope, oauth_next`, followerHash(token), state, s.now())
 	if code == "" {
 		return pending.Next, "", ErrSignInDenied
 	}
-	wx, err := s.WeChatFor(ctx, merchantID)
+	wx, err := s.wechatFor(ctx, merchantID)
 	if err != nil {
 		return "", "", err
 	}

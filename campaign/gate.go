@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"fenxiao/campaign/region"
 	"fenxiao/wechat"
 )
 
@@ -31,9 +32,9 @@ const (
 // Gate is the verdict for one visitor, with what the page needs to act on it.
 type Gate struct {
 	Reason   Reason
-	StartsAt time.Time  // NotStarted: when it opens
-	Region   Region     // RegionNotAllowed: the region detected from the visitor's IP
-	FollowQR *wechat.QR // NotFan: the OA's follow QR that brings them back here
+	StartsAt time.Time    // NotStarted: when it opens
+	Region   region.Place // RegionNotAllowed: the region detected from the visitor's IP
+	FollowQR *wechat.QR   // NotFan: the OA's follow QR that brings them back here
 	// SoldOut while units are only held by unpaid orders: when the first of them times out
 	// (a unit may come back then); nil when everything is sold.
 	ReleasesAt *time.Time
@@ -116,7 +117,7 @@ func (s *Service) admission(ctx context.Context, c *Campaign, u *User, clientIP 
 	}
 	if len(c.Regions) > 0 {
 		reg, _ := s.regions.Lookup(clientIP) // an unreadable IP is simply not in an allowed region
-		if !RegionAllowed(c.Regions, reg) {
+		if !region.Allowed(c.Regions, reg) {
 			return Gate{Reason: RegionNotAllowed, Region: reg}, nil
 		}
 	}

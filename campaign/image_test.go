@@ -18,11 +18,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
-	"fenxiao/wechat"
 )
 
 // bombPNG is a valid PNG declaring w×h RGBA pixels in a few hundred bytes; decoding it would
@@ -101,18 +100,14 @@ func newImageHost(t *testing.T, files map[string][]byte) *imageHost {
 
 func (h *imageHost) hitsOf(path string) int64 { return h.hits[path].Load() }
 
-// imageService is the test service with its image settings changed by opts.
-func imageService(t *testing.T, e *env, opts func(*campaign.Config)) *campaign.Service {
+// imageService is the test service whose image fetcher may also reach the origins in
+// fetchAllow, and which fetches avatars from avatarHosts (nil: WeChat's).
+func imageService(t *testing.T, e *env, fetchAllow, avatarHosts []string) *campaign.Service {
 	t.Helper()
 	cfg := campaign.Config{
-		DB: e.db, Wallet: wallet.NewService(e.db), Regions: regions,
-		Secret:  []byte("0123456789abcdef0123456789abcdef"),
-		BaseURL: hookURL,
-		WeChat:  wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second},
-		Now:     clock.Now,
-	}
-	if opts != nil {
-		opts(&cfg)
+		DB: e.db, Wallet: wallet.NewService(e.db), Regions: regions, Secret: testSecret, BaseURL: hookURL, Now: clock.Now,
+		Merchants:   merchantsFor(t, e.db, func(c *merchant.Config) { c.FetchAllow = fetchAllow }),
+		AvatarHosts: avatarHosts,
 	}
 	svc, err := campaign.NewService(cfg)
 	if err != nil {
@@ -144,13 +139,10 @@ func TestBombPNGNeverDecoded(t *testing.T) {
 	e := newEnv(t, "100")
 	bomb := bombPNG(100000, 100000)
 	host := newImageHost(t, map[string][]byte{"/bomb.png": bomb, "/avatar.png": bomb})
-	svc := imageService(t, e, func(c *campaign.Config) {
-		c.FetchAllow = []string{host.URL}
-		c.AvatarHosts = []string{strings.TrimPrefix(host.URL, "http://")}
-	})
+	svc := imageService(t, e, []string{host.URL}, []string{strings.TrimPrefix(host.URL, "http://")})
 
 	// 1. Uploaded.
-	_, err := svc.SaveUpload(ctx, e.merchant, bomb)
+	_, err := svc.Merchants().SaveUpload(ctx, e.merchant, bomb)
 	wantField(t, err, "file", "图片尺寸过大（100000×100000）")
 
 	// 2. Pasted into the campaign form: fetched once at save time, refused like an upload.
@@ -236,10 +228,7 @@ func TestAvatarOnlyFromWeChatHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ = e.svc.User(ctx, e.merchant, a.ID)
-	svc := imageService(t, e, func(cfg *campaign.Config) {
-		cfg.FetchAllow = []string{host.URL}
-		cfg.AvatarHosts = []string{strings.TrimPrefix(host.URL, "http://")}
-	})
+	svc := imageService(t, e, []string{host.URL}, []string{strings.TrimPrefix(host.URL, "http://")})
 	b, _, err := svc.Poster(ctx, c, a)
 	if err != nil {
 		t.Fatal(err)
@@ -257,9 +246,9 @@ func TestAvatarOnlyFromWeChatHosts(t *testing.T) {
 // to 1280×1280.
 func TestLargeUploadsDownscaledOrRefused(t *testing.T) {
 	e := newEnv(t, "")
-	_, err := e.svc.SaveUpload(ctx, e.merchant, bombPNG(8000, 8000))
+	_, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, bombPNG(8000, 8000))
 	wantField(t, err, "file", "图片尺寸过大（8000×8000），长宽请不要超过 4096 像素")
-	u, err := e.svc.SaveUpload(ctx, e.merchant, solid(t, 3000, 3000, color.RGBA{200, 30, 30, 255}))
+	u, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, solid(t, 3000, 3000, color.RGBA{200, 30, 30, 255}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +256,7 @@ func TestLargeUploadsDownscaledOrRefused(t *testing.T) {
 		t.Fatalf("stored %+v", u)
 	}
 	name := strings.TrimPrefix(u.URL(), fmt.Sprintf("/media/%d/", e.merchant))
-	got, err := e.svc.Media(ctx, e.merchant, name)
+	got, err := e.svc.Merchants().Media(ctx, e.merchant, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +272,7 @@ func TestPastedImageAddressStoredOnce(t *testing.T) {
 	e := newEnv(t, "100")
 	red := solid(t, 1600, 1600, color.RGBA{0xe0, 0x10, 0x10, 0xff})
 	host := newImageHost(t, map[string][]byte{"/tea.jpg": red, "/logo.jpg": solid(t, 100, 100, color.RGBA{0, 0x80, 0, 0xff})})
-	svc := imageService(t, e, func(c *campaign.Config) { c.FetchAllow = []string{host.URL} })
+	svc := imageService(t, e, []string{host.URL}, nil)
 
 	c, err := svc.Create(ctx, e.merchant, settings(func(s *campaign.Settings) {
 		s.ProductImages = campaign.StringList{host.URL + "/tea.jpg"}
@@ -296,7 +285,7 @@ func TestPastedImageAddressStoredOnce(t *testing.T) {
 	if len(c.ProductImages) != 1 || !strings.HasPrefix(c.ProductImages[0], prefix) || !strings.HasPrefix(c.Logo, prefix) {
 		t.Fatalf("saved images %q, logo %q: want uploads of the merchant", c.ProductImages, c.Logo)
 	}
-	u, err := svc.Media(ctx, e.merchant, strings.TrimPrefix(c.ProductImages[0], prefix))
+	u, err := svc.Merchants().Media(ctx, e.merchant, strings.TrimPrefix(c.ProductImages[0], prefix))
 	if err != nil || u.Width != 1280 {
 		t.Fatalf("stored copy %+v, %v", u, err)
 	}
@@ -338,8 +327,8 @@ func TestPastedImageAddressStoredOnce(t *testing.T) {
 func TestPastedAddressSSRF(t *testing.T) {
 	e := newEnv(t, "")
 	internal := newImageHost(t, map[string][]byte{"/secret.png": bombPNG(10, 10)})
-	outside := newImageHost(t, map[string][]byte{"/r": nil, "/big.jpg": make([]byte, campaign.MaxUploadSize+100)})
-	allowed := imageService(t, e, func(c *campaign.Config) { c.FetchAllow = []string{outside.URL} })
+	outside := newImageHost(t, map[string][]byte{"/r": nil, "/big.jpg": make([]byte, merchant.MaxUploadSize+100)})
+	allowed := imageService(t, e, []string{outside.URL}, nil)
 
 	for _, tc := range []struct {
 		name string
@@ -356,7 +345,7 @@ func TestPastedAddressSSRF(t *testing.T) {
 		{"not http", allowed, "file:///etc/passwd", "http"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.svc.ImportImage(ctx, e.merchant, tc.url)
+			_, err := tc.svc.Merchants().ImportImage(ctx, e.merchant, tc.url)
 			wantField(t, err, "file", tc.want)
 		})
 	}

@@ -4,135 +4,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
 )
 
 // The jobs below are idempotent and safe with several replicas running them at once: rows
 // are claimed with FOR UPDATE SKIP LOCKED or changed by conditional updates, every money
-// movement has a key derived from its row, and no lock is held across a WeChat call.
-
-// jobBatch bounds the rows one run handles; the next run takes the rest.
-const jobBatch = 200
-
-// One merchant's WeChat must not hold up the others' jobs: a run takes at most perMerchant
-// rows of each merchant, interleaved (every merchant's oldest first); each WeChat call gets
-// callTimeout within the run's own deadline; a row that fails is backed off (retry_at) so the
-// next run tries the others first; and a merchant whose WeChat times out, limits the rate or
-// refuses the configuration is left alone for the rest of the run. A run never stops at its
-// first error: it reports them all at the end.
-const (
-	perMerchant = 20
-	callTimeout = 10 * time.Second
-)
-
-// retryIn is how long a row that failed its attempts times waits: 30 s, 1 m, 2 m … 1 h.
-func retryIn(attempts int) time.Duration {
-	d := 30 * time.Second
-	for i := 1; i < attempts && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
-
-// fairBatch is the query for a job's rows of table (aliased t, columns cols) matching where
-// ($1 = now): rows backed off until later are left out, at most perMerchant of a merchant are
-// taken, and merchants are interleaved, every merchant's oldest first.
-func fairBatch(table, cols, where, orderBy string) string {
-	return `SELECT ` + cols + ` FROM (
-    SELECT t.*, row_number() OVER (PARTITION BY t.merchant_id ORDER BY ` + orderBy + `) AS rn
-    FROM ` + table + ` t WHERE ` + where + ` AND (t.retry_at IS NULL OR t.retry_at <= $1)) x
-WHERE rn <= ` + fmt.Sprint(perMerchant) + ` ORDER BY rn, merchant_id LIMIT ` + fmt.Sprint(jobBatch)
-}
+// movement has a key derived from its row, and no lock is held across a WeChat call. They run
+// their rows through merchant.EachDue, so one merchant's WeChat never holds up the others'.
 
 // dueOrders returns the orders matching where (over orders t, with $1 = now) for a job.
 func (s *Service) dueOrders(ctx context.Context, where, orderBy string, args ...any) ([]Order, error) {
 	var orders []Order
-	if err := s.db.SelectContext(ctx, &orders, fairBatch("orders", orderCols, where, orderBy), append([]any{s.now()}, args...)...); err != nil {
+	if err := s.db.SelectContext(ctx, &orders, merchant.FairBatch("orders", orderCols, where, orderBy), append([]any{s.now()}, args...)...); err != nil {
 		return nil, err
 	}
 	return orders, nil
 }
 
-// backOffRow records a failed attempt on a row of table (orders, topups): it waits before the
-// next one, and the console shows what went wrong.
-func (s *Service) backOffRow(ctx context.Context, table string, id int64, attempts int, cause error) error {
-	msg := cause.Error()
-	if len(msg) > 300 {
-		msg = msg[:300]
-	}
-	_, err := s.db.ExecContext(ctx, `UPDATE `+table+` SET attempts = attempts + 1, retry_at = $2, last_error = $3 WHERE id = $1`,
-		id, s.now().Add(retryIn(attempts+1)), msg)
-	return err
-}
-
+// backOff records a failed attempt on an order (merchant.BackOffRow).
 func (s *Service) backOff(ctx context.Context, o *Order, cause error) error {
-	return s.backOffRow(ctx, "orders", o.ID, o.Attempts, cause)
+	return merchant.BackOffRow(ctx, s.db, s.now(), "orders", o.ID, o.Attempts, cause)
 }
 
-// merchantDown reports an error after which the rest of a merchant's rows wait for the next
-// run: WeChat unreachable or slow, rate-limited, or the merchant's set-up refused.
-func merchantDown(err error) bool {
-	switch wechat.KindOf(err) {
-	case wechat.KindUnknown, wechat.KindRateLimited, wechat.KindConfig:
-		return true
-	}
-	return errors.Is(err, ErrNoWeChat)
-}
-
-// eachDue runs fn on each row within the run's deadline, with the isolation above: it returns
-// how many fn reported done and every error that is ours (WeChat's are backed off and logged).
-func eachDue[T any](ctx context.Context, s *Service, job string, rows []T, merchant func(*T) int64,
-	fn func(ctx context.Context, row *T) (bool, error), backOff func(ctx context.Context, row *T, cause error) error) (int, error) {
-	done := 0
-	down := map[int64]bool{}
-	var errs []error
-	for i := range rows {
-		r, m := &rows[i], merchant(&rows[i])
-		if ctx.Err() != nil {
-			break // the run's time is up; the next run goes on
-		}
-		if down[m] {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		ok, err := fn(cctx, r)
-		cancel()
-		if err != nil {
-			s.log.Warn(job+": will retry", "merchant_id", m, "err", err)
-			if merchantDown(err) {
-				down[m] = true
-			}
-			if berr := backOff(ctx, r, err); berr != nil {
-				errs = append(errs, berr)
-			}
-			if !isWeChat(err) {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		if ok {
-			done++
-		}
-	}
-	return done, errors.Join(errs...)
-}
-
-// eachOrder is eachDue for orders.
+// eachOrder is merchant.EachDue for orders.
 func (s *Service) eachOrder(ctx context.Context, job string, orders []Order, fn func(ctx context.Context, o *Order) (bool, error)) (int, error) {
-	return eachDue(ctx, s, job, orders, func(o *Order) int64 { return o.MerchantID }, fn, s.backOff)
-}
-
-// isWeChat reports an error that WeChat (or its absence) caused, which backing off handles; any
-// other error is ours and is reported too.
-func isWeChat(err error) bool {
-	var we *wechat.Error
-	return errors.As(err, &we) || errors.Is(err, ErrNoWeChat)
+	return merchant.EachDue(ctx, s.log, job, orders, func(o *Order) int64 { return o.MerchantID }, fn, s.backOff)
 }
 
 // CloseExpired closes unpaid orders past their timeout and returns their stock. WeChat is
@@ -154,7 +56,7 @@ func (s *Service) closeExpired(ctx context.Context, o *Order) (bool, error) {
 	if err != nil || state != stillUnpaid {
 		return state == closedByWeChat, err
 	}
-	wx, err := s.WeChatFor(ctx, o.MerchantID)
+	wx, err := s.wechatFor(ctx, o.MerchantID)
 	if err != nil {
 		return false, err
 	}
@@ -205,7 +107,7 @@ const (
 // merchant platform); CLOSED, REVOKED and PAYERROR, or an order WeChat never saw (its prepay
 // failed), close it.
 func (s *Service) checkWithWeChat(ctx context.Context, o *Order) (wechatState, error) {
-	wx, err := s.WeChatFor(ctx, o.MerchantID)
+	wx, err := s.wechatFor(ctx, o.MerchantID)
 	if err != nil {
 		return stillUnpaid, err
 	}
@@ -280,7 +182,7 @@ func (s *Service) SettleHeld(ctx context.Context) (int, error) {
 			return settled, fmt.Errorf("campaign: held commissions: %w", err)
 		}
 		n, err := s.eachOrder(ctx, "settle held commission", orders, func(ctx context.Context, o *Order) (bool, error) {
-			wx, err := s.WeChatFor(ctx, o.MerchantID)
+			wx, err := s.wechatFor(ctx, o.MerchantID)
 			if err != nil {
 				return false, err
 			}
@@ -293,7 +195,7 @@ func (s *Service) SettleHeld(ctx context.Context) (int, error) {
 		if err != nil {
 			return settled, fmt.Errorf("campaign: settle held commissions: %w", err)
 		}
-		if n == 0 || len(orders) < jobBatch {
+		if n == 0 || len(orders) < merchant.JobBatch {
 			return settled, nil
 		}
 	}
@@ -339,7 +241,7 @@ func (s *Service) ReleaseEnded(ctx context.Context) (int, error) {
 	}
 	if err := s.db.SelectContext(ctx, &ids, `SELECT id, merchant_id FROM campaigns c
 WHERE status = 'published' AND ends_at <= $1 AND held = 0
-LIMIT $2`, s.now(), jobBatch); err != nil {
+LIMIT $2`, s.now(), merchant.JobBatch); err != nil {
 		return 0, fmt.Errorf("campaign: ended campaigns: %w", err)
 	}
 	released := 0

@@ -161,7 +161,7 @@ func TestWeChatSecretsSealed(t *testing.T) {
 	if strings.Contains(string(sealed), e.creds.APIKey) || strings.Contains(string(sealed), e.creds.AppSecret) {
 		t.Fatal("secrets stored in the clear")
 	}
-	if _, err := e.svc.WeChatFor(ctx, e.merchant); err != nil {
+	if _, err := e.svc.Merchants().WeChatFor(ctx, e.merchant); err != nil {
 		t.Fatal(err)
 	}
 	// The blob copied to another merchant does not open.
@@ -169,13 +169,13 @@ func TestWeChatSecretsSealed(t *testing.T) {
 	if _, err := e.db.Exec(`UPDATE merchant_wechat SET sealed = $1, updated_at = now() WHERE merchant_id = $2`, sealed, other.merchant); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.svc.WeChatFor(ctx, other.merchant); err == nil {
+	if _, err := other.svc.Merchants().WeChatFor(ctx, other.merchant); err == nil {
 		t.Fatal("a sealed blob opened for another merchant")
 	}
 	// A bad certificate is refused when saving.
 	bad := e.creds
 	bad.CertP12 = []byte("not a certificate")
-	if err := e.svc.SetWeChat(ctx, e.merchant, bad); !errors.Is(err, campaign.ErrInvalid) {
+	if err := e.svc.Merchants().SetWeChat(ctx, e.merchant, bad); !errors.Is(err, campaign.ErrInvalid) {
 		t.Fatalf("bad certificate: %v", err)
 	}
 }

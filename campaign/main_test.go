@@ -18,6 +18,8 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
+	"fenxiao/campaign/region"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
@@ -31,7 +33,7 @@ var (
 	simulator *sim.Server
 	simURL    string
 	hookURL   string
-	regions   *campaign.Regions
+	regions   *region.DB
 	clock     = &testClock{}
 	hooks     sync.Map // merchant id → *campaign.Service
 	ctx       = context.Background()
@@ -61,7 +63,7 @@ func (c *testClock) Freeze(t time.Time) (thaw func()) {
 
 func TestMain(m *testing.M) {
 	var err error
-	if regions, err = campaign.LoadRegions(); err != nil {
+	if regions, err = region.Load(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -119,7 +121,7 @@ func serveHook(w http.ResponseWriter, r *http.Request) {
 		case "notify":
 			err = svc.HandlePayNotify(r.Context(), m, body)
 		case "topup":
-			err = svc.HandleTopUpNotify(r.Context(), m, body)
+			err = svc.Merchants().HandleTopUpNotify(r.Context(), m, body)
 		default:
 			err = svc.HandleRefundNotify(r.Context(), m, body)
 		}
@@ -143,14 +145,33 @@ type env struct {
 	creds    wechat.Credentials
 }
 
+// testSecret is SECRET_KEY in the tests.
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// merchantsFor is a merchant side over db that speaks to the simulator, on the test clock;
+// adjust changes its config first.
+func merchantsFor(t testing.TB, db *sqlx.DB, adjust ...func(*merchant.Config)) *merchant.Service {
+	t.Helper()
+	cfg := merchant.Config{
+		DB: db, Wallet: wallet.NewService(db), Secret: testSecret, BaseURL: hookURL,
+		WeChat: wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second},
+		Now:    clock.Now,
+	}
+	for _, a := range adjust {
+		a(&cfg)
+	}
+	m, err := merchant.NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func newService(t testing.TB, db *sqlx.DB) *campaign.Service {
 	t.Helper()
 	svc, err := campaign.NewService(campaign.Config{
-		DB: db, Wallet: wallet.NewService(db), Regions: regions,
-		Secret:  []byte("0123456789abcdef0123456789abcdef"),
-		BaseURL: hookURL,
-		WeChat:  wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second},
-		Now:     clock.Now,
+		DB: db, Wallet: wallet.NewService(db), Merchants: merchantsFor(t, db), Regions: regions,
+		Secret: testSecret, BaseURL: hookURL, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,13 +184,13 @@ func newEnv(t testing.TB, funds string) *env {
 	db := dbtest.DB(t)
 	e := &env{t: t, db: db, svc: newService(t, db), wallet: wallet.NewService(db)}
 	var err error
-	if e.merchant, err = e.svc.CreateMerchant(ctx, "测试商家 "+t.Name()); err != nil {
+	if e.merchant, err = e.svc.Merchants().CreateMerchant(ctx, "测试商家 "+t.Name()); err != nil {
 		t.Fatal(err)
 	}
 	if e.creds, err = simulator.AddMerchant(sim.MerchantConfig{Name: "测试商家", CallbackURL: fmt.Sprintf("%s/wechat/oa/%d", hookURL, e.merchant)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SetWeChat(ctx, e.merchant, e.creds); err != nil {
+	if err := e.svc.Merchants().SetWeChat(ctx, e.merchant, e.creds); err != nil {
 		t.Fatal(err)
 	}
 	hooks.Store(e.merchant, e.svc)

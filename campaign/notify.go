@@ -155,7 +155,7 @@ WHERE r.merchant_id = $1`, merchantID, s.now())
 // scans as the merchant's test receiver; it replaces any earlier one. The scene is random and
 // single use.
 func (s *Service) IssueReceiverQR(ctx context.Context, merchantID int64) (wechat.QR, error) {
-	wx, err := s.WeChatFor(ctx, merchantID)
+	wx, err := s.wechatFor(ctx, merchantID)
 	if err != nil {
 		return wechat.QR{}, err
 	}

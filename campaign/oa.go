@@ -51,7 +51,7 @@ ORDER BY expires_at DESC LIMIT 1`, c.MerchantID, c.ID, visitor.OpenID, sharerID,
 	if !isNoRows(err) {
 		return wechat.QR{}, fmt.Errorf("campaign: follow QR of user %d: %w", visitor.ID, err)
 	}
-	wx, err := s.WeChatFor(ctx, c.MerchantID)
+	wx, err := s.wechatFor(ctx, c.MerchantID)
 	if err != nil {
 		return wechat.QR{}, err
 	}
@@ -87,7 +87,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 // Errors wrap wechat.ErrSignature, ErrStale, ErrPlaintext or ErrMalformed for pushes that do
 // not verify, ErrReplayed, ErrNoWeChat, or a database error (answer 500: WeChat retries).
 func (s *Service) HandleOACallback(ctx context.Context, merchantID int64, query url.Values, body []byte) ([]byte, error) {
-	wx, err := s.WeChatFor(ctx, merchantID)
+	wx, err := s.wechatFor(ctx, merchantID)
 	if err != nil {
 		return nil, err
 	}

@@ -133,7 +133,7 @@ func (e *liveOrderError) Error() string {
 }
 
 func (s *Service) prepay(ctx context.Context, c *Campaign, buyer *User, o *Order) (wechat.PayRequest, error) {
-	wx, err := s.WeChatFor(ctx, c.MerchantID)
+	wx, err := s.wechatFor(ctx, c.MerchantID)
 	if err != nil {
 		return wechat.PayRequest{}, err
 	}
@@ -147,7 +147,7 @@ func (s *Service) prepay(ctx context.Context, c *Campaign, buyer *User, o *Order
 		TotalFen:    fen,
 		OpenID:      buyer.OpenID,
 		ClientIP:    o.ClientIP,
-		NotifyURL:   s.PayNotifyURL(c.MerchantID),
+		NotifyURL:   s.merchants.PayNotifyURL(c.MerchantID),
 		TimeExpire:  o.ExpiresAt,
 		Attach:      orderAttach(o),
 	})
@@ -161,16 +161,6 @@ func orderAttach(o *Order) string {
 		return ""
 	}
 	return fmt.Sprintf("sharer=%d", *o.SharerID)
-}
-
-// PayNotifyURL is where WeChat Pay sends a merchant's payment notifications.
-func (s *Service) PayNotifyURL(merchantID int64) string {
-	return fmt.Sprintf("%s/wechat/pay/%d/notify", s.baseURL, merchantID)
-}
-
-// RefundNotifyURL is where WeChat Pay sends a merchant's refund notifications.
-func (s *Service) RefundNotifyURL(merchantID int64) string {
-	return fmt.Sprintf("%s/wechat/pay/%d/refund", s.baseURL, merchantID)
 }
 
 // Order returns one of a merchant's orders.
@@ -200,7 +190,7 @@ func (s *Service) BuyerOrders(ctx context.Context, campaignID, buyerID int64) ([
 // It returns nil for duplicates, which WeChat must be told SUCCESS for; an error means the
 // notification is forged, for another merchant or does not match the order.
 func (s *Service) HandlePayNotify(ctx context.Context, merchantID int64, body []byte) error {
-	wx, err := s.WeChatFor(ctx, merchantID)
+	wx, err := s.wechatFor(ctx, merchantID)
 	if err != nil {
 		return err
 	}
@@ -362,36 +352,6 @@ func (s *Service) closeOrder(ctx context.Context, o *Order, why string) (closed 
 		s.log.Info("order closed", "merchant_id", o.MerchantID, "order_id", o.ID, "why", why)
 	}
 	return closed, err
-}
-
-// takeSlot counts one more order (not closed) of the buyer; newBuyer is 1 when it is their
-// first, which takes one of the campaign's buyer places. The upsert locks the buyer's row, so
-// a close of their other order waits for this transaction and counts from what it wrote.
-func takeSlot(ctx context.Context, tx *sqlx.Tx, campaignID, buyerID, merchantID int64) (newBuyer int, err error) {
-	var orders int
-	err = tx.QueryRowxContext(ctx, `
-INSERT INTO campaign_buyers (campaign_id, buyer_id, merchant_id, orders) VALUES ($1, $2, $3, 1)
-ON CONFLICT (campaign_id, buyer_id) DO UPDATE SET orders = campaign_buyers.orders + 1
-RETURNING orders`, campaignID, buyerID, merchantID).Scan(&orders)
-	if orders == 1 {
-		newBuyer = 1
-	}
-	return newBuyer, err
-}
-
-// giveBackSlot counts one order of the buyer fewer; freed is 1 when it was their last, which
-// gives a buyer place back (the caller updates the campaign's count).
-func giveBackSlot(ctx context.Context, tx *sqlx.Tx, campaignID, buyerID int64) (freed int, err error) {
-	var orders int
-	err = tx.QueryRowxContext(ctx, `UPDATE campaign_buyers SET orders = orders - 1 WHERE campaign_id = $1 AND buyer_id = $2 RETURNING orders`,
-		campaignID, buyerID).Scan(&orders)
-	if err != nil {
-		return 0, fmt.Errorf("buyer %d of campaign %d: %w", buyerID, campaignID, err)
-	}
-	if orders == 0 {
-		freed = 1
-	}
-	return freed, nil
 }
 
 // newTradeNo makes an out_trade_no: time plus 10 random digits, 24 characters.

@@ -14,6 +14,7 @@ import (
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
 )
 
 // decodeQR reads the QR code in a picture, as a phone's long-press does.
@@ -40,7 +41,7 @@ func saveArtifact(t testing.TB, name string, b []byte) {
 
 func requireFont(t testing.TB) {
 	t.Helper()
-	if _, err := campaign.RenderCover(1, "字"); err != nil {
+	if _, err := poster.Cover(1, "字"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)
 		}
@@ -71,7 +72,7 @@ func TestPoster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := img.Bounds().Size(); got != (image.Point{campaign.PosterWidth, campaign.PosterHeight}) {
+	if got := img.Bounds().Size(); got != (image.Point{poster.Width, poster.Height}) {
 		t.Fatalf("poster is %v", got)
 	}
 	if got, want := decodeQR(t, img), e.svc.ShareURL(c.ID, a.ID); got != want {
@@ -101,12 +102,12 @@ func TestPoster(t *testing.T) {
 
 func TestCoverAndQRPNG(t *testing.T) {
 	requireFont(t)
-	b, err := campaign.RenderCover(7, "西湖明前龙井 250g 礼盒")
+	b, err := poster.Cover(7, "西湖明前龙井 250g 礼盒")
 	if err != nil {
 		t.Fatal(err)
 	}
 	saveArtifact(t, "cover.png", b)
-	q, err := campaign.QRPNG("https://example.com/sim/follow?ticket=abc", 240)
+	q, err := poster.QRPNG("https://example.com/sim/follow?ticket=abc", 240)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestPosterSharesTheCampaignCard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := campaign.RenderPoster(campaign.PosterInput{Title: c.Title, ProductName: c.ProductName, Nickname: name, Price: c.Price,
+		want, err := poster.Render(poster.Input{Title: c.Title, ProductName: c.ProductName, Nickname: name, Price: c.Price,
 			ShareURL: e.svc.ShareURL(c.ID, u.ID), CampaignID: c.ID})
 		if err != nil {
 			t.Fatal(err)

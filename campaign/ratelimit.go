@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"fenxiao/campaign/merchant"
+
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -145,7 +147,7 @@ func (s *Service) limit(ctx context.Context, key string, r rate, what string) er
 // would limit everyone.
 func limitedAddress(ip string) bool {
 	a, err := netip.ParseAddr(ip)
-	return err == nil && publicAddress(a)
+	return err == nil && merchant.PublicAddress(a)
 }
 
 // PurgeRateWindows deletes windows that ended more than an hour ago (a job).

@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
 )
@@ -71,7 +72,7 @@ func (s *Service) RefundPart(ctx context.Context, merchantID, orderID int64, amo
 // nothing is left. The refund number is derived from the order and the refunds before it, so a
 // retried refund is the same refund.
 func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string, fen int64) (int64, error) {
-	wx, err := s.WeChatFor(ctx, o.MerchantID)
+	wx, err := s.wechatFor(ctx, o.MerchantID)
 	if err != nil {
 		return 0, err
 	}
@@ -107,7 +108,7 @@ func (s *Service) refundAtWeChat(ctx context.Context, o *Order, reason string, f
 	no := refundNo(o.OutTradeNo, before)
 	res, err := wx.Refund(ctx, wechat.Refund{
 		OutTradeNo: o.OutTradeNo, OutRefundNo: no, TotalFen: total, RefundFen: rest,
-		Reason: reason, NotifyURL: s.RefundNotifyURL(o.MerchantID),
+		Reason: reason, NotifyURL: s.merchants.RefundNotifyURL(o.MerchantID),
 	})
 	if err != nil {
 		return 0, err
@@ -130,7 +131,7 @@ func refundNo(outTradeNo string, n int) string {
 // HandleRefundNotify records a refund WeChat confirms (idempotent; also covers refunds made
 // in WeChat's own merchant platform, partial ones included).
 func (s *Service) HandleRefundNotify(ctx context.Context, merchantID int64, body []byte) error {
-	wx, err := s.WeChatFor(ctx, merchantID)
+	wx, err := s.wechatFor(ctx, merchantID)
 	if err != nil {
 		return err
 	}
@@ -301,7 +302,7 @@ func (s *Service) syncRefundsBatch(ctx context.Context) (n int, more bool, err e
 		return 0, false, fmt.Errorf("campaign: orders to check for refunds: %w", err)
 	}
 	n, err = s.eachOrder(ctx, "check refunds", orders, func(ctx context.Context, o *Order) (bool, error) {
-		wx, err := s.WeChatFor(ctx, o.MerchantID)
+		wx, err := s.wechatFor(ctx, o.MerchantID)
 		if err != nil {
 			return false, err
 		}
@@ -319,7 +320,7 @@ func (s *Service) syncRefundsBatch(ctx context.Context) (n int, more bool, err e
 	if err != nil {
 		return n, false, fmt.Errorf("campaign: check refunds: %w", err)
 	}
-	return n, len(orders) == jobBatch, nil
+	return n, len(orders) == merchant.JobBatch, nil
 }
 
 // RefundNote is one refund of an order as its buyer sees it.

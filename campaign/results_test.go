@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
 )
 
@@ -247,28 +248,28 @@ func TestUploads(t *testing.T) {
 	if err := png.Encode(&pngBuf, img); err != nil {
 		t.Fatal(err)
 	}
-	u, err := e.svc.SaveUpload(ctx, e.merchant, pngBuf.Bytes())
+	u, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, pngBuf.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Width != 40 || u.Height != 30 || u.ContentType != "image/png" || !strings.HasSuffix(u.URL(), ".png") {
 		t.Fatalf("upload %+v %s", u, u.URL())
 	}
-	again, err := e.svc.SaveUpload(ctx, e.merchant, pngBuf.Bytes())
+	again, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, pngBuf.Bytes())
 	if err != nil || again.URL() != u.URL() {
 		t.Fatalf("the same image twice: %v, %v", again, err)
 	}
 	name := strings.TrimPrefix(u.URL(), "/media/"+strings.Split(u.URL(), "/")[2]+"/")
-	got, err := e.svc.Media(ctx, e.merchant, name)
+	got, err := e.svc.Merchants().Media(ctx, e.merchant, name)
 	if err != nil || !bytes.Equal(got.Data, pngBuf.Bytes()) {
 		t.Fatalf("media %s: %v", name, err)
 	}
 	for _, bad := range []string{strings.Replace(name, ".png", ".jpg", 1), "../../etc/passwd", strings.Repeat("0", 64) + ".png"} {
-		if _, err := e.svc.Media(ctx, e.merchant, bad); !errors.Is(err, campaign.ErrNotFound) {
+		if _, err := e.svc.Merchants().Media(ctx, e.merchant, bad); !errors.Is(err, campaign.ErrNotFound) {
 			t.Errorf("media %q: %v, want not found", bad, err)
 		}
 	}
-	if _, err := e.svc.Media(ctx, e.merchant+1, name); !errors.Is(err, campaign.ErrNotFound) {
+	if _, err := e.svc.Merchants().Media(ctx, e.merchant+1, name); !errors.Is(err, campaign.ErrNotFound) {
 		t.Errorf("another merchant's path finds the image: %v", err)
 	}
 
@@ -280,9 +281,9 @@ func TestUploads(t *testing.T) {
 		"svg":       {[]byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`), "只能上传 PNG、JPG、GIF 或 WebP"},
 		"text":      {[]byte("hello"), "只能上传"},
 		"truncated": {pngBuf.Bytes()[:20], "已损坏"},
-		"too big":   {append(append([]byte{}, pngBuf.Bytes()...), make([]byte, campaign.MaxUploadSize)...), "不能超过 2 MB"},
+		"too big":   {append(append([]byte{}, pngBuf.Bytes()...), make([]byte, merchant.MaxUploadSize)...), "不能超过 2 MB"},
 	} {
-		_, err := e.svc.SaveUpload(ctx, e.merchant, tc.data)
+		_, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, tc.data)
 		if err == nil {
 			t.Errorf("%s: accepted", what)
 			continue
@@ -293,7 +294,7 @@ func TestUploads(t *testing.T) {
 
 func TestWeChatSettingsForm(t *testing.T) {
 	e := newEnv(t, "")
-	info, err := e.svc.WeChatInfo(ctx, e.merchant)
+	info, err := e.svc.Merchants().WeChatInfo(ctx, e.merchant)
 	if err != nil || !info.Configured || info.AppID != e.creds.AppID || info.Cert == nil || !info.HasAPIKey {
 		t.Fatalf("info %+v, %v", info, err)
 	}
@@ -301,41 +302,41 @@ func TestWeChatSettingsForm(t *testing.T) {
 		t.Errorf("URLs to paste into WeChat: %+v", info)
 	}
 	// Only the appid and mch_id typed again: the stored secrets stay.
-	if err := e.svc.SaveWeChat(ctx, e.merchant, campaign.WeChatForm{AppID: e.creds.AppID, MchID: e.creds.MchID}); err != nil {
+	if err := e.svc.Merchants().SaveWeChat(ctx, e.merchant, merchant.WeChatForm{AppID: e.creds.AppID, MchID: e.creds.MchID}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.svc.TestWeChat(ctx, e.merchant)
+	res, err := e.svc.Merchants().TestWeChat(ctx, e.merchant)
 	if err != nil || !res.OK() {
 		t.Fatalf("test connection: %+v, %v", res, err)
 	}
-	good := campaign.WeChatForm{AppID: e.creds.AppID, MchID: e.creds.MchID}
+	good := merchant.WeChatForm{AppID: e.creds.AppID, MchID: e.creds.MchID}
 	for _, tc := range []struct {
-		edit        func(*campaign.WeChatForm)
+		edit        func(*merchant.WeChatForm)
 		field, want string
 	}{
-		{func(f *campaign.WeChatForm) { f.AppID = "" }, "app_id", "请填写公众号 AppID"},
-		{func(f *campaign.WeChatForm) { f.AppID = "gh_12345" }, "app_id", "wx 开头"},
-		{func(f *campaign.WeChatForm) { f.AppSecret = "short" }, "app_secret", "32 位"},
-		{func(f *campaign.WeChatForm) { f.Token = "a b" }, "token", "3 到 32 位"},
-		{func(f *campaign.WeChatForm) { f.EncodingAESKey = "short" }, "aes_key", "43 位"},
-		{func(f *campaign.WeChatForm) { f.MchID = "" }, "mch_id", "请填写微信支付商户号"},
-		{func(f *campaign.WeChatForm) { f.MchID = "12ab" }, "mch_id", "8 到 10 位数字"},
-		{func(f *campaign.WeChatForm) { f.APIKey = "key" }, "api_key", "32 位"},
-		{func(f *campaign.WeChatForm) { f.CertP12 = []byte("not a p12") }, "cert", "证书无法读取"},
-		{func(f *campaign.WeChatForm) { f.MchID = "1234567890" }, "cert", "与新商户号不匹配"},
+		{func(f *merchant.WeChatForm) { f.AppID = "" }, "app_id", "请填写公众号 AppID"},
+		{func(f *merchant.WeChatForm) { f.AppID = "gh_12345" }, "app_id", "wx 开头"},
+		{func(f *merchant.WeChatForm) { f.AppSecret = "short" }, "app_secret", "32 位"},
+		{func(f *merchant.WeChatForm) { f.Token = "a b" }, "token", "3 到 32 位"},
+		{func(f *merchant.WeChatForm) { f.EncodingAESKey = "short" }, "aes_key", "43 位"},
+		{func(f *merchant.WeChatForm) { f.MchID = "" }, "mch_id", "请填写微信支付商户号"},
+		{func(f *merchant.WeChatForm) { f.MchID = "12ab" }, "mch_id", "8 到 10 位数字"},
+		{func(f *merchant.WeChatForm) { f.APIKey = "key" }, "api_key", "32 位"},
+		{func(f *merchant.WeChatForm) { f.CertP12 = []byte("not a p12") }, "cert", "证书无法读取"},
+		{func(f *merchant.WeChatForm) { f.MchID = "1234567890" }, "cert", "与新商户号不匹配"},
 	} {
 		f := good
 		tc.edit(&f)
-		wantField(t, e.svc.SaveWeChat(ctx, e.merchant, f), tc.field, tc.want)
+		wantField(t, e.svc.Merchants().SaveWeChat(ctx, e.merchant, f), tc.field, tc.want)
 	}
 	// Another merchant's AppID and a wrong secret: WeChat is asked, and refuses, before any
 	// binding; the settings that were there stay and still work.
 	other := newEnv(t, "")
-	wantField(t, other.svc.SaveWeChat(ctx, other.merchant, campaign.WeChatForm{AppID: e.creds.AppID, MchID: other.creds.MchID}), "app_secret", "AppID 与 AppSecret 不匹配")
+	wantField(t, other.svc.Merchants().SaveWeChat(ctx, other.merchant, merchant.WeChatForm{AppID: e.creds.AppID, MchID: other.creds.MchID}), "app_secret", "AppID 与 AppSecret 不匹配")
 	bad := good
 	bad.AppSecret = strings.Repeat("0", 32)
-	wantField(t, e.svc.SaveWeChat(ctx, e.merchant, bad), "app_secret", "AppID 与 AppSecret 不匹配")
-	if res, err := e.svc.TestWeChat(ctx, e.merchant); err != nil || !res.OK() {
+	wantField(t, e.svc.Merchants().SaveWeChat(ctx, e.merchant, bad), "app_secret", "AppID 与 AppSecret 不匹配")
+	if res, err := e.svc.Merchants().TestWeChat(ctx, e.merchant); err != nil || !res.OK() {
 		t.Fatalf("test after a refused save: %+v, %v", res, err)
 	}
 }

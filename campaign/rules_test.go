@@ -122,7 +122,7 @@ func TestRisksNameTheConsequence(t *testing.T) {
 // the merchant's own.
 func TestCopyAndDeleteDrafts(t *testing.T) {
 	e := newEnv(t, "100")
-	img, err := e.svc.SaveUpload(ctx, e.merchant, solid(t, 40, 40, color.RGBA{20, 120, 60, 255}))
+	img, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, solid(t, 40, 40, color.RGBA{20, 120, 60, 255}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestCopyAndDeleteDrafts(t *testing.T) {
 	if err := e.svc.Delete(ctx, e.merchant, pub.ID); !errors.Is(err, campaign.ErrConflict) {
 		t.Fatalf("deleting a published campaign: %v", err)
 	}
-	other, err := e.svc.CreateMerchant(ctx, "别人")
+	other, err := e.svc.Merchants().CreateMerchant(ctx, "别人")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestCopyAndDeleteDrafts(t *testing.T) {
 			t.Fatalf("deleted draft %d still there: %v", id, err)
 		}
 	}
-	if _, err := e.svc.Media(ctx, e.merchant, strings.TrimPrefix(img.URL(), fmt.Sprintf("/media/%d/", e.merchant))); err != nil {
+	if _, err := e.svc.Merchants().Media(ctx, e.merchant, strings.TrimPrefix(img.URL(), fmt.Sprintf("/media/%d/", e.merchant))); err != nil {
 		t.Errorf("the shared image went with the draft: %v", err)
 	}
 	if got := e.reload(pub); got.ProductImages[0] != img.URL() {

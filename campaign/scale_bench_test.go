@@ -11,7 +11,6 @@ import (
 	"fenxiao/campaign/seed"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
-	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
 
@@ -25,18 +24,15 @@ import (
 func BenchmarkConsoleAtScale(b *testing.B) {
 	db := dbtest.DB(b)
 	svc, err := campaign.NewService(campaign.Config{
-		DB: db, Wallet: wallet.NewService(db), Regions: regions,
-		Secret:  []byte("0123456789abcdef0123456789abcdef"),
-		BaseURL: hookURL,
-		WeChat:  wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second},
-		Now:     clock.Now,
+		DB: db, Wallet: wallet.NewService(db), Merchants: merchantsFor(b, db), Regions: regions,
+		Secret: testSecret, BaseURL: hookURL, Now: clock.Now,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	for _, n := range []int{10_000, 100_000} {
-		m, err := svc.CreateMerchant(ctx, fmt.Sprintf("规模商家 %d", n))
+		m, err := svc.Merchants().CreateMerchant(ctx, fmt.Sprintf("规模商家 %d", n))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,7 +40,7 @@ func BenchmarkConsoleAtScale(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := svc.SetWeChat(ctx, m, creds); err != nil {
+		if err := svc.Merchants().SetWeChat(ctx, m, creds); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := wallet.NewService(db).TopUpAssets(ctx, nil, m, d("10"), "bench-funds", ""); err != nil {

@@ -3,43 +3,19 @@ package campaign
 import (
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"fenxiao/campaign/merchant"
 
 	"github.com/shopspring/decimal"
 )
 
-// ValidationError says, per form field, what is wrong, in words a merchant understands.
-type ValidationError struct {
-	Fields map[string]string
-	// Shortfall is what the merchant's available assets lack when the refusal is theirs
-	// (wallet.ErrInsufficientFunds): the console links to a top-up of this amount.
-	Shortfall decimal.Decimal
-	cause     error
-}
+// ValidationError says, per form field, what is wrong, in words a merchant understands: the
+// merchant side's type, so one type answers for every form of the console.
+type ValidationError = merchant.ValidationError
 
-func (e *ValidationError) Error() string {
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + e.Fields[k]
-	}
-	return "campaign: invalid: " + strings.Join(parts, "; ")
-}
-
-// Is makes errors.Is(err, ErrInvalid) true, and the wallet's cause visible too.
-func (e *ValidationError) Is(target error) bool {
-	return target == ErrInvalid || (e.cause != nil && target == e.cause)
-}
-
-func invalid(field, msg string) error {
-	return &ValidationError{Fields: map[string]string{field: msg}}
-}
+func invalid(field, msg string) error { return merchant.Invalid(field, msg) }
 
 // Bounds of the integer settings, well inside PostgreSQL's integer columns (2147483647), so
 // that no value a form or an API accepts can overflow one, even summed (stock + added stock,

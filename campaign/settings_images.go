@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"fenxiao/campaign/merchant"
 )
 
 // maxProductImages is how many product pictures a campaign shows (the form offers six);
@@ -61,11 +63,11 @@ func (s *Service) ownImages(ctx context.Context, merchantID int64, set *Settings
 			*src = ""
 			return nil
 		case strings.HasPrefix(img, "/media/"):
-			name, ok := ownMedia(merchantID, img)
+			name, ok := merchant.OwnMedia(merchantID, img)
 			if !ok {
 				return invalid(field, "图片不存在，请重新上传")
 			}
-			if _, err := s.Media(ctx, merchantID, name); errors.Is(err, ErrNotFound) {
+			if _, err := s.merchants.Media(ctx, merchantID, name); errors.Is(err, ErrNotFound) {
 				return invalid(field, "图片不存在，请重新上传")
 			} else if err != nil {
 				return err
@@ -73,7 +75,7 @@ func (s *Service) ownImages(ctx context.Context, merchantID int64, set *Settings
 			*src = img
 			return nil
 		case isWebLink(img):
-			u, err := s.ImportImage(ctx, merchantID, img)
+			u, err := s.merchants.ImportImage(ctx, merchantID, img)
 			var ve *ValidationError
 			if errors.As(err, &ve) {
 				return invalid(field, fmt.Sprintf("图片 %s：%s", truncate(img, 60), ve.Fields["file"]))

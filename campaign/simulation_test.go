@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
@@ -109,21 +110,22 @@ func newWorld(t *testing.T, seed uint64) *world {
 	w.thaw = clock.Freeze(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
 	for i := range w.svc {
 		svc, err := campaign.NewService(campaign.Config{
-			DB: db, Wallet: wallet.NewService(db), Regions: regions, Secret: []byte("0123456789abcdef0123456789abcdef"),
-			BaseURL: hookURL, Now: clock.Now,
-			WeChat: wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: time.Second},
+			DB: db, Wallet: wallet.NewService(db), Regions: regions, Secret: testSecret, BaseURL: hookURL, Now: clock.Now,
+			Merchants: merchantsFor(t, db, func(c *merchant.Config) { c.WeChat.Timeout = time.Second }),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.svc[i] = svc
 		w.payouts[i] = wallet.NewPayouts(db, wallet.NewService(db), wallet.PayoutConfig{
-			Clients: func(ctx context.Context, m int64) (wallet.RedPackets, error) { return svc.WeChatFor(ctx, m) },
-			Rate:    1000, Workers: 2, Lease: time.Minute, CheckEvery: 5 * time.Minute, Now: clock.Now,
+			Clients: func(ctx context.Context, m int64) (wallet.RedPackets, error) {
+				return svc.Merchants().WeChatFor(ctx, m)
+			},
+			Rate: 1000, Workers: 2, Lease: time.Minute, CheckEvery: 5 * time.Minute, Now: clock.Now,
 		})
 	}
 	for i := range 2 {
-		m, err := w.svc[0].CreateMerchant(ctx, fmt.Sprintf("模拟商家%d", i+1))
+		m, err := w.svc[0].Merchants().CreateMerchant(ctx, fmt.Sprintf("模拟商家%d", i+1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +133,7 @@ func newWorld(t *testing.T, seed uint64) *world {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.svc[0].SetWeChat(ctx, m, creds); err != nil {
+		if err := w.svc[0].Merchants().SetWeChat(ctx, m, creds); err != nil {
 			t.Fatal(err)
 		}
 		simulator.HoldNotifications(creds.MchID, true) // the seed decides when they arrive
@@ -328,7 +330,7 @@ func (w *world) do() {
 				}
 				// Most merchants' platforms send refund notifications to Fenxiao; some do not,
 				// and then the refund checks of paid orders (up to a week after payment) find it.
-				url := svc.RefundNotifyURL(m.id)
+				url := svc.Merchants().RefundNotifyURL(m.id)
 				var recent bool
 				if err := w.db.Get(&recent, `SELECT COALESCE(paid_at > $2, true) FROM orders WHERE id = $1`, o.ID, clock.Now().Add(-6*24*time.Hour)); err != nil {
 					w.fail("%v", err)
@@ -363,7 +365,7 @@ func (w *world) do() {
 		}
 	case r < 745:
 		kind = "top-up"
-		tu, err := svc.StartTopUp(ctx, m.id, d([]string{"50", "120.50", "300"}[w.rng.IntN(3)]), "127.0.0.1")
+		tu, err := svc.Merchants().StartTopUp(ctx, m.id, d([]string{"50", "120.50", "300"}[w.rng.IntN(3)]), "127.0.0.1")
 		w.check(kind, err)
 		if err == nil && w.rng.IntN(4) > 0 { // the merchant scans the QR code and pays
 			prepay, err := simulator.PrepayIDOfCodeURL(tu.CodeURL)
@@ -420,12 +422,12 @@ func (w *world) refundAndDie(svc *campaign.Service, m *simMerchant, o campaign.O
 	}
 	total, _ := wallet.ToFen(o.Amount)
 	rest, _ := wallet.ToFen(o.Amount.Sub(o.Refunded))
-	wx, err := svc.WeChatFor(ctx, m.id)
+	wx, err := svc.Merchants().WeChatFor(ctx, m.id)
 	if err != nil || rest <= 0 {
 		return
 	}
 	_, err = wx.Refund(ctx, wechat.Refund{OutTradeNo: o.OutTradeNo, OutRefundNo: campaign.RefundNo(o.OutTradeNo, n),
-		TotalFen: total, RefundFen: rest, NotifyURL: svc.RefundNotifyURL(m.id)})
+		TotalFen: total, RefundFen: rest, NotifyURL: svc.Merchants().RefundNotifyURL(m.id)})
 	w.check("refund at WeChat", err)
 }
 
@@ -441,7 +443,7 @@ func (w *world) jobs(both bool) string {
 		{"refund oversold", func(i int) (int, error) { return w.svc[i].RefundOversold(ctx) }},
 		{"settle held", func(i int) (int, error) { return w.svc[i].SettleHeld(ctx) }},
 		{"check refunds", func(i int) (int, error) { return w.svc[i].SyncRefunds(ctx) }},
-		{"query top-ups", func(i int) (int, error) { return w.svc[i].QueryTopUps(ctx) }},
+		{"query top-ups", func(i int) (int, error) { return w.svc[i].Merchants().QueryTopUps(ctx) }},
 		{"release ended", func(i int) (int, error) { return w.svc[i].ReleaseEnded(ctx) }},
 		{"send packets", func(i int) (int, error) { return w.payouts[i].SendDue(ctx) }},
 		{"sync packets", func(i int) (int, error) { return w.payouts[i].SyncSent(ctx) }},
@@ -525,7 +527,7 @@ func (w *world) drain() {
 			w.jobs(false)
 		}
 		for _, j := range []func(context.Context) (int, error){w.svc[0].CloseExpired, w.svc[0].QueryUnpaid, w.svc[0].RefundOversold,
-			w.svc[0].SettleHeld, w.svc[0].SyncRefunds, w.svc[0].QueryTopUps, w.svc[0].ReleaseEnded, w.payouts[0].SendDue, w.payouts[0].SyncSent} {
+			w.svc[0].SettleHeld, w.svc[0].SyncRefunds, w.svc[0].Merchants().QueryTopUps, w.svc[0].ReleaseEnded, w.payouts[0].SendDue, w.payouts[0].SyncSent} {
 			_, err := j(ctx)
 			w.check("drain job", err)
 		}

@@ -10,7 +10,6 @@ import (
 	"fenxiao/campaign/seed"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
-	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
 
@@ -23,17 +22,14 @@ import (
 func BenchmarkTeamAtScale(b *testing.B) {
 	db := dbtest.DB(b)
 	svc, err := campaign.NewService(campaign.Config{
-		DB: db, Wallet: wallet.NewService(db), Regions: regions,
-		Secret:  []byte("0123456789abcdef0123456789abcdef"),
-		BaseURL: hookURL,
-		WeChat:  wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second},
-		Now:     clock.Now,
+		DB: db, Wallet: wallet.NewService(db), Merchants: merchantsFor(b, db), Regions: regions,
+		Secret: testSecret, BaseURL: hookURL, Now: clock.Now,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	const n = 100_000
-	m, err := svc.CreateMerchant(ctx, "推广规模商家")
+	m, err := svc.Merchants().CreateMerchant(ctx, "推广规模商家")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,7 +37,7 @@ func BenchmarkTeamAtScale(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := svc.SetWeChat(ctx, m, creds); err != nil {
+	if err := svc.Merchants().SetWeChat(ctx, m, creds); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := wallet.NewService(db).TopUpAssets(ctx, nil, m, d("10"), "bench-funds", ""); err != nil {

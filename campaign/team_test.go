@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"fenxiao/campaign"
-	"fenxiao/wechat"
 )
 
 // The sharer's promotion page lists exactly the sharer's own friends on the campaign and the
@@ -257,8 +256,7 @@ func TestReopeningTheSameShareLinkWritesNothing(t *testing.T) {
 func TestReopenedShareLinkSkipsTheQuery(t *testing.T) {
 	e := newEnv(t, "1000")
 	svc, err := campaign.NewService(campaign.Config{
-		DB: e.db, Wallet: e.wallet, Regions: regions, Secret: []byte("0123456789abcdef0123456789abcdef"), BaseURL: hookURL,
-		WeChat: wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second}, Now: clock.Now,
+		DB: e.db, Wallet: e.wallet, Merchants: e.svc.Merchants(), Regions: regions, Secret: testSecret, BaseURL: hookURL, Now: clock.Now,
 		SessionReuse: time.Hour, // no expiry during the test: the counts below do not depend on its speed
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
@@ -33,7 +34,7 @@ func newTopUpEnv(t *testing.T) *topUpEnv {
 	db := dbtest.DB(t)
 	te := &topUpEnv{}
 	var svc *campaign.Service
-	var merchant int64
+	var merchantID int64
 	notify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if te.drop.Load() || !strings.HasSuffix(r.URL.Path, "/topup") {
@@ -41,7 +42,7 @@ func newTopUpEnv(t *testing.T) *topUpEnv {
 			return
 		}
 		te.replies.Add(1)
-		if err := svc.HandleTopUpNotify(r.Context(), merchant, body); err != nil {
+		if err := svc.Merchants().HandleTopUpNotify(r.Context(), merchantID, body); err != nil {
 			w.Write(wechat.NotifyReply(false, err.Error())) //nolint:errcheck
 			return
 		}
@@ -50,16 +51,16 @@ func newTopUpEnv(t *testing.T) *topUpEnv {
 	t.Cleanup(notify.Close)
 	var err error
 	svc, err = campaign.NewService(campaign.Config{
-		DB: db, Wallet: wallet.NewService(db), Regions: regions, Secret: []byte("0123456789abcdef0123456789abcdef"),
-		BaseURL: notify.URL, WeChat: wechat.Options{APIBase: simURL, BrowserBase: simURL, Timeout: 5 * time.Second}, Now: clock.Now,
+		DB: db, Wallet: wallet.NewService(db), Regions: regions, Secret: testSecret, BaseURL: notify.URL, Now: clock.Now,
+		Merchants: merchantsFor(t, db, func(c *merchant.Config) { c.BaseURL = notify.URL }),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if merchant, err = svc.CreateMerchant(ctx, "充值测试"); err != nil {
+	if merchantID, err = svc.Merchants().CreateMerchant(ctx, "充值测试"); err != nil {
 		t.Fatal(err)
 	}
-	te.env = &env{t: t, db: db, svc: svc, wallet: wallet.NewService(db), merchant: merchant}
+	te.env = &env{t: t, db: db, svc: svc, wallet: wallet.NewService(db), merchant: merchantID}
 	return te
 }
 
@@ -69,14 +70,14 @@ func (te *topUpEnv) setUpWeChat() {
 	if err != nil {
 		te.t.Fatal(err)
 	}
-	if err := te.svc.SetWeChat(ctx, te.merchant, creds); err != nil {
+	if err := te.svc.Merchants().SetWeChat(ctx, te.merchant, creds); err != nil {
 		te.t.Fatal(err)
 	}
 	te.creds = creds
 }
 
 // scanAndPay pays a top-up's QR code as a user of the merchant would in WeChat.
-func (te *topUpEnv) scanAndPay(tu *campaign.TopUp) {
+func (te *topUpEnv) scanAndPay(tu *merchant.TopUp) {
 	te.t.Helper()
 	prepay, err := simulator.PrepayIDOfCodeURL(tu.CodeURL)
 	if err != nil {
@@ -91,11 +92,11 @@ func (te *topUpEnv) scanAndPay(tu *campaign.TopUp) {
 	}
 }
 
-func (te *topUpEnv) waitTopUp(id int64, status string) *campaign.TopUp {
+func (te *topUpEnv) waitTopUp(id int64, status string) *merchant.TopUp {
 	te.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		tu, err := te.svc.TopUp(ctx, te.merchant, id)
+		tu, err := te.svc.Merchants().TopUp(ctx, te.merchant, id)
 		if err != nil {
 			te.t.Fatal(err)
 		}
@@ -111,11 +112,11 @@ func (te *topUpEnv) waitTopUp(id int64, status string) *campaign.TopUp {
 
 func TestTopUpRules(t *testing.T) {
 	te := newTopUpEnv(t)
-	_, err := te.svc.StartTopUp(ctx, te.merchant, d("100"), "")
+	_, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("100"), "")
 	wantField(t, err, "amount", "请先在「微信设置」中填写")
 	te.setUpWeChat()
 	for amount, want := range map[string]string{"0.50": "1 元到 50,000 元", "50000.01": "1 元到 50,000 元", "10.001": "最多两位小数"} {
-		_, err := te.svc.StartTopUp(ctx, te.merchant, d(amount), "")
+		_, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d(amount), "")
 		wantField(t, err, "amount", want)
 	}
 }
@@ -125,7 +126,7 @@ func TestTopUpRules(t *testing.T) {
 func TestTopUpCreditsAssetsExactlyOnce(t *testing.T) {
 	te := newTopUpEnv(t)
 	te.setUpWeChat()
-	tu, err := te.svc.StartTopUp(ctx, te.merchant, d("300.50"), "127.0.0.1")
+	tu, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("300.50"), "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestTopUpCreditsAssetsExactlyOnce(t *testing.T) {
 	if len(p.Lines) != 1 || p.Lines[0].Label() != "充值" || p.Lines[0].Ref != tu.OutTradeNo {
 		t.Fatalf("statement %+v", p.Lines)
 	}
-	list, err := te.svc.TopUps(ctx, te.merchant, 10)
+	list, err := te.svc.Merchants().TopUps(ctx, te.merchant, 10)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("top-ups %v, %v", list, err)
 	}
@@ -180,17 +181,17 @@ func TestTopUpStatusQueriesALostNotification(t *testing.T) {
 	te := newTopUpEnv(t)
 	te.setUpWeChat()
 	te.drop.Store(true)
-	tu, err := te.svc.StartTopUp(ctx, te.merchant, d("50"), "")
+	tu, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("50"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	te.scanAndPay(tu)
-	if got, err := te.svc.TopUpStatus(ctx, te.merchant, tu.ID); err != nil || got.Status != "pending" {
+	if got, err := te.svc.Merchants().TopUpStatus(ctx, te.merchant, tu.ID); err != nil || got.Status != "pending" {
 		t.Fatalf("fresh top-up: %+v, %v (it is too early to ask WeChat)", got, err)
 	}
 	clock.Advance(11 * time.Second)
 	for range 2 {
-		got, err := te.svc.TopUpStatus(ctx, te.merchant, tu.ID)
+		got, err := te.svc.Merchants().TopUpStatus(ctx, te.merchant, tu.ID)
 		if err != nil || got.Status != "paid" {
 			t.Fatalf("after the query: %+v, %v", got, err)
 		}
@@ -202,15 +203,15 @@ func TestTopUpStatusQueriesALostNotification(t *testing.T) {
 	equal(t, "available", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "50")
 
 	// An unpaid top-up past its expiry is closed.
-	unpaid, err := te.svc.StartTopUp(ctx, te.merchant, decimal.NewFromInt(20), "")
+	unpaid, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, decimal.NewFromInt(20), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(2*time.Hour + time.Minute)
-	if got, err := te.svc.TopUpStatus(ctx, te.merchant, unpaid.ID); err != nil || got.Status != "closed" {
+	if got, err := te.svc.Merchants().TopUpStatus(ctx, te.merchant, unpaid.ID); err != nil || got.Status != "closed" {
 		t.Fatalf("expired top-up: %+v, %v", got, err)
 	}
-	if _, err := te.svc.TopUp(ctx, te.merchant+1000, unpaid.ID); err == nil {
+	if _, err := te.svc.Merchants().TopUp(ctx, te.merchant+1000, unpaid.ID); err == nil {
 		t.Fatal("another merchant sees the top-up")
 	}
 	audit(t, te.db)
@@ -222,21 +223,21 @@ func TestQueryTopUpsJob(t *testing.T) {
 	te := newTopUpEnv(t)
 	te.setUpWeChat()
 	te.drop.Store(true)
-	tu, err := te.svc.StartTopUp(ctx, te.merchant, d("88.80"), "")
+	tu, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("88.80"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	te.scanAndPay(tu)
-	if _, err := te.svc.QueryTopUps(ctx); err != nil {
+	if _, err := te.svc.Merchants().QueryTopUps(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := te.svc.TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
+	if got, _ := te.svc.Merchants().TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
 		t.Fatalf("a top-up younger than a minute was queried: %s", got.Status)
 	}
 	clock.Advance(2 * time.Minute)
 	errs := make(chan error, 2)
 	for range 2 {
-		go func() { _, err := te.svc.QueryTopUps(ctx); errs <- err }()
+		go func() { _, err := te.svc.Merchants().QueryTopUps(ctx); errs <- err }()
 	}
 	for range 2 {
 		if err := <-errs; err != nil {
@@ -258,11 +259,11 @@ func TestQueryTopUpsIsolatesAHangingMerchant(t *testing.T) {
 	hanging.drop.Store(true)
 	healthy.drop.Store(true)
 	for range 10 { // the oldest pending top-ups are the hanging merchant's
-		if _, err := hanging.svc.StartTopUp(ctx, hanging.merchant, d("50"), ""); err != nil {
+		if _, err := hanging.svc.Merchants().StartTopUp(ctx, hanging.merchant, d("50"), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tu, err := healthy.svc.StartTopUp(ctx, healthy.merchant, d("66"), "")
+	tu, err := healthy.svc.Merchants().StartTopUp(ctx, healthy.merchant, d("66"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,10 +276,10 @@ func TestQueryTopUpsIsolatesAHangingMerchant(t *testing.T) {
 	defer clock.Advance(-2 * time.Minute)
 	jctx, cancel := context.WithTimeout(ctx, 15*time.Second) // under the hanging merchant's 10 × 5 s
 	defer cancel()
-	if _, err := healthy.svc.QueryTopUps(jctx); err != nil {
+	if _, err := healthy.svc.Merchants().QueryTopUps(jctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := healthy.svc.TopUp(ctx, healthy.merchant, tu.ID); got.Status != "paid" {
+	if got, _ := healthy.svc.Merchants().TopUp(ctx, healthy.merchant, tu.ID); got.Status != "paid" {
 		t.Fatalf("the healthy merchant's paid top-up is %s after the run", got.Status)
 	}
 	var backedOff int
@@ -294,7 +295,7 @@ func TestQueryTopUpsIsolatesAHangingMerchant(t *testing.T) {
 func TestTopUpNotificationSignedByTheMerchantIsNotEnough(t *testing.T) {
 	te := newTopUpEnv(t)
 	te.setUpWeChat()
-	tu, err := te.svc.StartTopUp(ctx, te.merchant, d("500"), "")
+	tu, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("500"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +307,7 @@ func TestTopUpNotificationSignedByTheMerchantIsNotEnough(t *testing.T) {
 	if len(replies) != 1 || strings.Contains(replies[0], "SUCCESS") {
 		t.Errorf("a notification WeChat does not back answered %v", replies)
 	}
-	if got, _ := te.svc.TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
+	if got, _ := te.svc.Merchants().TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
 		t.Fatalf("an unpaid top-up is %s after a self-signed notification", got.Status)
 	}
 	equal(t, "available", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "0")

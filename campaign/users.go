@@ -62,7 +62,7 @@ func (s *Service) refreshFan(ctx context.Context, u *User) error {
 	if u.Subscribed && u.FanCheckedAt != nil && !u.FanCheckedAt.After(now) && now.Sub(*u.FanCheckedAt) < fanTrust {
 		return nil
 	}
-	wx, err := s.WeChatFor(ctx, u.MerchantID)
+	wx, err := s.wechatFor(ctx, u.MerchantID)
 	if err != nil {
 		return err
 	}

@@ -238,7 +238,7 @@ func TestWeChatSideStateReachesTheOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wx, err := e.svc.WeChatFor(ctx, e.merchant)
+		wx, err := e.svc.Merchants().WeChatFor(ctx, e.merchant)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func TestPartialRefundInThePlatform(t *testing.T) {
 	a, b := e.user("甲"), e.user("乙")
 	e.svc.Bind(ctx, c, b, e.svc.ShareToken(c.ID, a.ID)) //nolint:errcheck
 	o := e.buy(c, b, 3)                                 // 264.00, commission 6.00 held
-	if _, err := simulator.RefundInPlatform(e.creds.MchID, o.OutTradeNo, 10000, e.svc.RefundNotifyURL(e.merchant)); err != nil {
+	if _, err := simulator.RefundInPlatform(e.creds.MchID, o.OutTradeNo, 10000, e.svc.Merchants().RefundNotifyURL(e.merchant)); err != nil {
 		t.Fatal(err) // 100.00: one whole unit (88.00) and a part of another
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -10,13 +10,14 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
 
 // formOf is the settings form filled with creds, as a merchant types them.
-func formOfCreds(c wechat.Credentials) campaign.WeChatForm {
-	return campaign.WeChatForm{AppID: c.AppID, AppSecret: c.AppSecret, Token: c.Token, EncodingAESKey: c.EncodingAESKey,
+func formOfCreds(c wechat.Credentials) merchant.WeChatForm {
+	return merchant.WeChatForm{AppID: c.AppID, AppSecret: c.AppSecret, Token: c.Token, EncodingAESKey: c.EncodingAESKey,
 		MchID: c.MchID, APIKey: c.APIKey, CertP12: c.CertP12}
 }
 
@@ -28,7 +29,7 @@ func formOfCreds(c wechat.Credentials) campaign.WeChatForm {
 func TestWeChatSettingsVerifiedBeforeBinding(t *testing.T) {
 	owner := newEnv(t, "") // binds its AppID (newEnv saves its simulator credentials)
 	e := newEnv(t, "100")
-	fresh, err := e.svc.CreateMerchant(ctx, "新商家")
+	fresh, err := e.svc.Merchants().CreateMerchant(ctx, "新商家")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +43,14 @@ func TestWeChatSettingsVerifiedBeforeBinding(t *testing.T) {
 	}
 	nothingSaved := func(what string) {
 		t.Helper()
-		if info, err := e.svc.WeChatInfo(ctx, fresh); err != nil || info.Configured {
+		if info, err := e.svc.Merchants().WeChatInfo(ctx, fresh); err != nil || info.Configured {
 			t.Fatalf("%s: settings were saved: %+v, %v", what, info, err)
 		}
 	}
-	save := func(f campaign.WeChatForm) (map[string]string, time.Duration) {
+	save := func(f merchant.WeChatForm) (map[string]string, time.Duration) {
 		t.Helper()
 		start := time.Now()
-		err := e.svc.SaveWeChat(ctx, fresh, f)
+		err := e.svc.Merchants().SaveWeChat(ctx, fresh, f)
 		took := time.Since(start)
 		if err == nil {
 			return nil, took
@@ -93,7 +94,7 @@ func TestWeChatSettingsVerifiedBeforeBinding(t *testing.T) {
 	// Probing: an AppID bound here and one bound nowhere, each with a guessed secret and the
 	// prober's own pay settings, answer the same; so does the bound AppID with its real
 	// secret and pay settings (had they leaked).
-	probe := func(target wechat.Credentials, secret string) campaign.WeChatForm {
+	probe := func(target wechat.Credentials, secret string) merchant.WeChatForm {
 		f := formOfCreds(mine)
 		f.AppID, f.AppSecret = target.AppID, secret
 		return f
@@ -110,7 +111,7 @@ func TestWeChatSettingsVerifiedBeforeBinding(t *testing.T) {
 	}
 	t.Logf("answer times: bound AppID %s, unbound AppID %s, stolen settings %s", tookBound, tookFree, tookStolen)
 	nothingSaved("another merchant's AppID")
-	if info, err := owner.svc.WeChatInfo(ctx, owner.merchant); err != nil || info.AppID != owner.creds.AppID {
+	if info, err := owner.svc.Merchants().WeChatInfo(ctx, owner.merchant); err != nil || info.AppID != owner.creds.AppID {
 		t.Fatalf("the owner's settings: %+v, %v", info, err)
 	}
 
@@ -128,7 +129,7 @@ func TestWeChatSettingsVerifiedBeforeBinding(t *testing.T) {
 	if got, _ := save(formOfCreds(mine)); got != nil {
 		t.Fatalf("honest settings: %v", got)
 	}
-	if ok, err := e.svc.WeChatVerified(ctx, fresh); err != nil || !ok {
+	if ok, err := e.svc.Merchants().WeChatVerified(ctx, fresh); err != nil || !ok {
 		t.Fatalf("verified after saving: %v, %v", ok, err)
 	}
 	if _, err := e.wallet.TopUpAssets(ctx, nil, fresh, decimal.NewFromInt(10), "funds", ""); err != nil {
@@ -137,7 +138,7 @@ func TestWeChatSettingsVerifiedBeforeBinding(t *testing.T) {
 	if _, err := e.svc.Publish(ctx, fresh, c.ID); err != nil {
 		t.Fatalf("publishing with verified settings: %v", err)
 	}
-	if !errors.Is(e.svc.SetWeChat(ctx, fresh, wrongKeyCreds(mine)), campaign.ErrInvalid) {
+	if !errors.Is(e.svc.Merchants().SetWeChat(ctx, fresh, wrongKeyCreds(mine)), campaign.ErrInvalid) {
 		t.Fatal("SetWeChat stored a wrong key")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
 )
 
@@ -24,7 +25,7 @@ import (
 // redirect (POST-redirect-GET) or the same form again with its errors beside the fields.
 //
 // Security:
-//   - Sessions live in PostgreSQL (campaign.ConsoleSession); the cookie holds a random
+//   - Sessions live in PostgreSQL (merchant.ConsoleSession); the cookie holds a random
 //     token whose SHA-256 is the row's key. Log-in always makes a new session and deletes the
 //     one the browser had, so a session fixed before log-in is worthless.
 //   - CSRF: every form carries a token that is an HMAC, under a key derived from SECRET_KEY, of
@@ -143,7 +144,7 @@ func (con *console) csrfToken(c *fiber.Ctx) string {
 
 // auth loads the session or sends the browser to the log-in page.
 func (con *console) auth(c *fiber.Ctx) error {
-	ses, err := con.campaign.ConsoleSession(c.UserContext(), c.Cookies(conSessionCookie))
+	ses, err := con.merchants.ConsoleSession(c.UserContext(), c.Cookies(conSessionCookie))
 	if errors.Is(err, campaign.ErrNotFound) {
 		if c.Method() != fiber.MethodGet {
 			return fiber.NewError(fiber.StatusUnauthorized, "登录已过期，请重新登录")
@@ -159,13 +160,13 @@ func (con *console) auth(c *fiber.Ctx) error {
 }
 
 // session is the signed-in merchant of a request behind auth.
-func session(c *fiber.Ctx) *campaign.ConsoleSession {
-	ses, _ := c.Locals("session").(*campaign.ConsoleSession)
+func session(c *fiber.Ctx) *merchant.ConsoleSession {
+	ses, _ := c.Locals("session").(*merchant.ConsoleSession)
 	return ses
 }
 
-// merchant is the signed-in merchant's id: every console query filters by it.
-func merchant(c *fiber.Ctx) int64 { return session(c).MerchantID }
+// merchantOf is the signed-in merchant's id: every console query filters by it.
+func merchantOf(c *fiber.Ctx) int64 { return session(c).MerchantID }
 
 func (con *console) cookie(name, value string, maxAge int) *fiber.Cookie {
 	return &fiber.Cookie{Name: name, Value: value, Path: conCookiePath, MaxAge: maxAge,
@@ -248,7 +249,7 @@ func topUpLink(short decimal.Decimal) string {
 type consolePage struct {
 	Title   string
 	Nav     string // the sidebar entry to highlight
-	Session *campaign.ConsoleSession
+	Session *merchant.ConsoleSession
 	CSRF    string
 	Flash   *flash
 	Problem *wallet.Problem // red packets paused: the banner

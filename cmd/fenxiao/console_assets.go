@@ -13,6 +13,7 @@ import (
 	qr "github.com/piglig/go-qr"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
 )
 
@@ -65,7 +66,7 @@ func parseStatementQuery(c *fiber.Ctx) statementQuery {
 // top-ups and the statement.
 type assetsData struct {
 	Amount    string // the top-up form's value
-	TopUps    []campaign.TopUp
+	TopUps    []merchant.TopUp
 	Statement campaign.StatementPage
 	Query     statementQuery
 	Campaigns []campaign.Campaign // for the statement filter
@@ -85,12 +86,12 @@ func (d assetsData) CSVURL() string {
 }
 
 func (con *console) loadAssets(c *fiber.Ctx, d *assetsData) error {
-	ctx, m := c.UserContext(), merchant(c)
+	ctx, m := c.UserContext(), merchantOf(c)
 	var err error
 	if d.Statement, err = con.campaign.Statement(ctx, m, d.Query.filter(con.cfg.TimeZone)); err != nil {
 		return err
 	}
-	if d.TopUps, err = con.campaign.TopUps(ctx, m, 5); err != nil {
+	if d.TopUps, err = con.merchants.TopUps(ctx, m, 5); err != nil {
 		return err
 	}
 	d.Campaigns, err = con.campaign.List(ctx, m)
@@ -107,7 +108,7 @@ func (con *console) assetsPage(c *fiber.Ctx) error {
 }
 
 func (con *console) statementCSV(c *fiber.Ctx) error {
-	m, f := merchant(c), parseStatementQuery(c).filter(con.cfg.TimeZone)
+	m, f := merchantOf(c), parseStatementQuery(c).filter(con.cfg.TimeZone)
 	return con.streamCSV(c, "statement", func(ctx context.Context) error {
 		one := f
 		one.Limit = 1
@@ -123,9 +124,9 @@ func (con *console) statementCSV(c *fiber.Ctx) error {
 func (con *console) startTopUp(c *fiber.Ctx) error {
 	raw := c.FormValue("amount")
 	amount, err := wallet.ParseYuan(raw)
-	var t *campaign.TopUp
+	var t *merchant.TopUp
 	if err == nil {
-		t, err = con.campaign.StartTopUp(c.UserContext(), merchant(c), amount, con.cfg.payoutClientIP())
+		t, err = con.merchants.StartTopUp(c.UserContext(), merchantOf(c), amount, con.cfg.payoutClientIP())
 	} else {
 		err = &campaign.ValidationError{Fields: map[string]string{"amount": reasonOf(err)}}
 	}
@@ -149,14 +150,14 @@ func reasonOf(err error) string {
 
 // topUpData is the QR page of a top-up.
 type topUpData struct {
-	TopUp *campaign.TopUp
+	TopUp *merchant.TopUp
 	// SimPayURL opens the simulator's Native-pay page for this code (dev and tests only).
 	SimPayURL string
 }
 
 func (con *console) topUpPage(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
-	t, err := con.campaign.TopUp(c.UserContext(), merchant(c), int64(id))
+	t, err := con.merchants.TopUp(c.UserContext(), merchantOf(c), int64(id))
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (con *console) topUpPage(c *fiber.Ctx) error {
 // topUpStatus is what the QR page polls; it asks WeChat when the notification is late.
 func (con *console) topUpStatus(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
-	t, err := con.campaign.TopUpStatus(c.UserContext(), merchant(c), int64(id))
+	t, err := con.merchants.TopUpStatus(c.UserContext(), merchantOf(c), int64(id))
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func (con *console) topUpStatus(c *fiber.Ctx) error {
 // topUpQR draws the top-up's code_url as a QR code, on this server: the code never leaves it.
 func (con *console) topUpQR(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
-	t, err := con.campaign.TopUp(c.UserContext(), merchant(c), int64(id))
+	t, err := con.merchants.TopUp(c.UserContext(), merchantOf(c), int64(id))
 	if err != nil {
 		return err
 	}
@@ -207,6 +208,6 @@ func (con *console) topUpQR(c *fiber.Ctx) error {
 // (duplicates too), FAIL when it does not verify or the database is down.
 func (con *console) topUpNotify(c *fiber.Ctx) error {
 	m, _ := c.ParamsInt("merchant")
-	err := con.campaign.HandleTopUpNotify(c.UserContext(), int64(m), c.Body())
+	err := con.merchants.HandleTopUpNotify(c.UserContext(), int64(m), c.Body())
 	return con.notifyReply(c, int64(m), "top-up", err)
 }

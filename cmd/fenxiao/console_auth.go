@@ -3,9 +3,9 @@ package main
 import (
 	"strings"
 
-	"github.com/gofiber/fiber/v2"
+	"fenxiao/campaign/merchant"
 
-	"fenxiao/campaign"
+	"github.com/gofiber/fiber/v2"
 )
 
 // authForm is what the log-in and sign-up pages show again after an error (never the
@@ -15,15 +15,15 @@ type authForm struct {
 }
 
 func (con *console) loginPage(c *fiber.Ctx) error {
-	if _, err := con.campaign.ConsoleSession(c.UserContext(), c.Cookies(conSessionCookie)); err == nil {
+	if _, err := con.merchants.ConsoleSession(c.UserContext(), c.Cookies(conSessionCookie)); err == nil {
 		return c.Redirect(consoleNext(c.Query("next")), fiber.StatusSeeOther)
 	}
 	return con.render(c, "login", &consolePage{Title: "登录", Data: authForm{Next: c.Query("next")}})
 }
 
 func (con *console) login(c *fiber.Ctx) error {
-	f := campaign.LogInForm{Email: c.FormValue("email"), Password: c.FormValue("password"), IP: con.remoteIP(c)}
-	_, token, err := con.campaign.LogIn(c.UserContext(), f, c.Cookies(conSessionCookie))
+	f := merchant.LogInForm{Email: c.FormValue("email"), Password: c.FormValue("password"), IP: con.remoteIP(c)}
+	_, token, err := con.merchants.LogIn(c.UserContext(), f, c.Cookies(conSessionCookie))
 	if err != nil {
 		return con.form(c, "login", &consolePage{Title: "登录", Data: authForm{Email: f.Email, Next: c.FormValue("next")}}, err)
 	}
@@ -36,19 +36,19 @@ func (con *console) signupPage(c *fiber.Ctx) error {
 }
 
 func (con *console) signup(c *fiber.Ctx) error {
-	f := campaign.SignUpForm{ShopName: c.FormValue("shop_name"), Email: c.FormValue("email"),
+	f := merchant.SignUpForm{ShopName: c.FormValue("shop_name"), Email: c.FormValue("email"),
 		Password: c.FormValue("password"), Confirm: c.FormValue("confirm"), IP: con.remoteIP(c)}
-	_, token, err := con.campaign.SignUp(c.UserContext(), f)
+	_, token, err := con.merchants.SignUp(c.UserContext(), f)
 	if err != nil {
 		return con.form(c, "signup", &consolePage{Title: "注册", Data: authForm{ShopName: f.ShopName, Email: f.Email}}, err)
 	}
-	con.campaign.EndConsoleSession(c.UserContext(), c.Cookies(conSessionCookie)) //nolint:errcheck // best effort: the old session is replaced
+	con.merchants.EndConsoleSession(c.UserContext(), c.Cookies(conSessionCookie)) //nolint:errcheck // best effort: the old session is replaced
 	c.Cookie(con.cookie(conSessionCookie, token, conSessionMaxAge))
 	return con.redirect(c, "/console/", "ok", "注册成功！下一步：填写微信设置。")
 }
 
 func (con *console) logout(c *fiber.Ctx) error {
-	if err := con.campaign.EndConsoleSession(c.UserContext(), c.Cookies(conSessionCookie)); err != nil {
+	if err := con.merchants.EndConsoleSession(c.UserContext(), c.Cookies(conSessionCookie)); err != nil {
 		return err
 	}
 	c.Cookie(con.cookie(conSessionCookie, "", -1))
@@ -60,8 +60,8 @@ func (con *console) accountPage(c *fiber.Ctx) error {
 }
 
 func (con *console) changePassword(c *fiber.Ctx) error {
-	f := campaign.PasswordForm{Current: c.FormValue("current"), New: c.FormValue("new"), Confirm: c.FormValue("confirm")}
-	err := con.campaign.ChangePassword(c.UserContext(), session(c).ID, f, c.Cookies(conSessionCookie))
+	f := merchant.PasswordForm{Current: c.FormValue("current"), New: c.FormValue("new"), Confirm: c.FormValue("confirm")}
+	err := con.merchants.ChangePassword(c.UserContext(), session(c).ID, f, c.Cookies(conSessionCookie))
 	if err != nil {
 		return con.form(c, "account", &consolePage{Title: "账号", Nav: "account"}, err)
 	}

@@ -14,11 +14,12 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/region"
 	"fenxiao/wallet"
 )
 
 func (con *console) campaignsPage(c *fiber.Ctx) error {
-	list, err := con.campaign.List(c.UserContext(), merchant(c))
+	list, err := con.campaign.List(c.UserContext(), merchantOf(c))
 	if err != nil {
 		return err
 	}
@@ -30,7 +31,7 @@ type campaignFormData struct {
 	Campaign  *campaign.Campaign // nil: a new campaign
 	Form      campaignForm
 	Dropped   []campaign.DroppedImage // image addresses of other hosts that 0012 took out
-	Provinces []campaign.Province
+	Provinces []region.Province
 	Action    string
 	// Risks are settings the merchant has to confirm before they are saved (每卖一件你亏 …);
 	// RiskToken names exactly these messages: ticking it and saving again saves them.
@@ -63,7 +64,7 @@ func (con *console) formPage(c *fiber.Ctx, d campaignFormData, errs map[string]s
 	}
 	d.Action = action
 	if d.Campaign != nil {
-		dropped, err := con.campaign.DroppedImages(c.UserContext(), merchant(c), d.Campaign.ID)
+		dropped, err := con.campaign.DroppedImages(c.UserContext(), merchantOf(c), d.Campaign.ID)
 		if err != nil {
 			return err
 		}
@@ -88,7 +89,7 @@ func (con *console) newCampaignPage(c *fiber.Ctx) error {
 
 // mergeErrors shows the values that did not parse together with every other rule's message.
 func (con *console) mergeErrors(c *fiber.Ctx, id int64, set campaign.Settings, stock int, parseErrs map[string]string) (map[string]string, error) {
-	err := con.campaign.CheckSettings(c.UserContext(), merchant(c), id, set, stock)
+	err := con.campaign.CheckSettings(c.UserContext(), merchantOf(c), id, set, stock)
 	var ve *campaign.ValidationError
 	if err != nil && !errors.As(err, &ve) {
 		return nil, err
@@ -116,7 +117,7 @@ func (con *console) confirmRisks(c *fiber.Ctx, d campaignFormData, id int64, set
 	if len(errs) > 0 {
 		return true, con.formPage(c, d, errs)
 	}
-	risks, err := con.campaign.Risks(c.UserContext(), merchant(c), id, set)
+	risks, err := con.campaign.Risks(c.UserContext(), merchantOf(c), id, set)
 	if err != nil || len(risks) == 0 {
 		return err != nil, err
 	}
@@ -156,7 +157,7 @@ func (con *console) createCampaign(c *fiber.Ctx) error {
 	if done, err := con.confirmRisks(c, campaignFormData{Form: f}, 0, set, stock); done || err != nil {
 		return err
 	}
-	camp, err := con.campaign.Create(c.UserContext(), merchant(c), set, stock)
+	camp, err := con.campaign.Create(c.UserContext(), merchantOf(c), set, stock)
 	var ve *campaign.ValidationError
 	if errors.As(err, &ve) {
 		return con.formPage(c, campaignFormData{Form: f}, ve.Fields)
@@ -196,7 +197,7 @@ func (con *console) updateCampaign(c *fiber.Ctx) error {
 	if done, err := con.confirmRisks(c, campaignFormData{Campaign: old, Form: f}, int64(id), set, 0); done || err != nil {
 		return err
 	}
-	camp, err := con.campaign.Update(c.UserContext(), merchant(c), int64(id), set)
+	camp, err := con.campaign.Update(c.UserContext(), merchantOf(c), int64(id), set)
 	var ve *campaign.ValidationError
 	if errors.As(err, &ve) {
 		if camp, err = con.campaignOf(c); err != nil {
@@ -213,7 +214,7 @@ func (con *console) updateCampaign(c *fiber.Ctx) error {
 // campaignOf loads campaign :id of the signed-in merchant (ErrNotFound for anyone else's).
 func (con *console) campaignOf(c *fiber.Ctx) (*campaign.Campaign, error) {
 	id, _ := c.ParamsInt("id")
-	return con.campaign.Get(c.UserContext(), merchant(c), int64(id))
+	return con.campaign.Get(c.UserContext(), merchantOf(c), int64(id))
 }
 
 // campaignData is the campaign's page: status, numbers, publish, stock, end, links. What
@@ -239,7 +240,7 @@ func (con *console) campaignPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ready, err := con.campaign.WeChatVerified(c.UserContext(), merchant(c))
+	ready, err := con.merchants.WeChatVerified(c.UserContext(), merchantOf(c))
 	if err != nil {
 		return err
 	}
@@ -251,7 +252,7 @@ func (con *console) campaignPage(c *fiber.Ctx) error {
 func (con *console) publishCampaign(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
 	back := fmt.Sprintf("/console/campaigns/%d", id)
-	camp, err := con.campaign.Publish(c.UserContext(), merchant(c), int64(id))
+	camp, err := con.campaign.Publish(c.UserContext(), merchantOf(c), int64(id))
 	if err != nil {
 		return con.refuse(c, back, err)
 	}
@@ -269,7 +270,7 @@ func (con *console) adjustStock(c *fiber.Ctx) error {
 	if c.FormValue("direction") == "remove" {
 		n = -n
 	}
-	if _, err := con.campaign.AdjustStock(c.UserContext(), merchant(c), int64(id), n); err != nil {
+	if _, err := con.campaign.AdjustStock(c.UserContext(), merchantOf(c), int64(id), n); err != nil {
 		return con.refuse(c, back, err)
 	}
 	if n > 0 {
@@ -281,7 +282,7 @@ func (con *console) adjustStock(c *fiber.Ctx) error {
 func (con *console) endCampaign(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
 	back := fmt.Sprintf("/console/campaigns/%d", id)
-	if _, err := con.campaign.EndNow(c.UserContext(), merchant(c), int64(id)); err != nil {
+	if _, err := con.campaign.EndNow(c.UserContext(), merchantOf(c), int64(id)); err != nil {
 		return con.refuse(c, back, err)
 	}
 	return con.redirect(c, back, "ok", "活动已结束。未支付订单关闭后，剩余冻结资产会自动解冻回可用余额。")
@@ -290,7 +291,7 @@ func (con *console) endCampaign(c *fiber.Ctx) error {
 // copyCampaign makes a new draft with the campaign's settings and opens its form.
 func (con *console) copyCampaign(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
-	cp, err := con.campaign.Copy(c.UserContext(), merchant(c), int64(id))
+	cp, err := con.campaign.Copy(c.UserContext(), merchantOf(c), int64(id))
 	if err != nil {
 		return con.refuse(c, fmt.Sprintf("/console/campaigns/%d", id), err)
 	}
@@ -305,7 +306,7 @@ func (con *console) deleteCampaign(c *fiber.Ctx) error {
 	if c.FormValue("confirm") == "" {
 		return con.redirect(c, back, "error", "请勾选确认后再删除草稿")
 	}
-	if err := con.campaign.Delete(c.UserContext(), merchant(c), int64(id)); err != nil {
+	if err := con.campaign.Delete(c.UserContext(), merchantOf(c), int64(id)); err != nil {
 		return con.refuse(c, back, err)
 	}
 	return con.redirect(c, "/console/campaigns", "ok", "草稿已删除")

@@ -77,7 +77,7 @@ func TestConsoleChartsOfASeededCampaign(t *testing.T) {
 	srv, _ := startStack(t, nil)
 	s, _ := testSim()
 	ctx := context.Background()
-	m, err := srv.campaign.CreateMerchant(ctx, "图表店")
+	m, err := srv.merchants.CreateMerchant(ctx, "图表店")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func (con *console) streamCSV(c *fiber.Ctx, name string, check func(ctx context.
 	}
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Attachment(fmt.Sprintf("%s-%s.csv", name, time.Now().In(con.cfg.TimeZone).Format("20060102-1504")))
-	m := merchant(c)
+	m := merchantOf(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		// The request's context ends with the handler; the stream outlives it.
 		ctx, cancel := context.WithTimeout(context.Background(), csvExportTimeout)

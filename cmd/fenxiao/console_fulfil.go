@@ -17,7 +17,7 @@ import (
 func (con *console) shipOrder(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
 	back := fmt.Sprintf("/console/orders/%d", id)
-	o, err := con.campaign.Ship(c.UserContext(), merchant(c), int64(id), c.FormValue("carrier"), c.FormValue("tracking_no"))
+	o, err := con.campaign.Ship(c.UserContext(), merchantOf(c), int64(id), c.FormValue("carrier"), c.FormValue("tracking_no"))
 	if err != nil {
 		return con.refuse(c, back, err)
 	}
@@ -39,7 +39,7 @@ func (con *console) verifyPage(c *fiber.Ctx) error {
 // verifyCode marks the order of a pickup code done, once; a second try says when it was used.
 func (con *console) verifyCode(c *fiber.Ctx) error {
 	code := strings.TrimSpace(c.FormValue("code"))
-	o, err := con.campaign.VerifyPickup(c.UserContext(), merchant(c), code)
+	o, err := con.campaign.VerifyPickup(c.UserContext(), merchantOf(c), code)
 	v := verifyView{Code: code}
 	var ve *campaign.ValidationError
 	var used *campaign.CodeUsedError
@@ -54,7 +54,7 @@ func (con *console) verifyCode(c *fiber.Ctx) error {
 		return err
 	default:
 		v.Code, v.Done = "", o
-		if v.Detail, err = con.campaign.OrderDetail(c.UserContext(), merchant(c), o.ID); err != nil {
+		if v.Detail, err = con.campaign.OrderDetail(c.UserContext(), merchantOf(c), o.ID); err != nil {
 			return err
 		}
 	}

@@ -37,8 +37,8 @@ func (d homeData) Published() bool {
 }
 
 func (con *console) home(c *fiber.Ctx) error {
-	ctx, m := c.UserContext(), merchant(c)
-	info, err := con.campaign.WeChatInfo(ctx, m)
+	ctx, m := c.UserContext(), merchantOf(c)
+	info, err := con.merchants.WeChatInfo(ctx, m)
 	if err != nil {
 		return err
 	}

@@ -25,13 +25,13 @@ func TestConsoleTenantIsolation(t *testing.T) {
 	b, bID := signUp(t, srv, base, "乙店")
 	camp, order, _ := merchantSetup(t, srv, aID, 10)
 	merchantSetup(t, srv, bID, 10) // B has data of its own: ids exist, just not B's
-	topUp, err := srv.campaign.StartTopUp(ctx, aID, decimal.NewFromInt(100), "")
+	topUp, err := srv.merchants.StartTopUp(ctx, aID, decimal.NewFromInt(100), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var png1 bytes.Buffer
 	png.Encode(&png1, image.NewRGBA(image.Rect(0, 0, 8, 8))) //nolint:errcheck
-	media, err := srv.campaign.SaveUpload(ctx, aID, png1.Bytes())
+	media, err := srv.merchants.SaveUpload(ctx, aID, png1.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 )
 
 // upload stores an image the campaign form's script sends (logo, product, splash) and answers
@@ -16,10 +17,10 @@ import (
 // A pasted image address (field "url") is fetched once, here, through the same checks, and
 // stored the same way: the campaign then names the stored copy, never the other host.
 func (con *console) upload(c *fiber.Ctx) error {
-	var u *campaign.Upload
+	var u *merchant.Upload
 	var err error
 	if addr := strings.TrimSpace(c.FormValue("url")); addr != "" {
-		u, err = con.campaign.ImportImage(c.UserContext(), merchant(c), addr)
+		u, err = con.merchants.ImportImage(c.UserContext(), merchantOf(c), addr)
 	} else {
 		fh, ferr := c.FormFile("file")
 		if ferr != nil {
@@ -34,7 +35,7 @@ func (con *console) upload(c *fiber.Ctx) error {
 		if ferr != nil {
 			return ferr
 		}
-		u, err = con.campaign.SaveUpload(c.UserContext(), merchant(c), data)
+		u, err = con.merchants.SaveUpload(c.UserContext(), merchantOf(c), data)
 	}
 	var ve *campaign.ValidationError
 	if errors.As(err, &ve) {
@@ -51,7 +52,7 @@ func (con *console) upload(c *fiber.Ctx) error {
 // as a page.
 func (con *console) media(c *fiber.Ctx) error {
 	m, _ := c.ParamsInt("merchant")
-	u, err := con.campaign.Media(c.UserContext(), int64(m), c.Params("name"))
+	u, err := con.merchants.Media(c.UserContext(), int64(m), c.Params("name"))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/wallet"
 )
 
@@ -22,7 +23,7 @@ type notifyData struct {
 func (d notifyData) Template(k wallet.NoteKind) string { return d.Templates[k] }
 
 func (con *console) notifyData(c *fiber.Ctx, typed map[wallet.NoteKind]string) (notifyData, error) {
-	ctx, m := c.UserContext(), merchant(c)
+	ctx, m := c.UserContext(), merchantOf(c)
 	d := notifyData{Layouts: wallet.Layouts, Templates: typed}
 	var err error
 	if d.Templates == nil {
@@ -44,7 +45,7 @@ func (con *console) saveTemplates(c *fiber.Ctx) error {
 		ids[l.Kind] = c.FormValue("tpl_" + string(l.Kind))
 	}
 	if err := campaign.CheckTemplateIDs(ids); err != nil {
-		info, ierr := con.campaign.WeChatInfo(c.UserContext(), merchant(c))
+		info, ierr := con.merchants.WeChatInfo(c.UserContext(), merchantOf(c))
 		if ierr != nil {
 			return ierr
 		}
@@ -53,9 +54,9 @@ func (con *console) saveTemplates(c *fiber.Ctx) error {
 			return nerr
 		}
 		return con.form(c, "wechat", &consolePage{Title: "微信设置", Nav: "wechat",
-			Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: info.AppID, MchID: info.MchID}, Notify: n}}, err)
+			Data: wechatData{Info: info, Form: merchant.WeChatForm{AppID: info.AppID, MchID: info.MchID}, Notify: n}}, err)
 	}
-	if err := con.payouts.SetTemplates(c.UserContext(), merchant(c), ids); err != nil {
+	if err := con.payouts.SetTemplates(c.UserContext(), merchantOf(c), ids); err != nil {
 		return err
 	}
 	return con.redirect(c, "/console/wechat#notify", "ok", "模板消息设置已保存")
@@ -63,7 +64,7 @@ func (con *console) saveTemplates(c *fiber.Ctx) error {
 
 // receiverQR issues the QR code that binds whoever scans it as the test receiver.
 func (con *console) receiverQR(c *fiber.Ctx) error {
-	if _, err := con.campaign.IssueReceiverQR(c.UserContext(), merchant(c)); err != nil {
+	if _, err := con.campaign.IssueReceiverQR(c.UserContext(), merchantOf(c)); err != nil {
 		return con.refuse(c, "/console/wechat#notify", err)
 	}
 	return con.redirect(c, "/console/wechat#notify", "ok", "请用微信扫描二维码，关注公众号后即绑定为测试消息接收人")
@@ -71,7 +72,7 @@ func (con *console) receiverQR(c *fiber.Ctx) error {
 
 // testMessage sends every configured notification, with sample values, to the test receiver.
 func (con *console) testMessage(c *fiber.Ctx) error {
-	ctx, m := c.UserContext(), merchant(c)
+	ctx, m := c.UserContext(), merchantOf(c)
 	r, err := con.campaign.NotifyReceiver(ctx, m)
 	if err != nil {
 		return err

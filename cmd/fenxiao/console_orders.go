@@ -86,11 +86,11 @@ func (d ordersData) Filtered() bool { return len(d.Query.values()) > 0 }
 
 func (con *console) ordersPage(c *fiber.Ctx) error {
 	q := parseOrderQuery(c)
-	p, err := con.campaign.Orders(c.UserContext(), merchant(c), q.filter(con.cfg.TimeZone, 30))
+	p, err := con.campaign.Orders(c.UserContext(), merchantOf(c), q.filter(con.cfg.TimeZone, 30))
 	if err != nil {
 		return err
 	}
-	list, err := con.campaign.List(c.UserContext(), merchant(c))
+	list, err := con.campaign.List(c.UserContext(), merchantOf(c))
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (con *console) ordersPage(c *fiber.Ctx) error {
 }
 
 func (con *console) ordersCSV(c *fiber.Ctx) error {
-	m, f := merchant(c), parseOrderQuery(c).filter(con.cfg.TimeZone, 0)
+	m, f := merchantOf(c), parseOrderQuery(c).filter(con.cfg.TimeZone, 0)
 	return con.streamCSV(c, "orders", func(ctx context.Context) error {
 		one := f
 		one.Limit = 1
@@ -118,7 +118,7 @@ func (con *console) ordersCSV(c *fiber.Ctx) error {
 
 func (con *console) orderPage(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
-	o, err := con.campaign.OrderDetail(c.UserContext(), merchant(c), int64(id))
+	o, err := con.campaign.OrderDetail(c.UserContext(), merchantOf(c), int64(id))
 	if err != nil {
 		return err
 	}
@@ -142,11 +142,11 @@ func (con *console) refundOrder(c *fiber.Ctx) error {
 		}
 		amount = a
 	}
-	before, err := con.campaign.Order(c.UserContext(), merchant(c), int64(id))
+	before, err := con.campaign.Order(c.UserContext(), merchantOf(c), int64(id))
 	if err != nil {
 		return err
 	}
-	o, err := con.campaign.RefundPart(c.UserContext(), merchant(c), int64(id), amount, c.FormValue("reason"))
+	o, err := con.campaign.RefundPart(c.UserContext(), merchantOf(c), int64(id), amount, c.FormValue("reason"))
 	if err != nil {
 		return con.refuse(c, back, err)
 	}

@@ -68,7 +68,7 @@ func TestConsolePublishNeedsVerifiedWeChat(t *testing.T) {
 		if got := fieldError(body, tc.field); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %d %q, want %q", tc.name, resp.StatusCode, got, tc.want)
 		}
-		if info, err := srv.campaign.WeChatInfo(ctx, m); err != nil || info.Configured {
+		if info, err := srv.merchants.WeChatInfo(ctx, m); err != nil || info.Configured {
 			t.Fatalf("%s: settings saved: %+v %v", tc.name, info, err)
 		}
 	}

@@ -60,7 +60,7 @@ func (con *console) resultsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	r, err := con.campaign.Results(c.UserContext(), merchant(c), camp.ID, con.cfg.TimeZone)
+	r, err := con.campaign.Results(c.UserContext(), merchantOf(c), camp.ID, con.cfg.TimeZone)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ type shipmentsView struct {
 // shippingCSV exports a delivery campaign's 待发货 orders, to be filled in and uploaded back.
 func (con *console) shippingCSV(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
-	m := merchant(c)
+	m := merchantOf(c)
 	return con.streamCSV(c, fmt.Sprintf("shipping-%d", id), func(ctx context.Context) error {
 		_, err := con.campaign.Get(ctx, m, int64(id))
 		return err
@@ -40,7 +40,7 @@ func (con *console) shippingCSV(c *fiber.Ctx) error {
 func (con *console) uploadShipments(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
 	back := fmt.Sprintf("/console/orders?campaign=%d", id)
-	camp, err := con.campaign.Get(c.UserContext(), merchant(c), int64(id))
+	camp, err := con.campaign.Get(c.UserContext(), merchantOf(c), int64(id))
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (con *console) uploadShipments(c *fiber.Ctx) error {
 	rows, err := campaign.ParseShipments(data)
 	var results []campaign.ShipmentResult
 	if err == nil {
-		results, err = con.campaign.ShipAll(c.UserContext(), merchant(c), camp.ID, rows)
+		results, err = con.campaign.ShipAll(c.UserContext(), merchantOf(c), camp.ID, rows)
 	}
 	if errors.Is(err, campaign.ErrShipmentFile) {
 		_, why, _ := strings.Cut(err.Error(), campaign.ErrShipmentFile.Error()+": ")

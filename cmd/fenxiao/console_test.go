@@ -188,7 +188,7 @@ func merchantSetup(t testing.TB, srv *server, m int64, stock int) (*campaign.Cam
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.campaign.SetWeChat(ctx, m, creds); err != nil {
+	if err := srv.merchants.SetWeChat(ctx, m, creds); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(1000), "test-funds", ""); err != nil {

@@ -3,22 +3,22 @@ package main
 import (
 	"io"
 
-	"github.com/gofiber/fiber/v2"
+	"fenxiao/campaign/merchant"
 
-	"fenxiao/campaign"
+	"github.com/gofiber/fiber/v2"
 )
 
 // wechatData is the WeChat settings page: what is stored (ids and which secrets are set),
 // what was typed (ids only: secrets are never sent back to the browser) and the last test.
 type wechatData struct {
-	Info   campaign.WeChatInfo
-	Form   campaign.WeChatForm
-	Test   *campaign.WeChatTest
+	Info   merchant.WeChatInfo
+	Form   merchant.WeChatForm
+	Test   *merchant.WeChatTest
 	Notify notifyData
 }
 
 func (con *console) wechatPage(c *fiber.Ctx) error {
-	info, err := con.campaign.WeChatInfo(c.UserContext(), merchant(c))
+	info, err := con.merchants.WeChatInfo(c.UserContext(), merchantOf(c))
 	if err != nil {
 		return err
 	}
@@ -27,13 +27,13 @@ func (con *console) wechatPage(c *fiber.Ctx) error {
 		return err
 	}
 	return con.render(c, "wechat", &consolePage{Title: "微信设置", Nav: "wechat",
-		Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: info.AppID, MchID: info.MchID}, Notify: n}})
+		Data: wechatData{Info: info, Form: merchant.WeChatForm{AppID: info.AppID, MchID: info.MchID}, Notify: n}})
 }
 
 // saveWeChat stores the settings. The certificate arrives as a file upload and is checked
 // (decoded with the merchant number as its password) before anything is saved.
 func (con *console) saveWeChat(c *fiber.Ctx) error {
-	f := campaign.WeChatForm{
+	f := merchant.WeChatForm{
 		AppID: c.FormValue("app_id"), AppSecret: c.FormValue("app_secret"), Token: c.FormValue("token"),
 		EncodingAESKey: c.FormValue("aes_key"), MchID: c.FormValue("mch_id"), APIKey: c.FormValue("api_key"),
 	}
@@ -48,8 +48,8 @@ func (con *console) saveWeChat(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := con.campaign.SaveWeChat(c.UserContext(), merchant(c), f); err != nil {
-		info, ierr := con.campaign.WeChatInfo(c.UserContext(), merchant(c))
+	if err := con.merchants.SaveWeChat(c.UserContext(), merchantOf(c), f); err != nil {
+		info, ierr := con.merchants.WeChatInfo(c.UserContext(), merchantOf(c))
 		if ierr != nil {
 			return ierr
 		}
@@ -58,14 +58,14 @@ func (con *console) saveWeChat(c *fiber.Ctx) error {
 			return nerr
 		}
 		return con.form(c, "wechat", &consolePage{Title: "微信设置", Nav: "wechat",
-			Data: wechatData{Info: info, Form: campaign.WeChatForm{AppID: f.AppID, MchID: f.MchID}, Notify: n}}, err)
+			Data: wechatData{Info: info, Form: merchant.WeChatForm{AppID: f.AppID, MchID: f.MchID}, Notify: n}}, err)
 	}
 	return con.redirect(c, "/console/wechat", "ok", "微信设置已保存。密钥已加密保存，不会再显示。")
 }
 
 // testWeChat asks WeChat whether the stored settings work and shows the answer on the page.
 func (con *console) testWeChat(c *fiber.Ctx) error {
-	res, err := con.campaign.TestWeChat(c.UserContext(), merchant(c))
+	res, err := con.merchants.TestWeChat(c.UserContext(), merchantOf(c))
 	if err != nil {
 		return con.refuse(c, "/console/wechat", err)
 	}
@@ -83,7 +83,7 @@ func (con *console) testWeChat(c *fiber.Ctx) error {
 
 // resumePayouts restarts paused red-packet sending once the merchant fixed the cause.
 func (con *console) resumePayouts(c *fiber.Ctx) error {
-	if err := con.payouts.Resume(c.UserContext(), merchant(c)); err != nil {
+	if err := con.payouts.Resume(c.UserContext(), merchantOf(c)); err != nil {
 		return err
 	}
 	return con.redirect(c, consoleNext(c.FormValue("back")), "ok", "红包已恢复发放；若问题仍在，发放会再次暂停并在此提示")

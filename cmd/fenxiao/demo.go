@@ -26,23 +26,24 @@ const (
 // make dev and changes nothing the second time (the credentials are written again: a
 // simulator without a state file makes a new client certificate at each start).
 func seedDemo(ctx context.Context, srv *server, creds wechat.Credentials, log *slog.Logger) (merchantID, campaignID int64, err error) {
-	svc := srv.campaign
-	merchantID, err = svc.MerchantByAppID(ctx, creds.AppID)
+	merchants := srv.merchants
+	merchantID, err = merchants.MerchantByAppID(ctx, creds.AppID)
 	if err != nil {
-		if merchantID, err = svc.CreateMerchant(ctx, "分销宝演示店"); err != nil {
+		if merchantID, err = merchants.CreateMerchant(ctx, "分销宝演示店"); err != nil {
 			return 0, 0, err
 		}
 		log.Info("demo merchant created", "merchant_id", merchantID)
 	}
-	if err := svc.SetWeChat(ctx, merchantID, creds); err != nil {
+	if err := merchants.SetWeChat(ctx, merchantID, creds); err != nil {
 		return 0, 0, fmt.Errorf("demo WeChat settings: %w", err)
 	}
-	if err := svc.EnsureAccount(ctx, merchantID, demoEmail, demoPassword); err != nil {
+	if err := merchants.EnsureAccount(ctx, merchantID, demoEmail, demoPassword); err != nil {
 		return 0, 0, err
 	}
 	if _, err := srv.wallet.TopUpAssets(ctx, nil, merchantID, demoAssets, "demo:topup", "demo"); err != nil {
 		return 0, 0, err
 	}
+	svc := srv.campaign
 	list, err := svc.List(ctx, merchantID)
 	if err != nil {
 		return 0, 0, err

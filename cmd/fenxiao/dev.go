@@ -73,7 +73,7 @@ func (d *devSimulator) connectDemo(ctx context.Context, srv *server, merchantID 
 			return nil
 		}
 	}
-	info, err := srv.campaign.WeChatInfo(ctx, merchantID)
+	info, err := srv.merchants.WeChatInfo(ctx, merchantID)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func consoleMerchant(t *testing.T, st *h5Stack, ctx context.Context, shop string
 		t.Fatal(err)
 	}
 	bg := context.Background()
-	if err := st.srv.campaign.SetWeChat(bg, id, creds); err != nil {
+	if err := st.srv.merchants.SetWeChat(bg, id, creds); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.srv.wallet.TopUpAssets(bg, nil, id, decimal.NewFromInt(1000), "ship-test-funds", ""); err != nil {

@@ -235,7 +235,7 @@ type notice struct {
 // this user (simIP).
 func (s *server) clientIP(c *fiber.Ctx, u *campaign.User) string {
 	if s.simIP != nil && u != nil {
-		if wx, err := s.campaign.WeChatFor(c.UserContext(), u.MerchantID); err == nil {
+		if wx, err := s.merchants.WeChatFor(c.UserContext(), u.MerchantID); err == nil {
 			if ip, ok := s.simIP(wx.AppID(), u.OpenID); ok {
 				return ip
 			}

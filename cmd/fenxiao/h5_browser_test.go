@@ -16,6 +16,7 @@ import (
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
 )
 
 // The whole journey of issue 7 on two phones, through the real server, the simulator's OAuth
@@ -31,11 +32,11 @@ func TestBrowserH5Journey(t *testing.T) {
 		s.Buttons = campaign.Buttons{{Label: "联系客服", Link: "https://example.com/kefu"}}
 	})
 	// A splash ad: the campaign's own cover, uploaded, so the page stays on its origin.
-	cover, err := campaign.RenderCover(camp.ID, camp.ProductName)
+	cover, err := poster.Cover(camp.ID, camp.ProductName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	splash, err := st.srv.campaign.SaveUpload(ctx0, m.id, cover)
+	splash, err := st.srv.merchants.SaveUpload(ctx0, m.id, cover)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func (s *server) h5Earnings(c *fiber.Ctx) error {
 	}
 	v.Flash, v.FlashBad = claimFlash(c)
 	if s.simIP != nil && s.cfg.WeChatAPIBase != "" {
-		if wx, err := s.campaign.WeChatFor(c.UserContext(), camp.MerchantID); err == nil {
+		if wx, err := s.merchants.WeChatFor(c.UserContext(), camp.MerchantID); err == nil {
 			v.Inbox = s.cfg.WeChatAPIBase + "/sim/inbox?" + url.Values{"appid": {wx.AppID()}, "openid": {u.OpenID}}.Encode()
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
 )
 
 // The buyer's side of fulfilment (campaign/fulfil.go): what the order page shows once paid —
@@ -62,7 +63,7 @@ func (s *server) h5PickupCode(c *fiber.Ctx) error {
 	if o.PickupCode == nil {
 		return fiber.NewError(fiber.StatusNotFound, "该订单没有核销码")
 	}
-	png, err := campaign.QRPNG(*o.PickupCode, 240)
+	png, err := poster.QRPNG(*o.PickupCode, 240)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
@@ -109,11 +110,11 @@ func TestBrowserH5Gates(t *testing.T) {
 		// Two detail pictures below the description, then the page again.
 		set := c.Settings
 		for _, name := range []string{"产地茶园", "冲泡方法"} {
-			png, err := campaign.RenderCover(c.ID+int64(len(set.DetailImages))+1, name)
+			png, err := poster.Cover(c.ID+int64(len(set.DetailImages))+1, name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			u, err := st.srv.campaign.SaveUpload(ctx0, m.id, png)
+			u, err := st.srv.merchants.SaveUpload(ctx0, m.id, png)
 			if err != nil {
 				t.Fatal(err)
 			}

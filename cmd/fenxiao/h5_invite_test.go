@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
@@ -96,11 +97,11 @@ func TestH5LandingDetailImages(t *testing.T) {
 	ctx := context.Background()
 	upload := func(merchant int64, seed int64) string {
 		t.Helper()
-		png, err := campaign.RenderCover(seed, fmt.Sprintf("详情 %d", seed))
+		png, err := poster.Cover(seed, fmt.Sprintf("详情 %d", seed))
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := st.srv.campaign.SaveUpload(ctx, merchant, png)
+		u, err := st.srv.merchants.SaveUpload(ctx, merchant, png)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,11 +151,11 @@ func TestConsoleDetailImages(t *testing.T) {
 	b, m := signUp(t, srv, base, "详情图表单")
 	var imgs []string
 	for i := range 10 {
-		png, err := campaign.RenderCover(int64(200+i), "详情")
+		png, err := poster.Cover(int64(200+i), "详情")
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := srv.campaign.SaveUpload(context.Background(), m, png)
+		u, err := srv.merchants.SaveUpload(context.Background(), m, png)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
+	"fenxiao/campaign/region"
 )
 
 // The pages of buying: landing (or the gate that stands in its way), password, buy, the
@@ -58,7 +60,7 @@ func (s *server) gatePage(c *fiber.Ctx, camp *campaign.Campaign, u *campaign.Use
 		campaign.BuyersFull: "名额已满", campaign.SnapshotUser: "请使用完整服务",
 	}
 	if g.FollowQR != nil {
-		png, err := campaign.QRPNG(g.FollowQR.URL, 360)
+		png, err := poster.QRPNG(g.FollowQR.URL, 360)
 		if err != nil {
 			return err
 		}
@@ -96,14 +98,14 @@ func (s *server) h5Password(c *fiber.Ctx) error {
 
 // buyView is the buy page's data.
 type buyView struct {
-	Max       int                 // the most one order may take: the per-order limit or the stock left
-	Referrer  string              // 本单推荐人: the masked sharer the order will name, "" for none
-	Contact   campaign.Contact    // the buyer's details from their last checkout, to start from
-	Provinces []campaign.Province // the address picker's provinces and cities
+	Max       int               // the most one order may take: the per-order limit or the stock left
+	Referrer  string            // 本单推荐人: the masked sharer the order will name, "" for none
+	Contact   campaign.Contact  // the buyer's details from their last checkout, to start from
+	Provinces []region.Province // the address picker's provinces and cities
 }
 
 // Cities is a province's cities for the picker, as one attribute.
-func (buyView) Cities(p campaign.Province) string { return strings.Join(p.Cities, "|") }
+func (buyView) Cities(p region.Province) string { return strings.Join(p.Cities, "|") }
 
 func (s *server) h5Buy(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)

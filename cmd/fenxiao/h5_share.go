@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/poster"
 )
 
 // The pages of sharing: the share page with its poster, the JS-SDK set-up every sharing page
@@ -148,7 +149,7 @@ func (cc *coverCache) get(c *campaign.Campaign) ([]byte, error) {
 	if ok && e.version == c.Version {
 		return e.png, nil
 	}
-	png, err := campaign.RenderCover(c.ID, c.ProductName)
+	png, err := poster.Cover(c.ID, c.ProductName)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ type h5Merchant struct {
 func (st *h5Stack) merchant(name string) *h5Merchant {
 	st.t.Helper()
 	ctx := context.Background()
-	m, err := st.srv.campaign.CreateMerchant(ctx, name)
+	m, err := st.srv.merchants.CreateMerchant(ctx, name)
 	if err != nil {
 		st.t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func (st *h5Stack) merchant(name string) *h5Merchant {
 	if err != nil {
 		st.t.Fatal(err)
 	}
-	if err := st.srv.campaign.SetWeChat(ctx, m, creds); err != nil {
+	if err := st.srv.merchants.SetWeChat(ctx, m, creds); err != nil {
 		st.t.Fatal(err)
 	}
 	if _, err := st.srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(1000), "h5-test-funds", ""); err != nil {

@@ -45,7 +45,7 @@ func TestNotificationsJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.campaign.SetWeChat(ctx, mid, creds); err != nil {
+	if err := srv.merchants.SetWeChat(ctx, mid, creds); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.wallet.TopUpAssets(ctx, nil, mid, decimal.NewFromInt(1000), "notify-funds", ""); err != nil {

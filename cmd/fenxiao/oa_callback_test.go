@@ -41,7 +41,7 @@ func newOAStack(t *testing.T, mode string) *oaStack {
 	s, _ := testSim()
 	st := &oaStack{t: t, srv: srv, base: base, sim: s}
 	var err error
-	if st.m, err = srv.campaign.CreateMerchant(ctx, "公众号回调 "+t.Name()); err != nil {
+	if st.m, err = srv.merchants.CreateMerchant(ctx, "公众号回调 "+t.Name()); err != nil {
 		t.Fatal(err)
 	}
 	if st.creds, err = s.AddMerchant(sim.MerchantConfig{MessageMode: mode, CallbackURL: fmt.Sprintf("%s/wechat/oa/%d", base, st.m)}); err != nil {
@@ -51,7 +51,7 @@ func newOAStack(t *testing.T, mode string) *oaStack {
 	if mode == sim.ModePlain {
 		creds.EncodingAESKey = "" // 明文模式: the merchant entered no key
 	}
-	if err := srv.campaign.SetWeChat(ctx, st.m, creds); err != nil {
+	if err := srv.merchants.SetWeChat(ctx, st.m, creds); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.wallet.TopUpAssets(ctx, nil, st.m, decimal.NewFromInt(100), "funds", ""); err != nil {

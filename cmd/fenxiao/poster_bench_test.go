@@ -44,7 +44,7 @@ func BenchmarkPosterMemory(b *testing.B) {
 	m := st.merchant("内存压测")
 	ctx := context.Background()
 
-	photoUpload, err := st.srv.campaign.SaveUpload(ctx, m.id, benchPhoto(b, 3000))
+	photoUpload, err := st.srv.merchants.SaveUpload(ctx, m.id, benchPhoto(b, 3000))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func BenchmarkPoster(b *testing.B) {
 	st := newH5Stack(b)
 	m := st.merchant("海报压测")
 	ctx := context.Background()
-	photo, err := st.srv.campaign.SaveUpload(ctx, m.id, benchPhoto(b, 3000))
+	photo, err := st.srv.merchants.SaveUpload(ctx, m.id, benchPhoto(b, 3000))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/templates"
 	"fenxiao/wallet"
 )
@@ -25,12 +26,13 @@ type router = fiber.Router
 
 // server holds what the handlers share. Handlers stay thin: parse, one service call, render.
 type server struct {
-	cfg      *Config
-	db       *sqlx.DB
-	log      *slog.Logger
-	wallet   *wallet.Service
-	campaign *campaign.Service
-	payouts  *wallet.Payouts
+	cfg       *Config
+	db        *sqlx.DB
+	log       *slog.Logger
+	wallet    *wallet.Service
+	merchants *merchant.Service
+	campaign  *campaign.Service
+	payouts   *wallet.Payouts
 	// simIP, set when the server runs against the WeChat simulator (dev and tests), gives the
 	// client IP the tester chose for a user (sim.Server.ClientIP); production uses the
 	// request's address.

@@ -13,21 +13,29 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
+	"fenxiao/campaign/region"
 	"fenxiao/wallet"
 	"fenxiao/wechat"
 )
 
 // newServer wires the services on one database.
 func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
-	regions, err := campaign.LoadRegions()
+	regions, err := region.Load()
 	if err != nil {
 		return nil, err
 	}
 	w := wallet.NewService(db)
+	m, err := merchant.NewService(merchant.Config{
+		DB: db, Wallet: w, Secret: cfg.SecretKey, BaseURL: cfg.BaseURL, WeChat: cfg.wechatOptions(), Log: log, Now: cfg.now,
+		FetchAllow: cfg.fetchAllow(),
+	})
+	if err != nil {
+		return nil, err
+	}
 	c, err := campaign.NewService(campaign.Config{
-		DB: db, Wallet: w, Regions: regions, Secret: cfg.SecretKey, BaseURL: cfg.BaseURL,
-		WeChat: cfg.wechatOptions(), Log: log, Now: cfg.now,
-		AvatarHosts: cfg.avatarHosts(), FetchAllow: cfg.fetchAllow(), PosterDraws: cfg.PosterDraws, PosterWait: cfg.posterWait,
+		DB: db, Wallet: w, Merchants: m, Regions: regions, Secret: cfg.SecretKey, BaseURL: cfg.BaseURL, Log: log, Now: cfg.now,
+		AvatarHosts: cfg.avatarHosts(), PosterDraws: cfg.PosterDraws, PosterWait: cfg.posterWait,
 		SnapshotEvery: cfg.snapshotEvery, SessionReuse: cfg.sessionReuse,
 	})
 	if err != nil {
@@ -35,13 +43,13 @@ func newServer(cfg *Config, db *sqlx.DB, log *slog.Logger) (*server, error) {
 	}
 	payouts := wallet.NewPayouts(db, w, wallet.PayoutConfig{
 		Clients: func(ctx context.Context, merchantID int64) (wallet.RedPackets, error) {
-			return c.WeChatFor(ctx, merchantID)
+			return m.WeChatFor(ctx, merchantID)
 		},
 		ServerIP: cfg.payoutClientIP(),
 		Now:      cfg.now,
 		Log:      log,
 	})
-	return &server{cfg: cfg, db: db, log: log, wallet: w, campaign: c, payouts: payouts}, nil
+	return &server{cfg: cfg, db: db, log: log, wallet: w, merchants: m, campaign: c, payouts: payouts}, nil
 }
 
 // wechatRoutes are the URLs WeChat calls: payment and refund notifications, and the official
@@ -159,8 +167,8 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 10s", job("sync red-packet statuses", 5*time.Minute, s.payouts.SyncSent))
 	add("@every 30s", job("send notifications", 2*time.Minute, s.payouts.SendNotifications))
 	add("@every 1h", job("delete expired follower sessions", 5*time.Minute, s.campaign.DeleteExpiredSessions))
-	add("@every 1m", job("query pending top-ups", time.Minute, s.campaign.QueryTopUps))
+	add("@every 1m", job("query pending top-ups", time.Minute, s.merchants.QueryTopUps))
 	add("@every 10m", job("purge OA callback replay records", time.Minute, s.campaign.PurgeOACallbacks))
-	add("@every 1h", job("purge console sessions and log-in attempts", 5*time.Minute, s.campaign.PurgeConsole))
+	add("@every 1h", job("purge console sessions and log-in attempts", 5*time.Minute, s.merchants.PurgeConsole))
 	add("@every 10m", job("purge ended rate-limit windows", time.Minute, s.campaign.PurgeRateWindows))
 }

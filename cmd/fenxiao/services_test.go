@@ -28,7 +28,7 @@ func TestWeChatEndpoints(t *testing.T) {
 	cfg := srv.cfg
 
 	svc := srv.campaign
-	m, err := svc.CreateMerchant(ctx, "端点测试")
+	m, err := srv.merchants.CreateMerchant(ctx, "端点测试")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestWeChatEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetWeChat(ctx, m, creds); err != nil {
+	if err := srv.merchants.SetWeChat(ctx, m, creds); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "funds", ""); err != nil {
@@ -126,7 +126,7 @@ func TestRedPacketDayIsChinas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := srv.campaign.CreateMerchant(ctx, "中国时间")
+	m, err := srv.merchants.CreateMerchant(ctx, "中国时间")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package campaign_test
+package region_test
 
 import (
 	"errors"
@@ -8,13 +8,13 @@ import (
 	"sync"
 	"testing"
 
-	"fenxiao/campaign"
+	"fenxiao/campaign/region"
 )
 
 // regionsOnce shares one decoded database between the region tests.
-var regionsOnce = sync.OnceValues(campaign.LoadRegions)
+var regionsOnce = sync.OnceValues(region.Load)
 
-func loadRegions(t testing.TB) *campaign.Regions {
+func loadRegions(t testing.TB) *region.DB {
 	t.Helper()
 	r, err := regionsOnce()
 	if err != nil {
@@ -29,35 +29,35 @@ func TestRegionLookup(t *testing.T) {
 	r := loadRegions(t)
 	tests := []struct {
 		ip      string
-		want    campaign.Region
+		want    region.Place
 		display string
 		err     error
 	}{
-		{"61.135.169.121", campaign.Region{Country: "中国", Province: "北京市", City: "北京市", ISP: "联通"}, "北京市", nil},
-		{"202.96.209.133", campaign.Region{Country: "中国", Province: "上海市", City: "上海市", ISP: "电信"}, "上海市", nil},
-		{"58.60.1.1", campaign.Region{Country: "中国", Province: "广东省", City: "深圳市", ISP: "电信"}, "广东省 深圳市", nil},
-		{"::ffff:120.24.78.68", campaign.Region{Country: "中国", Province: "广东省", City: "深圳市", ISP: "阿里云"}, "广东省 深圳市", nil},
-		{"202.102.3.141", campaign.Region{Country: "中国", Province: "江苏省", City: "常州市", ISP: "电信"}, "江苏省 常州市", nil},
-		{" 114.114.114.114 ", campaign.Region{Country: "中国", Province: "江苏省", City: "南京市"}, "江苏省 南京市", nil},
-		{"116.1.1.1", campaign.Region{Country: "中国", Province: "广西壮族自治区", City: "桂林市", ISP: "电信"}, "广西壮族自治区 桂林市", nil},
-		{"203.198.1.1", campaign.Region{Country: "中国", Province: "香港特别行政区", ISP: "电讯盈科"}, "香港特别行政区", nil},
+		{"61.135.169.121", region.Place{Country: "中国", Province: "北京市", City: "北京市", ISP: "联通"}, "北京市", nil},
+		{"202.96.209.133", region.Place{Country: "中国", Province: "上海市", City: "上海市", ISP: "电信"}, "上海市", nil},
+		{"58.60.1.1", region.Place{Country: "中国", Province: "广东省", City: "深圳市", ISP: "电信"}, "广东省 深圳市", nil},
+		{"::ffff:120.24.78.68", region.Place{Country: "中国", Province: "广东省", City: "深圳市", ISP: "阿里云"}, "广东省 深圳市", nil},
+		{"202.102.3.141", region.Place{Country: "中国", Province: "江苏省", City: "常州市", ISP: "电信"}, "江苏省 常州市", nil},
+		{" 114.114.114.114 ", region.Place{Country: "中国", Province: "江苏省", City: "南京市"}, "江苏省 南京市", nil},
+		{"116.1.1.1", region.Place{Country: "中国", Province: "广西壮族自治区", City: "桂林市", ISP: "电信"}, "广西壮族自治区 桂林市", nil},
+		{"203.198.1.1", region.Place{Country: "中国", Province: "香港特别行政区", ISP: "电讯盈科"}, "香港特别行政区", nil},
 		// The data knows the province only ("广东省|0"), or only the country ("中国|0|0|0|移动").
-		{"14.197.176.9", campaign.Region{Country: "中国", Province: "广东省", ISP: "鹏博士"}, "广东省", nil},
-		{"36.132.128.9", campaign.Region{Country: "中国", ISP: "移动"}, "中国", nil},
-		{"8.8.8.8", campaign.Region{Country: "美国", ISP: "Level3"}, "美国", nil},
-		{"1.2.3.4", campaign.Region{Country: "美国", Province: "华盛顿", ISP: "谷歌"}, "美国", nil},
+		{"14.197.176.9", region.Place{Country: "中国", Province: "广东省", ISP: "鹏博士"}, "广东省", nil},
+		{"36.132.128.9", region.Place{Country: "中国", ISP: "移动"}, "中国", nil},
+		{"8.8.8.8", region.Place{Country: "美国", ISP: "Level3"}, "美国", nil},
+		{"1.2.3.4", region.Place{Country: "美国", Province: "华盛顿", ISP: "谷歌"}, "美国", nil},
 		// Non-public addresses: the data says "内网IP" for them, which is no place.
-		{"127.0.0.1", campaign.Region{}, "未知地区", nil},
-		{"192.168.1.10", campaign.Region{}, "未知地区", nil},
-		{"100.64.0.1", campaign.Region{}, "未知地区", nil}, // carrier-grade NAT
-		{"0.0.0.0", campaign.Region{}, "未知地区", nil},
-		{"255.255.255.255", campaign.Region{}, "未知地区", nil},
-		{"2400:3200::1", campaign.Region{}, "未知地区", campaign.ErrIPv6},
-		{"::1", campaign.Region{}, "未知地区", campaign.ErrIPv6},
-		{"not-an-ip", campaign.Region{}, "未知地区", campaign.ErrInvalidIP},
-		{"1.2.3", campaign.Region{}, "未知地区", campaign.ErrInvalidIP},
-		{"1.2.3.4:80", campaign.Region{}, "未知地区", campaign.ErrInvalidIP},
-		{"", campaign.Region{}, "未知地区", campaign.ErrInvalidIP},
+		{"127.0.0.1", region.Place{}, "未知地区", nil},
+		{"192.168.1.10", region.Place{}, "未知地区", nil},
+		{"100.64.0.1", region.Place{}, "未知地区", nil}, // carrier-grade NAT
+		{"0.0.0.0", region.Place{}, "未知地区", nil},
+		{"255.255.255.255", region.Place{}, "未知地区", nil},
+		{"2400:3200::1", region.Place{}, "未知地区", region.ErrIPv6},
+		{"::1", region.Place{}, "未知地区", region.ErrIPv6},
+		{"not-an-ip", region.Place{}, "未知地区", region.ErrInvalidIP},
+		{"1.2.3", region.Place{}, "未知地区", region.ErrInvalidIP},
+		{"1.2.3.4:80", region.Place{}, "未知地区", region.ErrInvalidIP},
+		{"", region.Place{}, "未知地区", region.ErrInvalidIP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ip, func(t *testing.T) {
@@ -114,7 +114,7 @@ func TestRegionProvinces(t *testing.T) {
 		t.Errorf("Provinces() not in code order: %v", names)
 	}
 	city := func(prov, c string) bool {
-		i := slices.IndexFunc(ps, func(p campaign.Province) bool { return p.Name == prov })
+		i := slices.IndexFunc(ps, func(p region.Province) bool { return p.Name == prov })
 		return i >= 0 && slices.Contains(ps[i].Cities, c)
 	}
 	for _, pc := range [][2]string{{"北京市", "北京市"}, {"上海市", "上海市"}, {"广东省", "深圳市"}, {"江苏省", "苏州市"}, {"新疆维吾尔自治区", "乌鲁木齐市"}} {
@@ -155,24 +155,24 @@ func TestRegionValidEntry(t *testing.T) {
 			t.Errorf("ValidEntry(%q) = %v, want nil", tt.entry, err)
 		case tt.err != "" && (err == nil || err.Error() != tt.err):
 			t.Errorf("ValidEntry(%q) = %v, want %s", tt.entry, err, tt.err)
-		case err != nil && !errors.Is(err, campaign.ErrUnknownRegion):
+		case err != nil && !errors.Is(err, region.ErrUnknown):
 			t.Errorf("ValidEntry(%q) = %v, does not wrap ErrUnknownRegion", tt.entry, err)
 		}
 	}
 }
 
 func TestRegionAllowed(t *testing.T) {
-	shenzhen := campaign.Region{Country: "中国", Province: "广东省", City: "深圳市", ISP: "电信"}
-	guangdongOnly := campaign.Region{Country: "中国", Province: "广东省"}
-	beijing := campaign.Region{Country: "中国", Province: "北京市", City: "北京市"}
+	shenzhen := region.Place{Country: "中国", Province: "广东省", City: "深圳市", ISP: "电信"}
+	guangdongOnly := region.Place{Country: "中国", Province: "广东省"}
+	beijing := region.Place{Country: "中国", Province: "北京市", City: "北京市"}
 	tests := []struct {
 		name    string
 		entries []string
-		reg     campaign.Region
+		reg     region.Place
 		want    bool
 	}{
 		{"empty list admits anyone", nil, shenzhen, true},
-		{"empty list admits unknown", []string{}, campaign.Region{}, true},
+		{"empty list admits unknown", []string{}, region.Place{}, true},
 		{"province", []string{"广东省"}, shenzhen, true},
 		{"province without known city", []string{"广东省"}, guangdongOnly, true},
 		{"other province", []string{"浙江省", "北京市"}, shenzhen, false},
@@ -181,12 +181,12 @@ func TestRegionAllowed(t *testing.T) {
 		{"spaced city", []string{" 广东省 / 深圳市 "}, shenzhen, true},
 		{"other city", []string{"广东省/广州市"}, shenzhen, false},
 		{"city entry, city unknown", []string{"广东省/深圳市"}, guangdongOnly, false},
-		{"unknown region", []string{"广东省"}, campaign.Region{}, false},
-		{"country only", []string{"广东省"}, campaign.Region{Country: "中国", ISP: "移动"}, false},
-		{"foreign", []string{"广东省"}, campaign.Region{Country: "美国", Province: "广东省"}, false},
+		{"unknown region", []string{"广东省"}, region.Place{}, false},
+		{"country only", []string{"广东省"}, region.Place{Country: "中国", ISP: "移动"}, false},
+		{"foreign", []string{"广东省"}, region.Place{Country: "美国", Province: "广东省"}, false},
 	}
 	for _, tt := range tests {
-		if got := campaign.RegionAllowed(tt.entries, tt.reg); got != tt.want {
+		if got := region.Allowed(tt.entries, tt.reg); got != tt.want {
 			t.Errorf("%s: RegionAllowed(%q, %+v) = %v, want %v", tt.name, tt.entries, tt.reg, got, tt.want)
 		}
 	}
@@ -213,7 +213,7 @@ func BenchmarkRegionLookup(b *testing.B) {
 func BenchmarkRegionLoad(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := campaign.LoadRegions(); err != nil {
+		if _, err := region.Load(); err != nil {
 			b.Fatal(err)
 		}
 	}

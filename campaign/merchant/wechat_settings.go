@@ -1,4 +1,4 @@
-package campaign
+package merchant
 
 import (
 	"context"
@@ -83,7 +83,7 @@ func (s *Service) storedWeChat(ctx context.Context, merchantID int64) (wechat.Cr
 	if err != nil {
 		return wechat.Credentials{}, time.Time{}, fmt.Errorf("campaign: WeChat settings of merchant %d: %w", merchantID, err)
 	}
-	plain, err := openBytes(s.keys.seal, row.Sealed, merchantAAD(merchantID))
+	plain, err := openBytes(s.sealKey, row.Sealed, merchantAAD(merchantID))
 	if err != nil {
 		return wechat.Credentials{}, time.Time{}, err
 	}
@@ -138,8 +138,8 @@ func (s *Service) TestWeChat(ctx context.Context, merchantID int64) (WeChatTest,
 		return WeChatTest{}, fmt.Errorf("campaign: WeChat client of merchant %d cannot test its connection", merchantID)
 	}
 	var t WeChatTest
-	t.OA = explainWeChat(p.Ping(ctx))
-	t.Pay = explainWeChat(p.PingPay(ctx))
+	t.OA = ExplainWeChat(p.Ping(ctx))
+	t.Pay = ExplainWeChat(p.PingPay(ctx))
 	switch c, err := wechat.CheckCertificate(creds.CertP12, creds.MchID); {
 	case len(creds.CertP12) == 0:
 		t.Cert = "未上传 API 证书：无法退款，也无法发放红包"
@@ -159,8 +159,8 @@ func (s *Service) TestWeChat(ctx context.Context, merchantID int64) (WeChatTest,
 	return t, nil
 }
 
-// explainWeChat says what a failed WeChat call means for the merchant's settings.
-func explainWeChat(err error) string {
+// ExplainWeChat says what a failed WeChat call means for the merchant's settings.
+func ExplainWeChat(err error) string {
 	if err == nil {
 		return ""
 	}

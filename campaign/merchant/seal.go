@@ -1,36 +1,23 @@
-package campaign
+package merchant
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 )
 
-// Keys derived from SECRET_KEY, one per purpose, so a leak of one use teaches nothing about
-// another.
-type keys struct {
-	seal  []byte // AES-256-GCM for WeChat secrets at rest
-	share []byte // HMAC-SHA256 for share tokens
-}
-
-func deriveKeys(secret []byte) (keys, error) {
+// deriveSealKey derives the AES-256-GCM key the WeChat secrets are sealed with from
+// SECRET_KEY, for this one purpose: the engine derives its share-token key from the same
+// secret under another label, so a leak of one teaches nothing about the other.
+func deriveSealKey(secret []byte) ([]byte, error) {
 	if len(secret) < 32 {
-		return keys{}, errors.New("campaign: secret key must be at least 32 bytes")
+		return nil, errors.New("campaign: secret key must be at least 32 bytes")
 	}
-	seal, err := hkdf.Key(sha256.New, secret, nil, "fenxiao wechat secrets v1", 32)
-	if err != nil {
-		return keys{}, err
-	}
-	share, err := hkdf.Key(sha256.New, secret, nil, "fenxiao share tokens v1", 32)
-	if err != nil {
-		return keys{}, err
-	}
-	return keys{seal: seal, share: share}, nil
+	return hkdf.Key(sha256.New, secret, nil, "fenxiao wechat secrets v1", 32)
 }
 
 // sealBytes encrypts plain with AES-256-GCM; the nonce leads the result. aad binds the blob
@@ -68,10 +55,4 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
-}
-
-func macOf(key []byte, msg string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(msg))
-	return m.Sum(nil)
 }

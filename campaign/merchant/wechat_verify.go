@@ -1,4 +1,4 @@
-package campaign
+package merchant
 
 import (
 	"context"
@@ -94,10 +94,11 @@ func errString(err error) string {
 // WeChatVerified reports whether the merchant may publish: its WeChat settings exist and
 // WeChat accepted them (when they were saved, or at a later connection test).
 func (s *Service) WeChatVerified(ctx context.Context, merchantID int64) (bool, error) {
-	return weChatVerified(ctx, s.db, merchantID)
+	return WeChatVerifiedIn(ctx, s.db, merchantID)
 }
 
-func weChatVerified(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (bool, error) {
+// WeChatVerifiedIn is WeChatVerified read through q: publishing asks in its transaction.
+func WeChatVerifiedIn(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (bool, error) {
 	var ok bool
 	err := sqlx.GetContext(ctx, q, &ok, `SELECT EXISTS (SELECT 1 FROM merchant_wechat WHERE merchant_id = $1 AND verified_at IS NOT NULL)`, merchantID)
 	if err != nil {
@@ -105,7 +106,3 @@ func weChatVerified(ctx context.Context, q sqlx.QueryerContext, merchantID int64
 	}
 	return ok, nil
 }
-
-// MsgNeedWeChat is what publishing without verified WeChat settings answers, and what the
-// console's campaign page says before the merchant tries.
-const MsgNeedWeChat = "请先完成微信设置并通过验证，再发布活动"

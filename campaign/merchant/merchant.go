@@ -1,4 +1,4 @@
-package campaign
+package merchant
 
 import (
 	"context"
@@ -72,7 +72,7 @@ func (s *Service) SetWeChat(ctx context.Context, merchantID int64, c wechat.Cred
 	if err != nil {
 		return err
 	}
-	sealed, err := sealBytes(s.keys.seal, plain, merchantAAD(merchantID))
+	sealed, err := sealBytes(s.sealKey, plain, merchantAAD(merchantID))
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *Service) WeChatFor(ctx context.Context, merchantID int64) (WeChat, erro
 	if c, ok := s.clients.clients[merchantID]; ok && c.updated.Equal(row.Updated) {
 		return c.client, nil
 	}
-	plain, err := openBytes(s.keys.seal, row.Sealed, merchantAAD(merchantID))
+	plain, err := openBytes(s.sealKey, row.Sealed, merchantAAD(merchantID))
 	if err != nil {
 		return nil, err
 	}

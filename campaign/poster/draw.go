@@ -1,4 +1,4 @@
-package campaign
+package poster
 
 import (
 	"encoding/binary"
@@ -25,7 +25,7 @@ import (
 
 // ErrNoFont means no CJK font was found, so posters cannot be drawn (install
 // fonts-wqy-microhei: scripts/deps.sh does).
-var ErrNoFont = errors.New("campaign: no CJK font (install fonts-wqy-microhei)")
+var ErrNoFont = errors.New("poster: no CJK font (install fonts-wqy-microhei)")
 
 // fontPaths are where Debian and other distributions put WenQuanYi Micro Hei. FENXIAO_FONT,
 // when set, is tried first.
@@ -56,7 +56,7 @@ func cjkFont() (*opentype.Font, error) {
 			}
 			cjk.font, cjk.err = parseFont(b)
 			if cjk.err != nil {
-				cjk.err = fmt.Errorf("campaign: font %s: %w", p, cjk.err)
+				cjk.err = fmt.Errorf("poster: font %s: %w", p, cjk.err)
 			}
 			return
 		}
@@ -267,13 +267,13 @@ func cover(dst draw.Image, r image.Rectangle, src image.Image, radius int) {
 func qrCode(dst draw.Image, x, y, size int, content string) (int, error) {
 	code, err := qr.EncodeText(content, qr.Medium)
 	if err != nil {
-		return 0, fmt.Errorf("campaign: QR code: %w", err)
+		return 0, fmt.Errorf("poster: QR code: %w", err)
 	}
 	const quiet = 2 // modules of white margin; the poster's white card adds more
 	n := code.Size()
 	scale := size / (n + 2*quiet)
 	if scale < 1 {
-		return 0, fmt.Errorf("campaign: QR code of %d modules does not fit %d px", n, size)
+		return 0, fmt.Errorf("poster: QR code of %d modules does not fit %d px", n, size)
 	}
 	side := scale * (n + 2*quiet)
 	draw.Draw(dst, image.Rect(x, y, x+side, y+side), image.White, image.Point{}, draw.Src)

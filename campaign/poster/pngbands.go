@@ -1,4 +1,4 @@
-package campaign
+package poster
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ func newBandedPNG(base *image.RGBA, varying [][2]int) (*bandedPNG, error) {
 	y := 0
 	for _, v := range varying {
 		if v[0] < y || v[1] <= v[0] || v[1] > e.h {
-			return nil, errors.New("campaign: PNG bands out of order")
+			return nil, errors.New("poster: PNG bands out of order")
 		}
 		if v[0] > y {
 			e.bands = append(e.bands, pngBand{y0: y, y1: v[0], fixed: true})
@@ -230,4 +230,11 @@ func paethPredict(a, b, c byte) byte {
 		return b
 	}
 	return c
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

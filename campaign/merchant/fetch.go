@@ -1,4 +1,4 @@
-package campaign
+package merchant
 
 import (
 	"context"
@@ -46,9 +46,9 @@ var blockedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("2002::/16"),       // 6to4: embeds any IPv4 address
 }
 
-// publicAddress says whether a fetch may connect to addr: not loopback, private, link-local,
+// PublicAddress says whether a fetch may connect to addr: not loopback, private, link-local,
 // unspecified, multicast, CGNAT or another reserved range.
-func publicAddress(addr netip.Addr) bool {
+func PublicAddress(addr netip.Addr) bool {
 	addr = addr.Unmap()
 	if !addr.IsValid() || !addr.IsGlobalUnicast() || addr.IsPrivate() {
 		return false
@@ -120,7 +120,7 @@ func (f *fetcher) control(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s", errInternalAddress, address)
 	}
-	if f.allow[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())] || publicAddress(ap.Addr()) {
+	if f.allow[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())] || PublicAddress(ap.Addr()) {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", errInternalAddress, address)
@@ -168,4 +168,10 @@ func (f *fetcher) get(ctx context.Context, raw string) ([]byte, error) {
 		return nil, refuse("图片不能超过 %d MB，请压缩后再上传", MaxUploadSize>>20)
 	}
 	return data, nil
+}
+
+// Fetch reads the image at address (a sharer's avatar, for the poster) through the same
+// checks as a pasted image address: public addresses only, size-limited.
+func (s *Service) Fetch(ctx context.Context, address string) ([]byte, error) {
+	return s.fetch.get(ctx, address)
 }

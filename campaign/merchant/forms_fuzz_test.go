@@ -1,4 +1,4 @@
-package campaign_test
+package merchant_test
 
 import (
 	"net/mail"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"fenxiao/campaign"
+	"fenxiao/campaign/merchant"
 	"fenxiao/wechat"
 )
 
@@ -29,9 +29,9 @@ func FuzzSettingsForms(f *testing.F) {
 	}
 	stored := wechat.Credentials{AppSecret: "fedcba9876543210fedcba9876543210", Token: "storedtoken", APIKey: "STOREDKEY0123456789abcdefghijklm"}
 	f.Fuzz(func(t *testing.T, appID, secret, token, aes, mch, key string, cert []byte, email, pw, confirm string) {
-		form := campaign.WeChatForm{AppID: appID, AppSecret: secret, Token: token, EncodingAESKey: aes, MchID: mch, APIKey: key, CertP12: cert}
+		form := merchant.WeChatForm{AppID: appID, AppSecret: secret, Token: token, EncodingAESKey: aes, MchID: mch, APIKey: key, CertP12: cert}
 		for _, old := range []wechat.Credentials{{}, stored} {
-			creds, msgs := campaign.CheckWeChatForm(form, old)
+			creds, msgs := merchant.CheckWeChatForm(form, old)
 			for k, m := range msgs {
 				if !fields[k] || m == "" {
 					t.Fatalf("message %q for %q, not a field of the form", m, k)
@@ -56,14 +56,14 @@ func FuzzSettingsForms(f *testing.F) {
 			}
 		}
 
-		e := campaign.NormalEmail(email)
-		if campaign.CheckEmail(e) == "" {
+		e := merchant.NormalEmail(email)
+		if merchant.CheckEmail(e) == "" {
 			a, err := mail.ParseAddress(e)
 			if err != nil || a.Address != e || len(e) > 254 {
 				t.Fatalf("email %q accepted", e)
 			}
 		}
-		msgs := campaign.CheckNewPassword(pw, confirm, e)
+		msgs := merchant.CheckNewPassword(pw, confirm, e)
 		for k := range msgs {
 			if k != "password" && k != "confirm" {
 				t.Fatalf("password message for %q", k)

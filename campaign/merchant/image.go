@@ -1,22 +1,19 @@
-package campaign
+package merchant
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
 	"net/http"
-	"time"
 
 	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // WebP: decoded, so its dimensions are checked like the others'
 )
 
 // Every bitmap the server decodes (an upload, a poster's product photo, a sharer's avatar)
-// passes decodeImage: image.DecodeConfig reads the header first and the pixel budget refuses
+// passes DecodeImage: image.DecodeConfig reads the header first and the pixel budget refuses
 // a file that would decode into more memory than a phone page needs. A 467-byte PNG may
 // declare 100000×100000 pixels (40 GB as RGBA); it is refused before a single row is read.
 const (
@@ -60,8 +57,8 @@ func imageBudget(data []byte) (image.Config, string, error) {
 	return cfg, format, nil
 }
 
-// decodeImage decodes data within the pixel budget; it is the only caller of image.Decode.
-func decodeImage(data []byte) (image.Image, error) {
+// DecodeImage decodes data within the pixel budget; it is the only caller of image.Decode.
+func DecodeImage(data []byte) (image.Image, error) {
 	if _, _, err := imageBudget(data); err != nil {
 		return nil, err
 	}
@@ -133,30 +130,4 @@ func normaliseImage(data []byte) (*normalised, error) {
 		return nil, fmt.Errorf("campaign: encode downscaled image: %w", err)
 	}
 	return &normalised{data: buf.Bytes(), contentType: ct, width: w, height: h}, nil
-}
-
-// slots bounds how many image decodes or drawings run at once, so memory stays bounded
-// whatever the number of requests: each one holds at most the pixel budget.
-type slots chan struct{}
-
-// errBusy means no slot came free within the wait.
-var errBusy = errors.New("campaign: image work busy")
-
-// acquire takes a slot within wait, or answers errBusy (or the context's error).
-func (s slots) acquire(ctx context.Context, wait time.Duration) (release func(), err error) {
-	select {
-	case s <- struct{}{}:
-		return func() { <-s }, nil
-	default:
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case s <- struct{}{}:
-		return func() { <-s }, nil
-	case <-t.C:
-		return nil, errBusy
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }

@@ -1,4 +1,4 @@
-package campaign
+package merchant
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func (s *Service) SaveUpload(ctx context.Context, merchantID int64, data []byte)
 	u, err := s.saveImage(ctx, merchantID, data)
 	var ie *imageError
 	if errors.As(err, &ie) {
-		return nil, invalid("file", ie.msg)
+		return nil, Invalid("file", ie.msg)
 	}
 	return u, err
 }
@@ -65,7 +65,7 @@ func (s *Service) ImportImage(ctx context.Context, merchantID int64, address str
 	}
 	var ie *imageError
 	if errors.As(err, &ie) {
-		return nil, invalid("file", ie.msg)
+		return nil, Invalid("file", ie.msg)
 	}
 	return nil, err
 }
@@ -77,15 +77,17 @@ func (s *Service) saveImage(ctx context.Context, merchantID int64, data []byte) 
 		_, err := normaliseImage(data) // refuses without decoding; no slot needed
 		return nil, err
 	}
-	release, err := s.uploadSlots.acquire(ctx, uploadWait)
-	if errors.Is(err, errBusy) {
+	wait, cancel := context.WithTimeout(ctx, uploadWait)
+	err := s.decodes.Acquire(wait, 1)
+	cancel()
+	if err != nil && ctx.Err() == nil {
 		return nil, refuse("服务器正忙，请稍后重新上传")
 	}
 	if err != nil {
-		return nil, err
+		return nil, ctx.Err()
 	}
 	n, err := normaliseImage(data)
-	release()
+	s.decodes.Release(1)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +102,8 @@ ON CONFLICT (merchant_id, sha256) DO NOTHING`, u.MerchantID, u.SHA256, u.Content
 	return &u, nil
 }
 
-// ownMedia says whether src is the address of one of merchantID's uploads, and names it.
-func ownMedia(merchantID int64, src string) (name string, ok bool) {
+// OwnMedia says whether src is the address of one of merchantID's uploads, and names it.
+func OwnMedia(merchantID int64, src string) (name string, ok bool) {
 	rest, ok := strings.CutPrefix(src, fmt.Sprintf("/media/%d/", merchantID))
 	if !ok || strings.ContainsAny(rest, "/?#") {
 		return "", false

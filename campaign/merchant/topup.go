@@ -1,4 +1,4 @@
-package campaign
+package merchant
 
 import (
 	"context"
@@ -55,6 +55,16 @@ type nativePayer interface {
 	PrepayNative(ctx context.Context, p wechat.Prepay) (string, error)
 }
 
+// PayNotifyURL is where WeChat Pay sends a merchant's payment notifications.
+func (s *Service) PayNotifyURL(merchantID int64) string {
+	return fmt.Sprintf("%s/wechat/pay/%d/notify", s.baseURL, merchantID)
+}
+
+// RefundNotifyURL is where WeChat Pay sends a merchant's refund notifications.
+func (s *Service) RefundNotifyURL(merchantID int64) string {
+	return fmt.Sprintf("%s/wechat/pay/%d/refund", s.baseURL, merchantID)
+}
+
 // TopUpNotifyURL is where WeChat Pay sends a merchant's top-up payment notifications.
 func (s *Service) TopUpNotifyURL(merchantID int64) string {
 	return fmt.Sprintf("%s/wechat/pay/%d/topup", s.baseURL, merchantID)
@@ -65,13 +75,13 @@ func (s *Service) TopUpNotifyURL(merchantID int64) string {
 func (s *Service) StartTopUp(ctx context.Context, merchantID int64, amount decimal.Decimal, clientIP string) (*TopUp, error) {
 	switch {
 	case !amount.Equal(amount.Truncate(2)):
-		return nil, invalid("amount", "充值金额最多两位小数")
+		return nil, Invalid("amount", "充值金额最多两位小数")
 	case amount.LessThan(minTopUp) || amount.GreaterThan(maxTopUp):
-		return nil, invalid("amount", "单次充值金额须在 1 元到 50,000 元之间")
+		return nil, Invalid("amount", "单次充值金额须在 1 元到 50,000 元之间")
 	}
 	wx, err := s.WeChatFor(ctx, merchantID)
 	if errors.Is(err, ErrNoWeChat) {
-		return nil, invalid("amount", "请先在「微信设置」中填写公众号和微信支付信息，再充值")
+		return nil, Invalid("amount", "请先在「微信设置」中填写公众号和微信支付信息，再充值")
 	}
 	if err != nil {
 		return nil, err
@@ -168,13 +178,13 @@ func (s *Service) TopUpStatus(ctx context.Context, merchantID, id int64) (*TopUp
 // top-up, closing is conditional.
 func (s *Service) QueryTopUps(ctx context.Context) (int, error) {
 	var ts []TopUp
-	if err := s.db.SelectContext(ctx, &ts, fairBatch("topups", topUpCols, `t.status = 'pending' AND t.created_at < $2`, `t.created_at`),
+	if err := s.db.SelectContext(ctx, &ts, FairBatch("topups", topUpCols, `t.status = 'pending' AND t.created_at < $2`, `t.created_at`),
 		s.now(), s.now().Add(-time.Minute)); err != nil {
 		return 0, fmt.Errorf("campaign: pending top-ups: %w", err)
 	}
-	n, err := eachDue(ctx, s, "query top-up", ts, func(t *TopUp) int64 { return t.MerchantID }, s.checkTopUp,
+	n, err := EachDue(ctx, s.log, "query top-up", ts, func(t *TopUp) int64 { return t.MerchantID }, s.checkTopUp,
 		func(ctx context.Context, t *TopUp, cause error) error {
-			return s.backOffRow(ctx, "topups", t.ID, t.Attempts, cause)
+			return BackOffRow(ctx, s.db, s.now(), "topups", t.ID, t.Attempts, cause)
 		})
 	if err != nil {
 		return n, fmt.Errorf("campaign: query top-ups: %w", err)

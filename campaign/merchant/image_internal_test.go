@@ -1,4 +1,4 @@
-package campaign
+package merchant
 
 import (
 	"bytes"
@@ -132,9 +132,9 @@ func TestNormaliseImage(t *testing.T) {
 			}
 		})
 	}
-	// decodeImage, what posters use, refuses the bomb the same way.
-	if _, err := decodeImage(bomb); err == nil || !strings.Contains(err.Error(), "尺寸过大") {
-		t.Fatalf("decodeImage(bomb): %v", err)
+	// DecodeImage, what posters use, refuses the bomb the same way.
+	if _, err := DecodeImage(bomb); err == nil || !strings.Contains(err.Error(), "尺寸过大") {
+		t.Fatalf("DecodeImage(bomb): %v", err)
 	}
 }
 
@@ -148,8 +148,8 @@ func TestPublicAddress(t *testing.T) {
 		"::1": false, "::": false, "fe80::1": false, "fc00::1": false, "fd12::1": false, "ff02::1": false,
 		"::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "64:ff9b::a00:1": false, "2002:7f00:1::": false,
 	} {
-		if got := publicAddress(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("publicAddress(%s) = %v, want %v", addr, got, want)
+		if got := PublicAddress(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("PublicAddress(%s) = %v, want %v", addr, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package campaign
+package merchant
 
 import (
 	"context"
@@ -78,7 +78,7 @@ func (s *Service) SignUp(ctx context.Context, f SignUpForm) (*Account, string, e
 	if th.wait > 0 {
 		return nil, "", &ValidationError{Fields: map[string]string{
 			"email": fmt.Sprintf("该网络注册的账号过多（每小时最多 %d 个），请 %s后再试", ruleSignUp.free, waitWords(th.wait)),
-		}, cause: ErrTooManyTries}
+		}, Cause: ErrTooManyTries}
 	}
 	acc, token, err := s.signUp(ctx, f)
 	if err != nil {
@@ -152,7 +152,7 @@ func (s *Service) LogIn(ctx context.Context, f LogInForm, oldToken string) (*Acc
 		if th.by == ruleIP.kind {
 			msg = "该网络登录失败次数过多，请 " + waitWords(th.wait) + "后再试"
 		}
-		return nil, "", &ValidationError{Fields: map[string]string{"email": msg}, cause: ErrTooManyTries}
+		return nil, "", &ValidationError{Fields: map[string]string{"email": msg}, Cause: ErrTooManyTries}
 	}
 	var row struct {
 		Account

@@ -1,4 +1,8 @@
-package campaign
+// Package region tells which Chinese province and city an IPv4 address is registered in,
+// from the ip2region database embedded in the binary, and checks the allow-lists merchants
+// write for a campaign's region gate ("广东省", "广东省/深圳市"). It knows nothing of
+// campaigns: the gate (campaign/gate.go) asks it.
+package region
 
 import (
 	_ "embed"
@@ -34,23 +38,23 @@ import (
 var ip2regionDB []byte
 
 var (
-	// ErrInvalidIP means the client address given to Regions.Lookup is not an IP address.
-	ErrInvalidIP = errors.New("campaign: invalid IP address")
-	// ErrIPv6 means Regions.Lookup got an IPv6 address: the database covers IPv4 only.
-	ErrIPv6 = errors.New("campaign: no region data for IPv6")
-	// ErrUnknownRegion is wrapped by the merchant-readable errors of Regions.ValidEntry: an
+	// ErrInvalidIP means the client address given to DB.Lookup is not an IP address.
+	ErrInvalidIP = errors.New("region: invalid IP address")
+	// ErrIPv6 means DB.Lookup got an IPv6 address: the database covers IPv4 only.
+	ErrIPv6 = errors.New("region: no region data for IPv6")
+	// ErrUnknown is wrapped by the merchant-readable errors of DB.ValidEntry: an
 	// allow-list entry is malformed or names a province or city the database does not know.
-	ErrUnknownRegion = errors.New("campaign: unknown region")
+	ErrUnknown = errors.New("region: unknown region")
 )
 
 // China is the Country of every address in mainland China, Hong Kong, Macao and Taiwan:
 // the only country whose provinces a region allow-list can name.
 const China = "中国"
 
-// Region is where an IP address is registered. Empty fields are unknown; the zero Region
+// Place is where an IP address is registered. Empty fields are unknown; the zero Place
 // is an unknown place (private, loopback and reserved addresses, addresses the data does
 // not place), which no non-empty allow-list admits.
-type Region struct {
+type Place struct {
 	// Country in Chinese, such as "中国" or "美国".
 	Country string
 	// Province is, in China, the full official name of the province-level division, such as
@@ -65,8 +69,8 @@ type Region struct {
 }
 
 // String is the region for display: "广东省 深圳市", "北京市", "中国" when only the country
-// is known, the country alone outside China ("美国"), and "未知地区" for the zero Region.
-func (r Region) String() string {
+// is known, the country alone outside China ("美国"), and "未知地区" for the zero Place.
+func (r Place) String() string {
 	switch {
 	case r.Country == "":
 		return "未知地区"
@@ -102,48 +106,48 @@ func (p Province) Whole() string {
 	return "全省"
 }
 
-// Regions answers which region an IP address belongs to. It holds the embedded database in
-// memory and is safe for concurrent use; load it once with LoadRegions and share it.
-type Regions struct {
-	index   []byte            // the index entries, 12 bytes each, sorted and contiguous
-	records map[uint32]Region // decoded data records by the index entry's pointer word
+// DB answers which region an IP address belongs to. It holds the embedded database in
+// memory and is safe for concurrent use; load it once with Load and share it.
+type DB struct {
+	index   []byte           // the index entries, 12 bytes each, sorted and contiguous
+	records map[uint32]Place // decoded data records by the index entry's pointer word
 	// provinces is in chinaProvinces order, cities in Unicode order; cities maps province
 	// name to its set of cities for ValidEntry.
 	provinces []Province
 	cities    map[string]map[string]bool
 }
 
-// LoadRegions reads the embedded database, checks its structure and decodes its ~14,000
+// Load reads the embedded database, checks its structure and decodes its ~14,000
 // distinct records, so that lookups need no decoding and allocate nothing. It takes tens of
 // milliseconds: call it once at start.
-func LoadRegions() (*Regions, error) {
-	return parseRegions(ip2regionDB)
+func Load() (*DB, error) {
+	return parse(ip2regionDB)
 }
 
-const regionEntrySize = 12
+const entrySize = 12
 
-func parseRegions(db []byte) (*Regions, error) {
+func parse(db []byte) (*DB, error) {
 	if len(db) < 8 {
-		return nil, errors.New("campaign: ip2region.db: too short")
+		return nil, errors.New("region: ip2region.db: too short")
 	}
 	first := int(binary.LittleEndian.Uint32(db[0:]))
 	last := int(binary.LittleEndian.Uint32(db[4:]))
-	if first < 8 || last < first || (last-first)%regionEntrySize != 0 || last+regionEntrySize > len(db) {
-		return nil, fmt.Errorf("campaign: ip2region.db: bad header (index %d..%d, size %d)", first, last, len(db))
+	if first < 8 || last < first || (last-first)%entrySize != 0 || last+entrySize > len(db) {
+		return nil, fmt.Errorf("region: ip2region.db: bad header (index %d..%d, size %d)", first, last, len(db))
 	}
-	r := &Regions{
-		index:   db[first : last+regionEntrySize],
-		records: make(map[uint32]Region),
+	r := &DB{
+		index:   db[first : last+entrySize],
+		records: make(map[uint32]Place),
 		cities:  make(map[string]map[string]bool),
 	}
 	// Lookup relies on the entries covering 0.0.0.0–255.255.255.255 without gap or overlap:
 	// then the entry for an IP is the last one starting at or below it.
 	var next uint64
-	for off := 0; off < len(r.index); off += regionEntrySize {
+	for off := 0; off < len(r.index); off += entrySize {
 		e := r.index[off:]
 		start, end, ptr := binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint32(e[8:])
 		if uint64(start) != next || end < start {
-			return nil, fmt.Errorf("campaign: ip2region.db: index entry %d (%d–%d) does not follow %d", off/regionEntrySize, start, end, next)
+			return nil, fmt.Errorf("region: ip2region.db: index entry %d (%d–%d) does not follow %d", off/entrySize, start, end, next)
 		}
 		next = uint64(end) + 1
 		if _, ok := r.records[ptr]; ok {
@@ -151,11 +155,11 @@ func parseRegions(db []byte) (*Regions, error) {
 		}
 		at, n := int(ptr&0xffffff), int(ptr>>24)
 		if n < 4 || at+n > first {
-			return nil, fmt.Errorf("campaign: ip2region.db: index entry %d points outside the data", off/regionEntrySize)
+			return nil, fmt.Errorf("region: ip2region.db: index entry %d points outside the data", off/entrySize)
 		}
-		reg, err := parseRegionRecord(db[at+4 : at+n])
+		reg, err := parseRecord(db[at+4 : at+n])
 		if err != nil {
-			return nil, fmt.Errorf("campaign: ip2region.db: record at %d: %w", at, err)
+			return nil, fmt.Errorf("region: ip2region.db: record at %d: %w", at, err)
 		}
 		r.records[ptr] = reg
 		if reg.Country == China && reg.Province != "" {
@@ -170,22 +174,22 @@ func parseRegions(db []byte) (*Regions, error) {
 		}
 	}
 	if next != 1<<32 {
-		return nil, fmt.Errorf("campaign: ip2region.db: index ends at %d, not at 255.255.255.255", next-1)
+		return nil, fmt.Errorf("region: ip2region.db: index ends at %d, not at 255.255.255.255", next-1)
 	}
 	r.provinces = sortedProvinces(r.cities)
 	return r, nil
 }
 
-// parseRegionRecord decodes "国家|区域|省份|城市|ISP". The 区域 (area) part is "0" throughout
+// parseRecord decodes "国家|区域|省份|城市|ISP". The 区域 (area) part is "0" throughout
 // this data and is dropped. A record without a country — "0|0|0|内网IP|内网IP" for private
-// and reserved ranges — is the unknown Region.
-func parseRegionRecord(b []byte) (Region, error) {
+// and reserved ranges — is the unknown Place.
+func parseRecord(b []byte) (Place, error) {
 	if !utf8.Valid(b) {
-		return Region{}, errors.New("not UTF-8")
+		return Place{}, errors.New("not UTF-8")
 	}
 	parts := strings.Split(string(b), "|")
 	if len(parts) != 5 {
-		return Region{}, fmt.Errorf("%q has %d parts, want 5", b, len(parts))
+		return Place{}, fmt.Errorf("%q has %d parts, want 5", b, len(parts))
 	}
 	for i, p := range parts {
 		if p == "0" {
@@ -193,9 +197,9 @@ func parseRegionRecord(b []byte) (Region, error) {
 		}
 	}
 	if parts[0] == "" {
-		return Region{}, nil
+		return Place{}, nil
 	}
-	reg := Region{Country: parts[0], Province: parts[2], City: parts[3], ISP: parts[4]}
+	reg := Place{Country: parts[0], Province: parts[2], City: parts[3], ISP: parts[4]}
 	if reg.Country == China {
 		reg.Province = fullProvinceName(reg.Province)
 	}
@@ -259,35 +263,35 @@ func sortedProvinces(cities map[string]map[string]bool) []Province {
 
 // Lookup returns the region of an IPv4 address ("1.2.3.4", or IPv4-mapped "::ffff:1.2.3.4").
 // Loopback, private, link-local, multicast and other non-public addresses are the unknown
-// Region with a nil error. Input that is not an IP address fails with ErrInvalidIP, and an
-// IPv6 address with ErrIPv6 (the database has no IPv6 data); in both cases the Region is
+// Place with a nil error. Input that is not an IP address fails with ErrInvalidIP, and an
+// IPv6 address with ErrIPv6 (the database has no IPv6 data); in both cases the Place is
 // the zero, unknown one, so a caller that only logs the error still refuses the visitor
 // under a non-empty allow-list.
-func (r *Regions) Lookup(ip string) (Region, error) {
+func (r *DB) Lookup(ip string) (Place, error) {
 	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
 	if err != nil {
-		return Region{}, fmt.Errorf("campaign: region of %.64q: %w", ip, ErrInvalidIP)
+		return Place{}, fmt.Errorf("region: place of %.64q: %w", ip, ErrInvalidIP)
 	}
 	addr = addr.Unmap()
 	if !addr.Is4() {
-		return Region{}, fmt.Errorf("campaign: region of %s: %w", addr, ErrIPv6)
+		return Place{}, fmt.Errorf("region: place of %s: %w", addr, ErrIPv6)
 	}
 	if !addr.IsGlobalUnicast() || addr.IsPrivate() {
-		return Region{}, nil
+		return Place{}, nil
 	}
 	a4 := addr.As4()
 	v := binary.BigEndian.Uint32(a4[:])
 	// Find the first entry starting above v; the one before it holds v.
-	lo, hi := 0, len(r.index)/regionEntrySize
+	lo, hi := 0, len(r.index)/entrySize
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if binary.LittleEndian.Uint32(r.index[mid*regionEntrySize:]) <= v {
+		if binary.LittleEndian.Uint32(r.index[mid*entrySize:]) <= v {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
-	ptr := binary.LittleEndian.Uint32(r.index[(lo-1)*regionEntrySize+8:])
+	ptr := binary.LittleEndian.Uint32(r.index[(lo-1)*entrySize+8:])
 	return r.records[ptr], nil
 }
 
@@ -295,7 +299,7 @@ func (r *Regions) Lookup(ip string) (Region, error) {
 // the console's picker: provinces in GB/T 2260 code order (北京市, 天津市, 河北省 … 台湾省,
 // 香港特别行政区, 澳门特别行政区), cities in Unicode order. The result is the caller's to
 // modify.
-func (r *Regions) Provinces() []Province {
+func (r *DB) Provinces() []Province {
 	out := slices.Clone(r.provinces)
 	for i := range out {
 		out[i].Cities = slices.Clone(out[i].Cities)
@@ -306,11 +310,11 @@ func (r *Regions) Provinces() []Province {
 // ValidEntry checks one allow-list entry: a province ("广东省") or a province and one of its
 // cities ("广东省/深圳市"), named as Provinces lists them. The error's message is for the
 // merchant (`未知的省份：“广东”，是否为“广东省”？`, `广东省 没有城市“纽约”`) and wraps
-// ErrUnknownRegion.
-func (r *Regions) ValidEntry(s string) error {
-	prov, city, hasCity := splitRegionEntry(s)
+// ErrUnknown.
+func (r *DB) ValidEntry(s string) error {
+	prov, city, hasCity := splitEntry(s)
 	if prov == "" || (hasCity && (city == "" || strings.Contains(city, "/"))) {
-		return regionEntryError(fmt.Sprintf("地区“%s”的格式不对，应为“省份”或“省份/城市”，如“广东省”或“广东省/深圳市”", s))
+		return entryError(fmt.Sprintf("地区“%s”的格式不对，应为“省份”或“省份/城市”，如“广东省”或“广东省/深圳市”", s))
 	}
 	set, ok := r.cities[prov]
 	if !ok {
@@ -318,7 +322,7 @@ func (r *Regions) ValidEntry(s string) error {
 		for i, p := range r.provinces {
 			names[i] = p.Name
 		}
-		return regionEntryError(fmt.Sprintf("未知的省份：“%s”", prov) + regionHint(prov, names))
+		return entryError(fmt.Sprintf("未知的省份：“%s”", prov) + hint(prov, names))
 	}
 	if hasCity && !set[city] {
 		var names []string
@@ -327,16 +331,16 @@ func (r *Regions) ValidEntry(s string) error {
 				names = p.Cities
 			}
 		}
-		return regionEntryError(fmt.Sprintf("%s 没有城市“%s”", prov, city) + regionHint(city, names))
+		return entryError(fmt.Sprintf("%s 没有城市“%s”", prov, city) + hint(city, names))
 	}
 	return nil
 }
 
-// RegionAllowed reports whether a visitor from reg may take part under the allow-list
+// Allowed reports whether a visitor from reg may take part under the allow-list
 // entries (validated with ValidEntry): always when the list is empty; otherwise only when
 // reg is in China and its province is listed, or its province and city are listed together.
-// The unknown Region is never allowed by a non-empty list.
-func RegionAllowed(entries []string, reg Region) bool {
+// The unknown Place is never allowed by a non-empty list.
+func Allowed(entries []string, reg Place) bool {
 	if len(entries) == 0 {
 		return true
 	}
@@ -344,7 +348,7 @@ func RegionAllowed(entries []string, reg Region) bool {
 		return false
 	}
 	for _, e := range entries {
-		prov, city, hasCity := splitRegionEntry(e)
+		prov, city, hasCity := splitEntry(e)
 		if prov == reg.Province && (!hasCity || (city != "" && city == reg.City)) {
 			return true
 		}
@@ -352,14 +356,14 @@ func RegionAllowed(entries []string, reg Region) bool {
 	return false
 }
 
-func splitRegionEntry(s string) (prov, city string, hasCity bool) {
+func splitEntry(s string) (prov, city string, hasCity bool) {
 	prov, city, hasCity = strings.Cut(s, "/")
 	return strings.TrimSpace(prov), strings.TrimSpace(city), hasCity
 }
 
-// regionHint suggests the one name that the merchant's text is a prefix of, or that is a
+// hint suggests the one name that the merchant's text is a prefix of, or that is a
 // prefix of it: "广东" → "广东省", "深圳" → "深圳市", "大理市" → "大理".
-func regionHint(s string, names []string) string {
+func hint(s string, names []string) string {
 	match := ""
 	for _, n := range names {
 		if strings.HasPrefix(n, s) || strings.HasPrefix(s, n) {
@@ -375,7 +379,7 @@ func regionHint(s string, names []string) string {
 	return "，是否为“" + match + "”？"
 }
 
-type regionEntryError string
+type entryError string
 
-func (e regionEntryError) Error() string { return string(e) }
-func (e regionEntryError) Unwrap() error { return ErrUnknownRegion }
+func (e entryError) Error() string { return string(e) }
+func (e entryError) Unwrap() error { return ErrUnknown }
