@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -65,7 +66,22 @@ func (s *Service) PayTogether(ps []Payment) []PayResult {
 }
 
 // OrderListSQL is the statement of the console's order list for filter f, without its page.
-func OrderListSQL(merchantID int64, f OrderFilter) (string, []any) { return orderQuery(merchantID, f) }
+func OrderListSQL(merchantID int64, f OrderFilter) (string, []any) {
+	return orderQuery(merchantID, f, people{})
+}
+
+// OrdersPlan is EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of the statement Orders runs for f,
+// after its user search.
+func (s *Service) OrdersPlan(ctx context.Context, merchantID int64, f OrderFilter) (string, error) {
+	found, err := s.searchPeople(ctx, merchantID, f)
+	if err != nil {
+		return "", err
+	}
+	q, args := orderQuery(merchantID, f, found)
+	var plan string
+	err = s.db.GetContext(ctx, &plan, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+q+fmt.Sprintf(" ORDER BY o.id DESC LIMIT $%d", len(args)+1), append(args, 51)...)
+	return plan, err
+}
 
 // FollowerSQL is the prepared query of every follower's page.
 const FollowerSQL = followerSQL

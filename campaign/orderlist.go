@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"fenxiao/wallet"
 )
@@ -182,7 +183,14 @@ func (s *Service) Orders(ctx context.Context, merchantID int64, f OrderFilter) (
 			return OrderPage{}, err
 		}
 	}
-	q, args := orderQuery(merchantID, f)
+	people, err := s.searchPeople(ctx, merchantID, f)
+	if err != nil {
+		return OrderPage{}, err
+	}
+	if people.nobody() {
+		return OrderPage{}, nil
+	}
+	q, args := orderQuery(merchantID, f, people)
 	args = append(args, f.Limit+1)
 	q += fmt.Sprintf(" ORDER BY o.id DESC LIMIT $%d", len(args))
 	var rows []OrderRow
@@ -197,7 +205,60 @@ func (s *Service) Orders(ctx context.Context, merchantID int64, f OrderFilter) (
 	return p, nil
 }
 
-func orderQuery(merchantID int64, f OrderFilter) (string, []any) {
+// fewPeople is how many users a buyer or sharer search may find for the list to look up
+// their orders by user (orders_buyer, orders_sharer); a text found in more names is common,
+// and the newest orders are searched for it instead.
+const fewPeople = 1000
+
+// people are the users a filter's buyer and sharer texts find, when they find few: nil
+// where the text is empty or common.
+type people struct {
+	buyers, sharers []int64
+	buyersFound     bool // buyers is the whole answer (possibly none)
+	sharersFound    bool
+}
+
+// nobody reports a search that found no one at all: no order can match.
+func (p people) nobody() bool {
+	return p.buyersFound && len(p.buyers) == 0 || p.sharersFound && len(p.sharers) == 0
+}
+
+// searchPeople finds the users of f's buyer and sharer texts first. Looked up by user, a rare
+// name's orders cost a few index probes whatever the merchant's size; searched for among the
+// newest orders, they cost a walk through all of them when the planner expects more matches
+// than there are (seen at 100k orders: 2.5 ms one run, 51 ms the next, by the statistics'
+// sample).
+func (s *Service) searchPeople(ctx context.Context, merchantID int64, f OrderFilter) (people, error) {
+	var p people
+	var err error
+	if b := strings.TrimSpace(f.Buyer); b != "" {
+		if p.buyers, p.buyersFound, err = s.findPeople(ctx, merchantID, b); err != nil {
+			return p, err
+		}
+	}
+	if sh := strings.TrimSpace(f.Sharer); sh != "" {
+		if p.sharers, p.sharersFound, err = s.findPeople(ctx, merchantID, sh); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// findPeople returns the ids of the merchant's users whose openid is text or whose nickname
+// contains it, and found = false (and no ids) when more than fewPeople are.
+func (s *Service) findPeople(ctx context.Context, merchantID int64, text string) (ids []int64, found bool, err error) {
+	err = s.db.SelectContext(ctx, &ids, `SELECT u.id FROM wechat_users u WHERE `+personMatch("u", 2)+` LIMIT $4`,
+		merchantID, text, "%"+escapeLike(text)+"%", fewPeople+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("campaign: search users of merchant %d: %w", merchantID, err)
+	}
+	if len(ids) > fewPeople {
+		return nil, false, nil
+	}
+	return ids, true, nil
+}
+
+func orderQuery(merchantID int64, f OrderFilter, found people) (string, []any) {
 	where := []string{"o.merchant_id = $1"}
 	args := []any{merchantID}
 	add := func(cond string, v any) {
@@ -223,10 +284,16 @@ func orderQuery(merchantID int64, f OrderFilter) (string, []any) {
 		args = append(args, text, "%"+escapeLike(text)+"%")
 		where = append(where, personMatch(alias, len(args)-1))
 	}
-	if b := strings.TrimSpace(f.Buyer); b != "" {
+	switch b := strings.TrimSpace(f.Buyer); {
+	case found.buyersFound:
+		add("o.buyer_id = ANY(?)", pq.Array(found.buyers))
+	case b != "":
 		person("b", b)
 	}
-	if sh := strings.TrimSpace(f.Sharer); sh != "" {
+	switch sh := strings.TrimSpace(f.Sharer); {
+	case found.sharersFound:
+		add("o.sharer_id = ANY(?)", pq.Array(found.sharers))
+	case sh != "":
 		person("sh", sh)
 	}
 	if f.Before > 0 {
