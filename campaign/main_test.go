@@ -164,6 +164,7 @@ func merchantsFor(t testing.TB, db *sqlx.DB, adjust ...func(*merchant.Config)) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() }) //nolint:errcheck // its clients' certificate files
 	return m
 }
 

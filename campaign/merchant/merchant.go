@@ -3,6 +3,7 @@ package merchant
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -101,6 +102,21 @@ type clientCache struct {
 type cachedClient struct {
 	client  *wechat.Client
 	updated time.Time
+}
+
+// Close closes the WeChat clients the service built: each keeps its merchant's client
+// certificate in a private temporary file (the SDK's refund call reads it from a path), which
+// closing removes. Call it once nothing uses the service any more; a later WeChatFor builds
+// a new client.
+func (s *Service) Close() error {
+	s.clients.mu.Lock()
+	defer s.clients.mu.Unlock()
+	var errs []error
+	for id, c := range s.clients.clients {
+		errs = append(errs, c.client.Close())
+		delete(s.clients.clients, id)
+	}
+	return errors.Join(errs...)
 }
 
 // WeChatFor returns the merchant's WeChat client.

@@ -60,8 +60,11 @@ func startStackWith(t testing.TB, h *hooks, configure func(*Config)) (*server, s
 			t.Fatal(err)
 		}
 	}
-	go app.Listener(ln)                                            //nolint:errcheck
-	t.Cleanup(func() { app.ShutdownWithTimeout(5 * time.Second) }) //nolint:errcheck
+	go app.Listener(ln) //nolint:errcheck
+	t.Cleanup(func() {
+		app.ShutdownWithTimeout(5 * time.Second) //nolint:errcheck
+		srv.merchants.Close()                    //nolint:errcheck // its clients' certificate files
+	})
 	return srv, cfg.BaseURL
 }
 
