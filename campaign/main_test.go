@@ -328,3 +328,31 @@ func equal(t testing.TB, what string, got decimal.Decimal, want string) {
 func wechatToken(openid string, snapshot bool) wechat.OAuthToken {
 	return wechat.OAuthToken{OpenID: openid, Snapshot: snapshot}
 }
+
+// seedable makes a merchant named name on db with the simulator's WeChat and 10 yuan of assets,
+// and publishes a one-unit campaign of it that started ten days ago: what seed.Fill fills.
+func seedable(t testing.TB, svc *campaign.Service, db *sqlx.DB, name string) (int64, *campaign.Campaign) {
+	t.Helper()
+	m, err := svc.Merchants().CreateMerchant(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := simulator.AddMerchant(sim.MerchantConfig{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Merchants().SetWeChat(ctx, m, creds); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wallet.NewService(db).TopUpAssets(ctx, nil, m, d("10"), "seed-funds", ""); err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.Create(ctx, m, settings(func(s *campaign.Settings) { s.StartsAt = clock.Now().Add(-10 * 24 * time.Hour) }), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = svc.Publish(ctx, m, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	return m, c
+}

@@ -11,8 +11,6 @@ import (
 	"fenxiao/campaign"
 	"fenxiao/campaign/seed"
 	"fenxiao/migrations/dbtest"
-	"fenxiao/wallet"
-	"fenxiao/wechat/sim"
 )
 
 // TestOrderListUsesIndexes: a search by part of a nickname can find the matching users
@@ -143,27 +141,7 @@ func TestOrdersByFulfilment(t *testing.T) {
 func TestOrderSearchFindsPeopleFirst(t *testing.T) {
 	db := dbtest.Fresh(t, "order_search")
 	svc := newService(t, db)
-	m, err := svc.Merchants().CreateMerchant(ctx, "搜索商家")
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := simulator.AddMerchant(sim.MerchantConfig{Name: "搜索商家"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Merchants().SetWeChat(ctx, m, creds); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wallet.NewService(db).TopUpAssets(ctx, nil, m, d("10"), "funds", ""); err != nil {
-		t.Fatal(err)
-	}
-	c, err := svc.Create(ctx, m, settings(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Publish(ctx, m, c.ID); err != nil {
-		t.Fatal(err)
-	}
+	m, c := seedable(t, svc, db, "搜索商家")
 	if _, err := seed.Fill(ctx, db, seed.Spec{MerchantID: m, CampaignID: c.ID, Orders: 20_000}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"fenxiao/campaign/seed"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
-	"fenxiao/wechat/sim"
 )
 
 // BenchmarkConsoleAtScale measures the console's reads on one campaign filled by the
@@ -32,27 +31,7 @@ func BenchmarkConsoleAtScale(b *testing.B) {
 	}
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	for _, n := range []int{10_000, 100_000} {
-		m, err := svc.Merchants().CreateMerchant(ctx, fmt.Sprintf("规模商家 %d", n))
-		if err != nil {
-			b.Fatal(err)
-		}
-		creds, err := simulator.AddMerchant(sim.MerchantConfig{Name: "规模商家"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := svc.Merchants().SetWeChat(ctx, m, creds); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := wallet.NewService(db).TopUpAssets(ctx, nil, m, d("10"), "bench-funds", ""); err != nil {
-			b.Fatal(err)
-		}
-		c, err := svc.Create(ctx, m, settings(func(s *campaign.Settings) { s.StartsAt = clock.Now().Add(-10 * 24 * time.Hour) }), 1)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := svc.Publish(ctx, m, c.ID); err != nil {
-			b.Fatal(err)
-		}
+		m, c := seedable(b, svc, db, fmt.Sprintf("规模商家 %d", n))
 		start := time.Now()
 		if _, err := seed.Fill(ctx, db, seed.Spec{MerchantID: m, CampaignID: c.ID, Orders: n, TopUps: n, RefundEvery: 50}); err != nil {
 			b.Fatal(err)

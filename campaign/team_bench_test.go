@@ -10,7 +10,6 @@ import (
 	"fenxiao/campaign/seed"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
-	"fenxiao/wechat/sim"
 )
 
 // BenchmarkTeamAtScale measures the sharer's promotion page on a campaign of 100k paid orders
@@ -29,27 +28,7 @@ func BenchmarkTeamAtScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	const n = 100_000
-	m, err := svc.Merchants().CreateMerchant(ctx, "推广规模商家")
-	if err != nil {
-		b.Fatal(err)
-	}
-	creds, err := simulator.AddMerchant(sim.MerchantConfig{Name: "推广规模商家"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := svc.Merchants().SetWeChat(ctx, m, creds); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := wallet.NewService(db).TopUpAssets(ctx, nil, m, d("10"), "bench-funds", ""); err != nil {
-		b.Fatal(err)
-	}
-	c, err := svc.Create(ctx, m, settings(func(s *campaign.Settings) { s.StartsAt = clock.Now().Add(-10 * 24 * time.Hour) }), 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if c, err = svc.Publish(ctx, m, c.ID); err != nil {
-		b.Fatal(err)
-	}
+	m, c := seedable(b, svc, db, "推广规模商家")
 	if _, err := seed.Fill(ctx, db, seed.Spec{MerchantID: m, CampaignID: c.ID, Orders: n, Sharers: 10, RefundEvery: 50}); err != nil {
 		b.Fatal(err)
 	}

@@ -119,41 +119,60 @@ func (s *Service) Close() error {
 	return errors.Join(errs...)
 }
 
+// sealedRow is a merchant's stored WeChat settings, secrets still sealed.
+type sealedRow struct {
+	AppID   string    `db:"app_id"`
+	MchID   string    `db:"mch_id"`
+	Sealed  []byte    `db:"sealed"`
+	Updated time.Time `db:"updated_at"`
+}
+
+// sealedWeChat reads the merchant's stored settings; ErrNoWeChat when there are none.
+func (s *Service) sealedWeChat(ctx context.Context, merchantID int64) (sealedRow, error) {
+	var row sealedRow
+	err := s.db.GetContext(ctx, &row, `SELECT app_id, mch_id, sealed, updated_at FROM merchant_wechat WHERE merchant_id = $1`, merchantID)
+	if isNoRows(err) {
+		return row, ErrNoWeChat
+	}
+	if err != nil {
+		return row, fmt.Errorf("campaign: WeChat settings of merchant %d: %w", merchantID, err)
+	}
+	return row, nil
+}
+
+// openWeChat opens the secrets of the merchant's stored settings.
+func (s *Service) openWeChat(merchantID int64, row sealedRow) (wechat.Credentials, error) {
+	plain, err := openBytes(s.sealKey, row.Sealed, merchantAAD(merchantID))
+	if err != nil {
+		return wechat.Credentials{}, err
+	}
+	var sec secrets
+	if err := json.Unmarshal(plain, &sec); err != nil {
+		return wechat.Credentials{}, fmt.Errorf("campaign: WeChat secrets of merchant %d: %w", merchantID, err)
+	}
+	return wechat.Credentials{AppID: row.AppID, AppSecret: sec.AppSecret, Token: sec.Token, EncodingAESKey: sec.EncodingAESKey,
+		MchID: row.MchID, APIKey: sec.APIKey, CertP12: sec.CertP12}, nil
+}
+
 // WeChatFor returns the merchant's WeChat client.
 func (s *Service) WeChatFor(ctx context.Context, merchantID int64) (WeChat, error) {
 	if s.clientsOverride != nil {
 		return s.clientsOverride(ctx, merchantID)
 	}
-	var row struct {
-		AppID   string    `db:"app_id"`
-		MchID   string    `db:"mch_id"`
-		Sealed  []byte    `db:"sealed"`
-		Updated time.Time `db:"updated_at"`
-	}
-	err := s.db.GetContext(ctx, &row, `SELECT app_id, mch_id, sealed, updated_at FROM merchant_wechat WHERE merchant_id = $1`, merchantID)
-	if isNoRows(err) {
-		return nil, ErrNoWeChat
-	}
+	row, err := s.sealedWeChat(ctx, merchantID)
 	if err != nil {
-		return nil, fmt.Errorf("campaign: WeChat settings of merchant %d: %w", merchantID, err)
+		return nil, err
 	}
 	s.clients.mu.Lock()
 	defer s.clients.mu.Unlock()
 	if c, ok := s.clients.clients[merchantID]; ok && c.updated.Equal(row.Updated) {
 		return c.client, nil
 	}
-	plain, err := openBytes(s.sealKey, row.Sealed, merchantAAD(merchantID))
+	creds, err := s.openWeChat(merchantID, row)
 	if err != nil {
 		return nil, err
 	}
-	var sec secrets
-	if err := json.Unmarshal(plain, &sec); err != nil {
-		return nil, fmt.Errorf("campaign: WeChat secrets of merchant %d: %w", merchantID, err)
-	}
-	cl, err := wechat.NewClient(wechat.Credentials{
-		AppID: row.AppID, AppSecret: sec.AppSecret, Token: sec.Token, EncodingAESKey: sec.EncodingAESKey,
-		MchID: row.MchID, APIKey: sec.APIKey, CertP12: sec.CertP12,
-	}, s.wechatOpts)
+	cl, err := wechat.NewClient(creds, s.wechatOpts)
 	if err != nil {
 		return nil, fmt.Errorf("campaign: WeChat client of merchant %d: %w", merchantID, err)
 	}

@@ -2,7 +2,6 @@ package merchant
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -70,29 +69,12 @@ func (s *Service) WeChatInfo(ctx context.Context, merchantID int64) (WeChatInfo,
 
 // storedWeChat opens the merchant's stored credentials.
 func (s *Service) storedWeChat(ctx context.Context, merchantID int64) (wechat.Credentials, time.Time, error) {
-	var row struct {
-		AppID   string    `db:"app_id"`
-		MchID   string    `db:"mch_id"`
-		Sealed  []byte    `db:"sealed"`
-		Updated time.Time `db:"updated_at"`
-	}
-	err := s.db.GetContext(ctx, &row, `SELECT app_id, mch_id, sealed, updated_at FROM merchant_wechat WHERE merchant_id = $1`, merchantID)
-	if isNoRows(err) {
-		return wechat.Credentials{}, time.Time{}, ErrNoWeChat
-	}
-	if err != nil {
-		return wechat.Credentials{}, time.Time{}, fmt.Errorf("campaign: WeChat settings of merchant %d: %w", merchantID, err)
-	}
-	plain, err := openBytes(s.sealKey, row.Sealed, merchantAAD(merchantID))
+	row, err := s.sealedWeChat(ctx, merchantID)
 	if err != nil {
 		return wechat.Credentials{}, time.Time{}, err
 	}
-	var sec secrets
-	if err := json.Unmarshal(plain, &sec); err != nil {
-		return wechat.Credentials{}, time.Time{}, fmt.Errorf("campaign: WeChat secrets of merchant %d: %w", merchantID, err)
-	}
-	return wechat.Credentials{AppID: row.AppID, AppSecret: sec.AppSecret, Token: sec.Token, EncodingAESKey: sec.EncodingAESKey,
-		MchID: row.MchID, APIKey: sec.APIKey, CertP12: sec.CertP12}, row.Updated, nil
+	creds, err := s.openWeChat(merchantID, row)
+	return creds, row.Updated, err
 }
 
 // SaveWeChat checks the settings form, field by field in words a merchant understands, merges
