@@ -97,7 +97,19 @@ func merchantAAD(id int64) []byte { return []byte("merchant:" + strconv.FormatIn
 type clientCache struct {
 	mu      sync.Mutex
 	clients map[int64]cachedClient
+	// retired are clients replaced by newer credentials: a call that took one before may
+	// still be using it (a refund reads its certificate file), so each is closed only
+	// retireAfter later, or by Close.
+	retired []retiredClient
 }
+
+type retiredClient struct {
+	client *wechat.Client
+	at     time.Time
+}
+
+// retireAfter is longer than any call on a client may last, the SDK's own backstop included.
+const retireAfter = 2 * time.Minute
 
 type cachedClient struct {
 	client  *wechat.Client
@@ -116,7 +128,30 @@ func (s *Service) Close() error {
 		errs = append(errs, c.client.Close())
 		delete(s.clients.clients, id)
 	}
+	for _, r := range s.clients.retired {
+		errs = append(errs, r.client.Close())
+	}
+	s.clients.retired = nil
 	return errors.Join(errs...)
+}
+
+// closeRetired closes the replaced clients no call can be using any more. The caller holds
+// the cache's lock.
+func (s *Service) closeRetired() {
+	if len(s.clients.retired) == 0 {
+		return
+	}
+	kept := s.clients.retired[:0]
+	for _, r := range s.clients.retired {
+		if s.now().Sub(r.at) < retireAfter {
+			kept = append(kept, r)
+			continue
+		}
+		if err := r.client.Close(); err != nil {
+			s.log.Warn("close a replaced WeChat client", "err", err)
+		}
+	}
+	s.clients.retired = kept
 }
 
 // sealedRow is a merchant's stored WeChat settings, secrets still sealed.
@@ -165,6 +200,7 @@ func (s *Service) WeChatFor(ctx context.Context, merchantID int64) (WeChat, erro
 	}
 	s.clients.mu.Lock()
 	defer s.clients.mu.Unlock()
+	s.closeRetired()
 	if c, ok := s.clients.clients[merchantID]; ok && c.updated.Equal(row.Updated) {
 		return c.client, nil
 	}
@@ -177,7 +213,7 @@ func (s *Service) WeChatFor(ctx context.Context, merchantID int64) (WeChat, erro
 		return nil, fmt.Errorf("campaign: WeChat client of merchant %d: %w", merchantID, err)
 	}
 	if old, ok := s.clients.clients[merchantID]; ok {
-		old.client.Close() //nolint:errcheck
+		s.clients.retired = append(s.clients.retired, retiredClient{client: old.client, at: s.now()})
 	}
 	s.clients.clients[merchantID] = cachedClient{client: cl, updated: row.Updated}
 	return cl, nil
