@@ -240,7 +240,7 @@ func (s *Service) ShareSetup(ctx context.Context, c *Campaign, sharer *User, pag
 	if earns != SnapshotUser {
 		link = s.ShareURL(c.ID, sharer.ID)
 	}
-	desc := shareDesc(c)
+	desc := shareDesc(c, s.now())
 	if earns == HasEnded {
 		desc = truncate(c.ProductName+" · 活动已结束", 60) // no "限时抢购" on a card of an ended campaign
 	}
@@ -260,6 +260,15 @@ func (s *Service) ShareImage(c *Campaign) string {
 	return fmt.Sprintf("%s/c/%d/cover.png?v=%d", s.baseURL, c.ID, c.Version)
 }
 
-func shareDesc(c *Campaign) string {
-	return truncate(fmt.Sprintf("%s 仅 ¥%s，限时抢购中", c.ProductName, c.Price.StringFixed(2)), 60)
+// shareDesc is the line under a shared link's title: the price, and whether the sale runs
+// or when it opens (in China's time: the friends who read it are there).
+func shareDesc(c *Campaign, now time.Time) string {
+	when := "限时抢购中"
+	if c.Phase(now) == "upcoming" {
+		when = c.StartsAt.In(chinaTime).Format("1月2日 15:04") + " 开抢"
+	}
+	return truncate(fmt.Sprintf("%s 仅 ¥%s，%s", c.ProductName, c.Price.StringFixed(2), when), 60)
 }
+
+// chinaTime is the time of the followers a campaign's texts are written for.
+var chinaTime = time.FixedZone("CST", 8*3600)

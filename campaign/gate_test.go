@@ -2,6 +2,8 @@ package campaign_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,4 +156,30 @@ func TestGates(t *testing.T) {
 		}
 	})
 	audit(t, e.db)
+}
+
+// The card a shared link shows says what a friend will find: 限时抢购中 while the sale runs,
+// when it opens before it does (in China time, as WeChat users read it), and that it ended
+// once it has. Before, an upcoming campaign's card already said 限时抢购中.
+func TestShareCardSaysWhenTheSaleOpens(t *testing.T) {
+	e := newEnv(t, "100")
+	start := clock.Now().Add(50 * time.Hour).Truncate(time.Minute)
+	upcoming := e.campaign(5, func(s *campaign.Settings) { s.StartsAt, s.EndsAt = start, start.Add(24*time.Hour) })
+	running := e.campaign(5)
+	sharer := e.user("分享卡片")
+	card := func(c *campaign.Campaign) string {
+		t.Helper()
+		setup, err := e.svc.ShareSetup(ctx, c, sharer, fmt.Sprintf("%s/c/%d/share", hookURL, c.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return setup.Desc
+	}
+	opens := start.In(time.FixedZone("CST", 8*3600)).Format("1月2日 15:04") + " 开抢"
+	if d := card(upcoming); !strings.Contains(d, opens) || strings.Contains(d, "限时抢购中") {
+		t.Errorf("upcoming campaign's card: %q, want it to say %q", d, opens)
+	}
+	if d := card(running); !strings.Contains(d, "限时抢购中") {
+		t.Errorf("running campaign's card: %q", d)
+	}
 }
