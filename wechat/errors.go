@@ -130,6 +130,7 @@ var payCodeKinds = map[string]Kind{
 	"USER_ACCOUNT_ABNORMAL": KindFailed,
 	"V2_ACCOUNT_SIMPLE_BAN": KindFailed, // the user is not real-name verified
 	"OPENID_ERROR":          KindFailed, // this openid is not the OA's: one user, not the merchant
+	"OPENID_MISMATCH":       KindFailed, // unifiedorder's openid is not the appid's: the same, on a payment
 	"CA_ERROR":              KindConfig,
 	"SIGN_ERROR":            KindConfig,
 	"PARAM_ERROR":           KindConfig,

@@ -12,6 +12,7 @@ import (
 	"fenxiao/campaign"
 	"fenxiao/campaign/poster"
 	"fenxiao/campaign/region"
+	"fenxiao/wechat"
 )
 
 // The pages of buying: landing (or the gate that stands in its way), password, buy, the
@@ -187,6 +188,12 @@ func orderError(err error) error {
 		return fiber.NewError(fiber.StatusConflict, "活动不在进行中")
 	case errors.Is(err, campaign.ErrSettingsChanged):
 		return fiber.NewError(fiber.StatusConflict, "活动的发货方式刚刚变更，请刷新页面后重新下单")
+	case wechat.KindOf(err) == wechat.KindFailed:
+		// WeChat Pay will not take this buyer's payment (their openid is not the official
+		// account's, their account is blocked): the order is closed, trying again is the same.
+		return fmt.Errorf("%w: %w", fiber.NewError(fiber.StatusConflict, "微信支付未能为你的账号发起支付，订单已取消。请从公众号重新进入活动后再试"), err)
+	case errors.As(err, new(*wechat.Error)):
+		return fmt.Errorf("%w: %w", fiber.NewError(fiber.StatusServiceUnavailable, "微信支付暂时不可用，订单已取消，请稍后再试"), err)
 	}
 	return err
 }

@@ -172,7 +172,8 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 		msg = w
 	}
 	var fe *fiber.Error
-	if errors.As(err, &fe) && status < 500 {
+	unavailable := errors.As(err, &fe) && status == fiber.StatusServiceUnavailable // WeChat's, with our words for it
+	if fe != nil && (status < 500 || unavailable) {
 		msg = fe.Message
 	}
 	var rl *campaign.RateLimitError
@@ -180,7 +181,10 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(rl.Seconds()))
 		msg = fmt.Sprintf("%s太频繁了，请 %d 秒后再试", rl.What, rl.Seconds())
 	}
-	if status >= 500 {
+	switch {
+	case unavailable:
+		s.log.Warn("request refused: WeChat unavailable", "err", err, "path", c.Path(), "request_id", c.GetRespHeader(fiber.HeaderXRequestID))
+	case status >= 500:
 		s.log.Error("request failed", "err", err, "path", c.Path(), "request_id", c.GetRespHeader(fiber.HeaderXRequestID))
 		msg = "服务器出错了，请稍后再试"
 	}
