@@ -20,13 +20,13 @@ const JobBatch = 200
 
 // One merchant's WeChat must not hold up the others' jobs: a run takes at most perMerchant
 // rows of each merchant, interleaved (every merchant's oldest first); each WeChat call gets
-// CallTimeout within the run's own deadline; a row that fails is backed off (retry_at) so the
+// callTimeout within the run's own deadline; a row that fails is backed off (retry_at) so the
 // next run tries the others first; and a merchant whose WeChat times out, limits the rate or
 // refuses the configuration is left alone for the rest of the run. A run never stops at its
 // first error: it reports them all at the end.
 const (
 	perMerchant = 20
-	CallTimeout = 10 * time.Second
+	callTimeout = 10 * time.Second
 )
 
 // RetryIn is how long a row that failed its attempts times waits: 30 s, 1 m, 2 m … 1 h.
@@ -85,7 +85,7 @@ func EachDue[T any](ctx context.Context, log *slog.Logger, job string, rows []T,
 		if down[m] {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, CallTimeout)
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		ok, err := fn(cctx, r)
 		cancel()
 		if err != nil {
