@@ -168,9 +168,12 @@ func (s *server) h5CreateOrder(c *fiber.Ctx) error {
 }
 
 // orderError says in the buyer's words why an order was refused.
+// A refused prepay of a new order has closed it (its units are back); one of the buyer's
+// unpaid order, asked again, leaves it as it is: the messages claim neither.
 func orderError(err error) error {
 	var ge *campaign.GateError
 	var ve *campaign.ValidationError
+	var we *wechat.Error
 	switch {
 	case errors.As(err, &ge):
 		return fiber.NewError(fiber.StatusConflict, "暂时无法购买，请返回活动页查看")
@@ -188,12 +191,16 @@ func orderError(err error) error {
 		return fiber.NewError(fiber.StatusConflict, "活动不在进行中")
 	case errors.Is(err, campaign.ErrSettingsChanged):
 		return fiber.NewError(fiber.StatusConflict, "活动的发货方式刚刚变更，请刷新页面后重新下单")
-	case wechat.KindOf(err) == wechat.KindFailed:
+	case errors.As(err, &we) && we.Code == "ORDERPAID":
+		// The buyer's unpaid order, asked again, was paid meanwhile: its notification is on
+		// the way (or the query job finds it).
+		return fmt.Errorf("%w: %w", fiber.NewError(fiber.StatusConflict, "这笔订单已经支付，请在「我的订单」中查看"), err)
+	case errors.As(err, &we) && we.Kind == wechat.KindFailed:
 		// WeChat Pay will not take this buyer's payment (their openid is not the official
-		// account's, their account is blocked): the order is closed, trying again is the same.
-		return fmt.Errorf("%w: %w", fiber.NewError(fiber.StatusConflict, "微信支付未能为你的账号发起支付，订单已取消。请从公众号重新进入活动后再试"), err)
-	case errors.As(err, new(*wechat.Error)):
-		return fmt.Errorf("%w: %w", fiber.NewError(fiber.StatusServiceUnavailable, "微信支付暂时不可用，订单已取消，请稍后再试"), err)
+		// account's, their account is blocked): trying again is the same.
+		return fmt.Errorf("%w: %w", fiber.NewError(fiber.StatusConflict, "微信支付未能为你的账号发起支付，请从公众号重新进入活动后再试"), err)
+	case errors.As(err, &we):
+		return fmt.Errorf("%w: %w", fiber.NewError(fiber.StatusServiceUnavailable, "微信支付暂时不可用，请稍后再试"), err)
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"fenxiao/campaign"
 	"fenxiao/wechat/sim"
 )
 
@@ -14,7 +15,8 @@ import (
 // their own words and the units go back at once. Before, every refusal was a 500 with
 // 服务器出错了 and an error in the log: a WeChat outage (SYSTEMERROR) looked like our bug, and
 // a buyer whose openid is not the official account's (OPENID_MISMATCH: they signed in before
-// the merchant changed its AppID) was told to try again later, forever.
+// the merchant changed its AppID) was told to try again later, forever. The words never claim
+// a cancellation: asked again for a buyer's unpaid order, a refusal leaves that order as it is.
 func TestH5PrepayRefusedSaysWhy(t *testing.T) {
 	st := newH5Stack(t)
 	m := st.merchant("预付被拒")
@@ -49,7 +51,20 @@ func TestH5PrepayRefusedSaysWhy(t *testing.T) {
 		}
 	}
 	// WeChat answers again: the same buyer orders.
-	if status, a := f.order(t, st, c, `{"qty":2}`); status != http.StatusOK || a.OrderID == 0 {
-		t.Fatalf("order once WeChat answers: %d %+v", status, a)
+	status, first := f.order(t, st, c, `{"qty":2}`)
+	if status != http.StatusOK || first.OrderID == 0 {
+		t.Fatalf("order once WeChat answers: %d %+v", status, first)
+	}
+	// Buying again asks WeChat for the same unpaid order; paid meanwhile (ORDERPAID), the buyer
+	// is sent to their orders, not told it was cancelled: nothing cancelled it.
+	if err := st.sim.InjectFault(sim.Fault{Endpoint: "unifiedorder", Fault: "ORDERPAID", Merchant: m.creds.MchID}); err != nil {
+		t.Fatal(err)
+	}
+	status, again := f.order(t, st, c, `{"qty":1}`)
+	if status != http.StatusConflict || !strings.Contains(again.Error, "已经支付") || strings.Contains(again.Error, "取消") {
+		t.Errorf("the unpaid order asked again, paid meanwhile: %d %q", status, again.Error)
+	}
+	if o, err := st.srv.campaign.Order(context.Background(), m.id, first.OrderID); err != nil || o.Status != campaign.Pending {
+		t.Errorf("the buyer's order after the answer: %+v %v, want it still pending until WeChat's notification", o, err)
 	}
 }
