@@ -89,8 +89,12 @@ func (s *Service) ExportOrders(ctx context.Context, merchantID int64, f OrderFil
 // 1000 at a time with what the export adds to each (contact, refund reasons).
 func (s *Service) eachExported(ctx context.Context, merchantID int64, f OrderFilter, row func(OrderRow, exportExtra)) error {
 	f.Limit = 1000
+	found, err := s.orderSearch(ctx, merchantID, f)
+	if err != nil {
+		return err
+	}
 	for n := 0; n < maxExport; {
-		p, err := s.Orders(ctx, merchantID, f)
+		p, err := s.ordersPage(ctx, merchantID, f, found)
 		if err != nil {
 			return err
 		}

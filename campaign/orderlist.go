@@ -172,25 +172,36 @@ LEFT JOIN wechat_users sh ON sh.id = o.sharer_id`
 // Orders returns a page of a merchant's orders. A campaign filter naming another merchant's
 // campaign is ErrNotFound, like any other foreign id.
 func (s *Service) Orders(ctx context.Context, merchantID int64, f OrderFilter) (OrderPage, error) {
+	found, err := s.orderSearch(ctx, merchantID, f)
+	if err != nil {
+		return OrderPage{}, err
+	}
+	return s.ordersPage(ctx, merchantID, f, found)
+}
+
+// orderSearch checks f's campaign and finds the people it names, once for all the pages of a
+// list or an export.
+func (s *Service) orderSearch(ctx context.Context, merchantID int64, f OrderFilter) (people, error) {
+	if f.CampaignID != 0 {
+		if _, err := s.Get(ctx, merchantID, f.CampaignID); err != nil {
+			return people{}, err
+		}
+	}
+	return s.searchPeople(ctx, merchantID, f)
+}
+
+// ordersPage is one page of f, with the people orderSearch found.
+func (s *Service) ordersPage(ctx context.Context, merchantID int64, f OrderFilter, found people) (OrderPage, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
 	if f.Limit > 1000 {
 		f.Limit = 1000
 	}
-	if f.CampaignID != 0 {
-		if _, err := s.Get(ctx, merchantID, f.CampaignID); err != nil {
-			return OrderPage{}, err
-		}
-	}
-	people, err := s.searchPeople(ctx, merchantID, f)
-	if err != nil {
-		return OrderPage{}, err
-	}
-	if people.nobody() {
+	if found.nobody() {
 		return OrderPage{}, nil
 	}
-	q, args := orderQuery(merchantID, f, people)
+	q, args := orderQuery(merchantID, f, found)
 	args = append(args, f.Limit+1)
 	q += fmt.Sprintf(" ORDER BY o.id DESC LIMIT $%d", len(args))
 	var rows []OrderRow
