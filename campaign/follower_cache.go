@@ -78,10 +78,7 @@ func (s *Service) reopened(c *Campaign, visitor *User, sharerID int64) bool {
 	if !ok || e.sharerID != sharerID {
 		return false
 	}
-	if age, clock := time.Since(e.at), s.now().Sub(e.clock); age >= s.followers.fresh || clock < 0 || clock >= s.followers.fresh {
-		return false
-	}
-	return !s.changedSince(visitor.ID, e.at)
+	return s.fresh(e.at, e.clock) && !s.changedSince(visitor.ID, e.at)
 }
 
 // keepOpened remembers that visitor's opening of sharerID's link, begun at startedAt, has been
@@ -103,6 +100,13 @@ func followerKey(hash []byte, merchantID int64) string {
 	return string(hash) + strconv.FormatInt(merchantID, 10)
 }
 
+// fresh reports whether something read at (wall clock) and clock (the service's clock then)
+// is still within the reuse time by both: a test clock moved past an expiry counts too.
+func (s *Service) fresh(at, clock time.Time) bool {
+	age, moved := time.Since(at), s.now().Sub(clock)
+	return age < s.followers.fresh && moved >= 0 && moved < s.followers.fresh
+}
+
 // cachedFollower returns a copy of the signed-in session under key when it was read less
 // than the reuse time ago and its user has not changed since.
 func (s *Service) cachedFollower(key string) (*FollowerSession, bool) {
@@ -110,7 +114,7 @@ func (s *Service) cachedFollower(key string) (*FollowerSession, bool) {
 	if !ok {
 		return nil, false
 	}
-	if age, clock := time.Since(e.at), s.now().Sub(e.clock); age >= s.followers.fresh || clock < 0 || clock >= s.followers.fresh {
+	if !s.fresh(e.at, e.clock) {
 		return nil, false
 	}
 	if s.changedSince(e.userID, e.at) {
