@@ -56,7 +56,7 @@ func BenchmarkBuyHTTP(b *testing.B) {
 	ctx := context.Background()
 	for i := range b.N {
 		// A campaign per round: every follower has one live order in the last one.
-		if _, err := st.srv.wallet.TopUpAssets(ctx, nil, m.id, decimal.NewFromInt(5*buyers), fmt.Sprintf("buy-bench-%d", i), ""); err != nil {
+		if _, err := st.srv.Wallet.TopUpAssets(ctx, nil, m.id, decimal.NewFromInt(5*buyers), fmt.Sprintf("buy-bench-%d", i), ""); err != nil {
 			b.Fatal(err)
 		}
 		c := st.campaign(m, buyers, func(s *campaign.Settings) { s.MaxPerOrder = 1 })
@@ -97,7 +97,7 @@ func BenchmarkBuyHTTP(b *testing.B) {
 			b.Fatalf("%d of %d orders failed; first: %s", n, buyers, firstErr)
 		}
 		var sold int
-		if err := st.srv.db.Get(&sold, `SELECT held + sold FROM campaigns WHERE id = $1`, c.ID); err != nil || sold != buyers {
+		if err := st.srv.DB.Get(&sold, `SELECT held + sold FROM campaigns WHERE id = $1`, c.ID); err != nil || sold != buyers {
 			b.Fatalf("%d units taken (%v), want %d", sold, err, buyers)
 		}
 		slices.Sort(lat)

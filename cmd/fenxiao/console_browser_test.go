@@ -58,7 +58,7 @@ func TestBrowserConsoleJourney(t *testing.T) {
 		shown(".steps"))
 	shot(t, ctx, "01-home")
 	var m int64
-	if err := srv.db.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
+	if err := srv.DB.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
 		t.Fatal(err)
 	}
 
@@ -200,7 +200,7 @@ func TestBrowserConsoleJourney(t *testing.T) {
 	step("save the campaign", chromedp.Click(chromedp.CSS("#confirm-risks")), chromedp.Click(chromedp.CSS("#save-campaign")), shown("#publish-card"))
 	wantText("#to-freeze", "100.00")
 	shot(t, ctx, "08-campaign-draft")
-	list, err := srv.campaign.List(context.Background(), m)
+	list, err := srv.Campaign.List(context.Background(), m)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("campaigns %v, %v", list, err)
 	}
@@ -237,17 +237,17 @@ func TestBrowserConsoleJourney(t *testing.T) {
 	payInCashier(t, h5, "")
 	waitFor(t, h5, "the payment result", `document.getElementById('result-title') && document.getElementById('result-title').textContent === '支付成功'`)
 	var aID int64
-	if err := srv.db.Get(&aID, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m, st.user(&h5Merchant{id: m, creds: creds}, "买家A").OpenID); err != nil {
+	if err := srv.DB.Get(&aID, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m, st.user(&h5Merchant{id: m, creds: creds}, "买家A").OpenID); err != nil {
 		t.Fatal(err)
 	}
-	a, err := srv.campaign.User(context.Background(), m, aID)
+	a, err := srv.Campaign.User(context.Background(), m, aID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Then B through A's link; C through B's; G through F's, who never bought
 	// (buy-before-sharing: no commission for F). These are made through the service.
 	buyers := seedPurchases(t, srv, s, creds, &c, a)
-	if !srv.visits.flush(5 * time.Second) {
+	if !srv.h5.Flush(5 * time.Second) {
 		t.Fatal("the H5 page views were not recorded")
 	}
 

@@ -29,10 +29,10 @@ func BenchmarkConsoleCSV(b *testing.B) {
 		br, m := signUp(b, srv, base, fmt.Sprintf("导出压测 %d", n))
 		camp, _, _ := merchantSetup(b, srv, m, 10)
 		start := time.Now()
-		if _, err := seed.Fill(b.Context(), srv.db, seed.Spec{MerchantID: m, CampaignID: camp.ID, Orders: n, TopUps: n, RefundEvery: 50}); err != nil {
+		if _, err := seed.Fill(b.Context(), srv.DB, seed.Spec{MerchantID: m, CampaignID: camp.ID, Orders: n, TopUps: n, RefundEvery: 50}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := srv.db.Exec(`ANALYZE`); err != nil {
+		if _, err := srv.DB.Exec(`ANALYZE`); err != nil {
 			b.Fatal(err)
 		}
 		b.Logf("%d orders and top-ups seeded in %s", n, time.Since(start).Round(time.Millisecond))

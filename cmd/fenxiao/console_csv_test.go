@@ -22,7 +22,7 @@ func TestConsoleCSVStreamed(t *testing.T) {
 	camp, _, _ := merchantSetup(t, srv, aID, 10)
 	_, bID := signUp(t, srv, base, "别家店")
 	other, _, _ := merchantSetup(t, srv, bID, 10)
-	if _, err := seed.Fill(ctx, srv.db, seed.Spec{MerchantID: aID, CampaignID: camp.ID, Orders: 2500, TopUps: 1200, RefundEvery: 40}); err != nil {
+	if _, err := seed.Fill(ctx, srv.DB, seed.Spec{MerchantID: aID, CampaignID: camp.ID, Orders: 2500, TopUps: 1200, RefundEvery: 40}); err != nil {
 		t.Fatal(err)
 	}
 	tz := srv.cfg.TimeZone
@@ -32,10 +32,10 @@ func TestConsoleCSVStreamed(t *testing.T) {
 		lines  int
 	}{
 		{"/console/orders.csv", func(w *bytes.Buffer) error {
-			return srv.campaign.ExportOrders(ctx, aID, campaign.OrderFilter{}, tz, w)
+			return srv.Campaign.ExportOrders(ctx, aID, campaign.OrderFilter{}, tz, w)
 		}, 2500},
 		{"/console/assets/statement.csv", func(w *bytes.Buffer) error {
-			return srv.campaign.ExportStatement(ctx, aID, wallet.Filter{}, tz, w)
+			return srv.Campaign.ExportStatement(ctx, aID, wallet.Filter{}, tz, w)
 		}, 1200},
 	} {
 		var want bytes.Buffer

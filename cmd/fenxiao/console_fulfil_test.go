@@ -24,27 +24,27 @@ func fulfilOrder(t *testing.T, srv *server, m int64, base *campaign.Campaign, mo
 	ctx := context.Background()
 	set := base.Settings
 	set.Title, set.Fulfilment = "发货测试", mode
-	c, err := srv.campaign.Create(ctx, m, set, 5)
+	c, err := srv.Campaign.Create(ctx, m, set, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err = srv.campaign.Publish(ctx, m, c.ID); err != nil {
+	if c, err = srv.Campaign.Publish(ctx, m, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := testSim()
 	var appID string
-	if err := srv.db.Get(&appID, `SELECT app_id FROM merchant_wechat WHERE merchant_id = $1`, m); err != nil {
+	if err := srv.DB.Get(&appID, `SELECT app_id FROM merchant_wechat WHERE merchant_id = $1`, m); err != nil {
 		t.Fatal(err)
 	}
 	su, err := s.AddUser(sim.User{AppID: appID, Nickname: "收件人"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := srv.campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "收件人"})
+	u, err := srv.Campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "收件人"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := srv.campaign.BuyWith(ctx, c, u, campaign.OrderForm{Qty: 1, Contact: ct}, "127.0.0.1")
+	co, err := srv.Campaign.BuyWith(ctx, c, u, campaign.OrderForm{Qty: 1, Contact: ct}, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func fulfilOrder(t *testing.T, srv *server, m int64, base *campaign.Campaign, mo
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		o, err := srv.campaign.Order(ctx, m, co.Order.ID)
+		o, err := srv.Campaign.Order(ctx, m, co.Order.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +124,7 @@ func TestBrowserConsoleVerifyOnPhone(t *testing.T) {
 		chromedp.Click(chromedp.CSS("button[type=submit]")))
 	waitFor(t, ctx, "the console", `location.pathname.startsWith('/console')  && !location.pathname.includes('signup')`)
 	var m int64
-	if err := srv.db.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
+	if err := srv.DB.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
 		t.Fatal(err)
 	}
 	published, _, _ := merchantSetup(t, srv, m, 10)
@@ -168,7 +168,7 @@ func TestConsolePartialRefund(t *testing.T) {
 	if msg := b.flashOf(resp); !strings.Contains(msg, "已退款 7.00 元") {
 		t.Fatalf("refunding the rest: %q", msg)
 	}
-	if r, _ := srv.campaign.Order(context.Background(), m, o.ID); r.Status != campaign.Refunded {
+	if r, _ := srv.Campaign.Order(context.Background(), m, o.ID); r.Status != campaign.Refunded {
 		t.Fatalf("order %s after refunding the rest", r.Status)
 	}
 }

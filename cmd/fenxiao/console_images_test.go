@@ -65,14 +65,14 @@ func TestConsolePastedImageAddress(t *testing.T) {
 	}
 
 	// An address 0012 dropped: listed on the edit form until the campaign is saved.
-	if _, err := srv.db.Exec(`INSERT INTO dropped_images (merchant_id, campaign_id, field, url) VALUES ($1, $2, 'product_images', 'https://cdn.example.com/old.jpg')`, m, camp.ID); err != nil {
+	if _, err := srv.DB.Exec(`INSERT INTO dropped_images (merchant_id, campaign_id, field, url) VALUES ($1, $2, 'product_images', 'https://cdn.example.com/old.jpg')`, m, camp.ID); err != nil {
 		t.Fatal(err)
 	}
 	edit := fmt.Sprintf("/console/campaigns/%d/edit", camp.ID)
 	if _, page := b.get(edit); !strings.Contains(page, `id="dropped-images"`) || !strings.Contains(page, "商品图片：https://cdn.example.com/old.jpg") {
 		t.Fatal("the edit form does not list the dropped address")
 	}
-	if _, err := srv.campaign.Update(t.Context(), m, camp.ID, camp.Settings); err != nil {
+	if _, err := srv.Campaign.Update(t.Context(), m, camp.ID, camp.Settings); err != nil {
 		t.Fatal(err)
 	}
 	if _, page := b.get(edit); strings.Contains(page, `id="dropped-images"`) {

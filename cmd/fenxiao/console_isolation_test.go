@@ -25,13 +25,13 @@ func TestConsoleTenantIsolation(t *testing.T) {
 	b, bID := signUp(t, srv, base, "乙店")
 	camp, order, _ := merchantSetup(t, srv, aID, 10)
 	merchantSetup(t, srv, bID, 10) // B has data of its own: ids exist, just not B's
-	topUp, err := srv.merchants.StartTopUp(ctx, aID, decimal.NewFromInt(100), "")
+	topUp, err := srv.Merchants.StartTopUp(ctx, aID, decimal.NewFromInt(100), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var png1 bytes.Buffer
 	png.Encode(&png1, image.NewRGBA(image.Rect(0, 0, 8, 8))) //nolint:errcheck
-	media, err := srv.merchants.SaveUpload(ctx, aID, png1.Bytes())
+	media, err := srv.Merchants.SaveUpload(ctx, aID, png1.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +103,11 @@ func TestConsoleTenantIsolation(t *testing.T) {
 	}
 
 	// Nothing of A's changed.
-	after, err := srv.campaign.Get(ctx, aID, camp.ID)
+	after, err := srv.Campaign.Get(ctx, aID, camp.ID)
 	if err != nil || after.Title != camp.Title || after.Stock != 10 || after.Phase(after.EndsAt.Add(-1)) == "ended" {
 		t.Errorf("A's campaign changed: %+v, %v", after, err)
 	}
-	if o, _ := srv.campaign.Order(ctx, aID, order.ID); o.Status != "paid" {
+	if o, _ := srv.Campaign.Order(ctx, aID, order.ID); o.Status != "paid" {
 		t.Errorf("A's order is %s", o.Status)
 	}
 }
@@ -137,7 +137,7 @@ func TestConsoleCSRF(t *testing.T) {
 	c := newBrowserClient(t, base)
 	before := c.token()
 	var email string
-	if err := srv.db.Get(&email, `SELECT email FROM merchant_accounts ORDER BY id DESC LIMIT 1`); err != nil {
+	if err := srv.DB.Get(&email, `SELECT email FROM merchant_accounts ORDER BY id DESC LIMIT 1`); err != nil {
 		t.Fatal(err)
 	}
 	if resp, body := c.post("/console/login", url.Values{"email": {email}, "password": {"secret-pass-1"}}); resp.StatusCode != http.StatusSeeOther {

@@ -26,20 +26,20 @@ func TestConsoleShowsAnOversoldOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := srv.campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: name})
+		u, err := srv.Campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: name})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return u, su
 	}
 	lateU, lateS := buyer("迟付")
-	late, err := srv.campaign.CreateOrder(ctx, c.ID, lateU, 1, "")
+	late, err := srv.Campaign.CreateOrder(ctx, c.ID, lateU, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Its timeout passes (the test moves the order back in time) and the expiry job closes it.
-	srv.db.MustExec(`UPDATE orders SET created_at = now() - interval '20 minutes', expires_at = now() - interval '5 minutes' WHERE id = $1`, late.Order.ID)
-	if _, err := srv.campaign.CloseExpired(ctx); err != nil {
+	srv.DB.MustExec(`UPDATE orders SET created_at = now() - interval '20 minutes', expires_at = now() - interval '5 minutes' WHERE id = $1`, late.Order.ID)
+	if _, err := srv.Campaign.CloseExpired(ctx); err != nil {
 		t.Fatal(err)
 	}
 	otherU, _ := buyer("抢到")
@@ -49,7 +49,7 @@ func TestConsoleShowsAnOversoldOrder(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		o, err := srv.campaign.Order(ctx, m, late.Order.ID)
+		o, err := srv.Campaign.Order(ctx, m, late.Order.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestConsoleShowsAnOversoldOrder(t *testing.T) {
 	if _, body := b.get(page); !strings.Contains(body, `id="order-notice"`) || !strings.Contains(body, "库存已售完") {
 		t.Fatalf("the order page does not explain it:\n%s", body)
 	}
-	if n, err := srv.campaign.RefundOversold(ctx); err != nil || n != 1 {
+	if n, err := srv.Campaign.RefundOversold(ctx); err != nil || n != 1 {
 		t.Fatalf("refunded %d oversold orders (%v)", n, err)
 	}
 	if _, body := b.get(page); !strings.Contains(body, "已自动原路退款") || !strings.Contains(body, "自动退款 ") {

@@ -34,11 +34,11 @@ func TestBrowserConsolePayoutBanner(t *testing.T) {
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
 		shown(".steps"))
 	var m int64
-	if err := srv.db.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = 'packets@example.com'`); err != nil {
+	if err := srv.DB.Get(&m, `SELECT merchant_id FROM merchant_accounts WHERE email = 'packets@example.com'`); err != nil {
 		t.Fatal(err)
 	}
 	c, first, creds := merchantSetup(t, srv, m, 10)
-	sharer, err := srv.campaign.User(ctx, m, first.BuyerID)
+	sharer, err := srv.Campaign.User(ctx, m, first.BuyerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,16 +46,16 @@ func TestBrowserConsolePayoutBanner(t *testing.T) {
 	if friend.CommissionStatus != "earned" {
 		t.Fatalf("the friend's order earned nothing: %+v", friend)
 	}
-	if _, err := srv.payouts.Claim(ctx, m, sharer.ID, sharer.OpenID); err != nil {
+	if _, err := srv.Payouts.Claim(ctx, m, sharer.ID, sharer.OpenID); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetBalance(creds.MchID, 0); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := srv.payouts.SendDue(ctx); err != nil || n != 0 {
+	if n, err := srv.Payouts.SendDue(ctx); err != nil || n != 0 {
 		t.Fatalf("sent %d packets with an empty balance (%v)", n, err)
 	}
-	if p, err := srv.payouts.Problem(ctx, m); err != nil || p == nil || p.Code != "NOTENOUGH" {
+	if p, err := srv.Payouts.Problem(ctx, m); err != nil || p == nil || p.Code != "NOTENOUGH" {
 		t.Fatalf("problem %+v, %v", p, err)
 	}
 
@@ -77,7 +77,7 @@ func TestBrowserConsolePayoutBanner(t *testing.T) {
 	if n := eval[int](t, b, `document.querySelectorAll('#payout-problem').length`); n != 0 {
 		t.Fatal("the banner is still there after resuming")
 	}
-	if n, err := srv.payouts.SendDue(ctx); err != nil || n != 1 {
+	if n, err := srv.Payouts.SendDue(ctx); err != nil || n != 1 {
 		t.Fatalf("after resuming: sent %d packets (%v), want the waiting one", n, err)
 	}
 }
@@ -90,14 +90,14 @@ func buyThrough(t *testing.T, srv *server, s *sim.Server, creds wechat.Credentia
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := srv.campaign.SignIn(ctx, c.MerchantID, wechat.OAuthToken{OpenID: su.OpenID}, nil)
+	u, err := srv.Campaign.SignIn(ctx, c.MerchantID, wechat.OAuthToken{OpenID: su.OpenID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.campaign.Bind(ctx, c, u, srv.campaign.ShareToken(c.ID, sharer.ID)); err != nil {
+	if _, err := srv.Campaign.Bind(ctx, c, u, srv.Campaign.ShareToken(c.ID, sharer.ID)); err != nil {
 		t.Fatal(err)
 	}
-	co, err := srv.campaign.CreateOrder(ctx, c.ID, u, 1, "")
+	co, err := srv.Campaign.CreateOrder(ctx, c.ID, u, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func buyThrough(t *testing.T, srv *server, s *sim.Server, creds wechat.Credentia
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		o, err := srv.campaign.Order(ctx, c.MerchantID, co.Order.ID)
+		o, err := srv.Campaign.Order(ctx, c.MerchantID, co.Order.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

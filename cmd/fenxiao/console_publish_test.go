@@ -24,11 +24,11 @@ func TestConsolePublishNeedsVerifiedWeChat(t *testing.T) {
 	ctx := context.Background()
 	srv, base := startStack(t, nil)
 	b, m := signUp(t, srv, base, "新开的店")
-	if _, err := srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "test-funds", ""); err != nil {
+	if _, err := srv.Wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "test-funds", ""); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c, err := srv.campaign.Create(ctx, m, campaign.Settings{Title: "首发", StartsAt: now.Add(-time.Hour), EndsAt: now.Add(24 * time.Hour),
+	c, err := srv.Campaign.Create(ctx, m, campaign.Settings{Title: "首发", StartsAt: now.Add(-time.Hour), EndsAt: now.Add(24 * time.Hour),
 		Commission: decimal.NewFromInt(1), ProductName: "茶", Price: decimal.NewFromInt(10)}, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestConsolePublishNeedsVerifiedWeChat(t *testing.T) {
 		if got := fieldError(body, tc.field); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %d %q, want %q", tc.name, resp.StatusCode, got, tc.want)
 		}
-		if info, err := srv.merchants.WeChatInfo(ctx, m); err != nil || info.Configured {
+		if info, err := srv.Merchants.WeChatInfo(ctx, m); err != nil || info.Configured {
 			t.Fatalf("%s: settings saved: %+v %v", tc.name, info, err)
 		}
 	}

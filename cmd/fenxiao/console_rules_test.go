@@ -37,7 +37,7 @@ func TestConsoleRiskySettingsAskForConfirmation(t *testing.T) {
 	}
 	count := func() (n int) {
 		t.Helper()
-		if err := srv.db.Get(&n, `SELECT count(*) FROM campaigns WHERE merchant_id = $1`, m); err != nil {
+		if err := srv.DB.Get(&n, `SELECT count(*) FROM campaigns WHERE merchant_id = $1`, m); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -107,7 +107,7 @@ func TestConsoleStockAndMoneyMessages(t *testing.T) {
 		t.Errorf("adding without the balance: %q, want the amounts with separators and a top-up link", toast)
 	}
 
-	if _, err := srv.db.Exec(`UPDATE campaigns SET ends_at = now() - interval '1 second' WHERE id = $1`, published.ID); err != nil {
+	if _, err := srv.DB.Exec(`UPDATE campaigns SET ends_at = now() - interval '1 second' WHERE id = $1`, published.ID); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ = b.post(page+"/stock", url.Values{"direction": {"add"}, "count": {"5"}})
@@ -121,11 +121,11 @@ func TestConsoleStockAndMoneyMessages(t *testing.T) {
 	now := time.Now()
 	set := campaign.Settings{Title: "大库存", StartsAt: now.Add(time.Hour), EndsAt: now.Add(2 * time.Hour),
 		Commission: decimal.NewFromInt(100), ProductName: "茶", Price: decimal.NewFromInt(200)}
-	huge, err := srv.campaign.Create(ctx, m, set, campaign.MaxStock)
+	huge, err := srv.Campaign.Create(ctx, m, set, campaign.MaxStock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	empty, err := srv.campaign.Create(ctx, m, set, 0)
+	empty, err := srv.Campaign.Create(ctx, m, set, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,34 +145,31 @@ func TestConsoleStockAndMoneyMessages(t *testing.T) {
 
 	// Ending a campaign before its start: the start stays, the page says so, other settings save.
 	starts := now.Add(48 * time.Hour).Truncate(time.Minute)
-	upcoming, err := srv.campaign.Create(ctx, m, campaign.Settings{Title: "未开始", StartsAt: starts, EndsAt: starts.Add(24 * time.Hour),
+	upcoming, err := srv.Campaign.Create(ctx, m, campaign.Settings{Title: "未开始", StartsAt: starts, EndsAt: starts.Add(24 * time.Hour),
 		Commission: decimal.NewFromInt(1), ProductName: "茶", Price: decimal.NewFromInt(10)}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.campaign.Publish(ctx, m, upcoming.ID); err != nil {
+	if _, err := srv.Campaign.Publish(ctx, m, upcoming.ID); err != nil {
 		t.Fatal(err)
 	}
 	upPage := fmt.Sprintf("/console/campaigns/%d", upcoming.ID)
 	if resp, _ := b.post(upPage+"/end", nil); !strings.Contains(b.flashOf(resp), "活动已结束") {
 		t.Fatal("ending the upcoming campaign failed")
 	}
-	ended, _ := srv.campaign.Get(ctx, m, upcoming.ID)
+	ended, _ := srv.Campaign.Get(ctx, m, upcoming.ID)
 	if !ended.StartsAt.Equal(starts) {
 		t.Fatalf("start rewritten from %s to %s", starts, ended.StartsAt)
 	}
 	if _, body := b.get(upPage); !strings.Contains(body, "未开始即于") {
 		t.Error("the page does not say it ended before its start")
 	}
-	edit := url.Values{}
-	for k, v := range formOf(ended, ended.Stock, time.UTC).V {
-		edit.Set(k, v)
-	}
+	edit := editForm(t, b, ended.ID)
 	edit.Set("title", "未开始 · 已改")
 	if resp, body := b.post(upPage, edit); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("saving the ended-before-start campaign: %d %q", resp.StatusCode, fieldError(body, "ends_at"))
 	}
-	if again, _ := srv.campaign.Get(ctx, m, upcoming.ID); !again.StartsAt.Equal(starts) || again.Title != "未开始 · 已改" {
+	if again, _ := srv.Campaign.Get(ctx, m, upcoming.ID); !again.StartsAt.Equal(starts) || again.Title != "未开始 · 已改" {
 		t.Fatalf("after saving: start %s, title %q", again.StartsAt, again.Title)
 	}
 }
@@ -211,7 +208,7 @@ func TestConsoleCopyAndDeleteDrafts(t *testing.T) {
 	if _, err := fmt.Sscanf(resp.Header.Get("Location"), "/console/campaigns/%d/edit", &id); err != nil {
 		t.Fatalf("copy went to %q", resp.Header.Get("Location"))
 	}
-	cp, err := srv.campaign.Get(ctx, m, id)
+	cp, err := srv.Campaign.Get(ctx, m, id)
 	if err != nil || cp.Status != campaign.Draft || cp.Title != "副本 "+published.Title || cp.Stock != 0 || !cp.Commission.Equal(published.Commission) {
 		t.Fatalf("copy: %+v %v", cp, err)
 	}
@@ -244,10 +241,10 @@ func TestConsoleCopyAndDeleteDrafts(t *testing.T) {
 	if resp.Header.Get("Location") != "/console/campaigns" || !strings.Contains(b.flashOf(resp), "草稿已删除") {
 		t.Fatalf("delete: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if _, err := srv.campaign.Get(ctx, m, id); err == nil {
+	if _, err := srv.Campaign.Get(ctx, m, id); err == nil {
 		t.Fatal("the draft is still there")
 	}
-	if _, err := srv.campaign.Get(ctx, m, published.ID); err != nil {
+	if _, err := srv.Campaign.Get(ctx, m, published.ID); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -25,18 +25,18 @@ func buyPaid(t *testing.T, srv *server, m int64, c *campaign.Campaign, ct campai
 	ctx := context.Background()
 	s, _ := testSim()
 	var appID string
-	if err := srv.db.Get(&appID, `SELECT app_id FROM merchant_wechat WHERE merchant_id = $1`, m); err != nil {
+	if err := srv.DB.Get(&appID, `SELECT app_id FROM merchant_wechat WHERE merchant_id = $1`, m); err != nil {
 		t.Fatal(err)
 	}
 	su, err := s.AddUser(sim.User{AppID: appID, Nickname: "收件人"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := srv.campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "收件人"})
+	u, err := srv.Campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "收件人"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := srv.campaign.BuyWith(ctx, c, u, campaign.OrderForm{Qty: 1, Contact: ct}, "127.0.0.1")
+	co, err := srv.Campaign.BuyWith(ctx, c, u, campaign.OrderForm{Qty: 1, Contact: ct}, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func buyPaid(t *testing.T, srv *server, m int64, c *campaign.Campaign, ct campai
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		o, err := srv.campaign.Order(ctx, m, co.Order.ID)
+		o, err := srv.Campaign.Order(ctx, m, co.Order.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,11 +86,11 @@ func TestConsoleBulkShipping(t *testing.T) {
 	published, _, _ := merchantSetup(t, srv, m, 10)
 	set := published.Settings
 	set.Title, set.Fulfilment = "快递活动", campaign.Delivery
-	c, err := srv.campaign.Create(ctx, m, set, 20)
+	c, err := srv.Campaign.Create(ctx, m, set, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err = srv.campaign.Publish(ctx, m, c.ID); err != nil {
+	if c, err = srv.Campaign.Publish(ctx, m, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, other := signUp(t, srv, base, "别家店")
@@ -100,11 +100,11 @@ func TestConsoleBulkShipping(t *testing.T) {
 	for i := range o {
 		o[i] = buyPaid(t, srv, m, c, parcelTo)
 	}
-	if _, err := srv.campaign.Refund(ctx, m, o[3].ID, "不要了"); err != nil {
+	if _, err := srv.Campaign.Refund(ctx, m, o[3].ID, "不要了"); err != nil {
 		t.Fatal(err)
 	}
 	for _, i := range []int{4, 5} {
-		if _, err := srv.campaign.Ship(ctx, m, o[i].ID, "圆通速递", "YT0000000001"); err != nil {
+		if _, err := srv.Campaign.Ship(ctx, m, o[i].ID, "圆通速递", "YT0000000001"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,10 +162,10 @@ func TestConsoleBulkShipping(t *testing.T) {
 	if !strings.Contains(page, "已发货 1 单") {
 		t.Errorf("summary: %s", regexp.MustCompile(`(?s)<p id="shipments-summary">.*?</p>`).FindString(page))
 	}
-	if f, _ := srv.campaign.Order(ctx, other, foreign.ID); f.FulfilState == nil || *f.FulfilState != campaign.ToShip {
+	if f, _ := srv.Campaign.Order(ctx, other, foreign.ID); f.FulfilState == nil || *f.FulfilState != campaign.ToShip {
 		t.Fatal("another merchant's order was shipped")
 	}
-	if s, _ := srv.campaign.Order(ctx, m, o[5].ID); s.TrackingNo != "YT0000000001" {
+	if s, _ := srv.Campaign.Order(ctx, m, o[5].ID); s.TrackingNo != "YT0000000001" {
 		t.Fatalf("a shipped order's number was replaced by %s", s.TrackingNo)
 	}
 
@@ -176,7 +176,7 @@ func TestConsoleBulkShipping(t *testing.T) {
 		t.Fatalf("uploading again: %v", rep)
 	}
 	var told int
-	if err := srv.db.Get(&told, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND msg_key = $2`, m, fmt.Sprintf("shipped:order:%d", o[0].ID)); err != nil || told > 1 {
+	if err := srv.DB.Get(&told, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND msg_key = $2`, m, fmt.Sprintf("shipped:order:%d", o[0].ID)); err != nil || told > 1 {
 		t.Fatalf("the buyer was told %d times (%v)", told, err)
 	}
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"html"
 	"image"
 	"image/color"
 	"image/png"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 
 	"fenxiao/campaign"
 	"fenxiao/wechat"
@@ -131,12 +132,12 @@ func signUp(t testing.TB, srv *server, base, shop string) (*browser, int64) {
 		t.Fatalf("sign-up: %d\n%s", resp.StatusCode, body)
 	}
 	var id int64
-	if err := srv.db.Get(&id, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
+	if err := srv.DB.Get(&id, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
 		t.Fatal(err)
 	}
 	// Tests sign up many shops from this one loopback address; the per-address allowance
 	// has its own tests (TestSignUpThrottledPerAddress, TestConsoleSignUpThrottle).
-	if _, err := srv.db.Exec(`DELETE FROM console_throttle WHERE key LIKE 'signup|%'`); err != nil {
+	if _, err := srv.DB.Exec(`DELETE FROM console_throttle WHERE key LIKE 'signup|%'`); err != nil {
 		t.Fatal(err)
 	}
 	return b, id
@@ -188,30 +189,30 @@ func merchantSetup(t testing.TB, srv *server, m int64, stock int) (*campaign.Cam
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.merchants.SetWeChat(ctx, m, creds); err != nil {
+	if err := srv.Merchants.SetWeChat(ctx, m, creds); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(1000), "test-funds", ""); err != nil {
+	if _, err := srv.Wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(1000), "test-funds", ""); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c, err := srv.campaign.Create(ctx, m, campaign.Settings{Title: "隔离测试", StartsAt: now.Add(-time.Hour), EndsAt: now.Add(24 * time.Hour),
+	c, err := srv.Campaign.Create(ctx, m, campaign.Settings{Title: "隔离测试", StartsAt: now.Add(-time.Hour), EndsAt: now.Add(24 * time.Hour),
 		Commission: decimal.NewFromInt(2), ProductName: "茶", Price: decimal.NewFromInt(10)}, stock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err = srv.campaign.Publish(ctx, m, c.ID); err != nil {
+	if c, err = srv.Campaign.Publish(ctx, m, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	su, err := s.AddUser(sim.User{AppID: creds.AppID, Nickname: "买家"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := srv.campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "买家"})
+	u, err := srv.Campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: "买家"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := srv.campaign.CreateOrder(ctx, c.ID, u, 1, "")
+	co, err := srv.Campaign.CreateOrder(ctx, c.ID, u, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func merchantSetup(t testing.TB, srv *server, m int64, stock int) (*campaign.Cam
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		o, err := srv.campaign.Order(ctx, m, co.Order.ID)
+		o, err := srv.Campaign.Order(ctx, m, co.Order.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +241,7 @@ func merchantSetup(t testing.TB, srv *server, m int64, stock int) (*campaign.Cam
 func seedPurchases(t *testing.T, srv *server, s *sim.Server, creds wechat.Credentials, c *campaign.Campaign, a *campaign.User) map[string]*campaign.Order {
 	t.Helper()
 	ctx := context.Background()
-	svc := srv.campaign
+	svc := srv.Campaign
 	users := map[string]*campaign.User{"A": a}
 	for _, n := range []string{"B", "C", "F", "G"} {
 		su, err := s.AddUser(sim.User{AppID: creds.AppID, Nickname: "买家" + n, Subscribed: true})
@@ -318,4 +319,90 @@ func writePNG(t *testing.T, dir, name string, w, h int, from, to color.RGBA) str
 		t.Fatal(err)
 	}
 	return p
+}
+
+// formTime is how a browser sends a datetime-local field.
+const formTime = "2006-01-02T15:04"
+
+// formValues is what a browser submits of the form on page whose action is action, unchanged:
+// its inputs (checked boxes only, no buttons or files), textareas and selected options.
+func formValues(t testing.TB, page, action string) url.Values {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := func(n *html.Node, key string) (string, bool) {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val, true
+			}
+		}
+		return "", false
+	}
+	var form *html.Node
+	for n := range doc.Descendants() {
+		if a, _ := attr(n, "action"); n.DataAtom == atom.Form && a == action {
+			form = n
+			break
+		}
+	}
+	if form == nil {
+		t.Fatalf("no form posting to %s on the page:\n%s", action, page)
+	}
+	v := url.Values{}
+	for n := range form.Descendants() {
+		name, ok := attr(n, "name")
+		if !ok || n.Type != html.ElementNode {
+			continue
+		}
+		_, disabled := attr(n, "disabled")
+		if disabled {
+			continue
+		}
+		switch n.DataAtom {
+		case atom.Input:
+			typ, _ := attr(n, "type")
+			_, checked := attr(n, "checked")
+			val, _ := attr(n, "value")
+			switch typ {
+			case "submit", "button", "file", "reset", "image":
+			case "checkbox", "radio":
+				if checked {
+					if val == "" {
+						val = "on"
+					}
+					v.Add(name, val)
+				}
+			default:
+				v.Add(name, val)
+			}
+		case atom.Textarea:
+			var text strings.Builder
+			for c := range n.Descendants() {
+				if c.Type == html.TextNode {
+					text.WriteString(c.Data)
+				}
+			}
+			v.Add(name, strings.TrimPrefix(text.String(), "\n"))
+		case atom.Select:
+			for o := range n.Descendants() {
+				if _, sel := attr(o, "selected"); o.DataAtom == atom.Option && sel {
+					val, _ := attr(o, "value")
+					v.Add(name, val)
+				}
+			}
+		}
+	}
+	return v
+}
+
+// editForm is the edit form of campaign id as the console shows it to b.
+func editForm(t testing.TB, b *browser, id int64) url.Values {
+	t.Helper()
+	resp, page := b.get(fmt.Sprintf("/console/campaigns/%d/edit", id))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("edit page of campaign %d: %d\n%s", id, resp.StatusCode, page)
+	}
+	return formValues(t, page, fmt.Sprintf("/console/campaigns/%d", id))
 }

@@ -91,7 +91,7 @@ func TestConsoleLogInThrottleHonoursTrustedProxies(t *testing.T) {
 		// Earlier tests of the package failed log-ins from this loopback address too, and the
 		// tests after this one must not meet the wait this one leaves behind on it.
 		clear := func() {
-			if _, err := srv.db.Exec(`DELETE FROM console_throttle WHERE key LIKE '%127.0.0.1%'`); err != nil {
+			if _, err := srv.DB.Exec(`DELETE FROM console_throttle WHERE key LIKE '%127.0.0.1%'`); err != nil {
 				t.Error(err)
 			}
 		}
@@ -114,7 +114,7 @@ func TestConsoleLogInThrottleHonoursTrustedProxies(t *testing.T) {
 func accountEmail(t *testing.T, srv *server, m int64) string {
 	t.Helper()
 	var email string
-	if err := srv.db.Get(&email, `SELECT email FROM merchant_accounts WHERE merchant_id = $1`, m); err != nil {
+	if err := srv.DB.Get(&email, `SELECT email FROM merchant_accounts WHERE merchant_id = $1`, m); err != nil {
 		t.Fatal(err)
 	}
 	return email

@@ -16,7 +16,7 @@ func TestTopUpSendsTheServersAddress(t *testing.T) {
 		OutTradeNo string `db:"out_trade_no"`
 		MchID      string `db:"mch_id"`
 	}
-	if err := srv.db.Get(&row, `SELECT t.out_trade_no, w.mch_id FROM topups t JOIN merchant_wechat w USING (merchant_id)
+	if err := srv.DB.Get(&row, `SELECT t.out_trade_no, w.mch_id FROM topups t JOIN merchant_wechat w USING (merchant_id)
 WHERE t.merchant_id = $1 ORDER BY t.id DESC LIMIT 1`, m); err != nil {
 		t.Fatalf("the top-up was not placed: %v", err)
 	}

@@ -108,10 +108,7 @@ func TestConsoleValidationMessagesBesideFields(t *testing.T) {
 	}
 
 	// Rules of a published (and of an ended) campaign, through the edit form.
-	edit := url.Values{}
-	for k, v := range formOf(published, published.Stock, loc).V {
-		edit.Set(k, v)
-	}
+	edit := editForm(t, b, published.ID)
 	editPath := fmt.Sprintf("/console/campaigns/%d", published.ID)
 	for _, tc := range []struct {
 		name, field, want string
@@ -136,21 +133,18 @@ func TestConsoleValidationMessagesBesideFields(t *testing.T) {
 	if resp, page := b.post(editPath, with(edit, "title", "春茶 · 改")); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("saving a published campaign unchanged: %d\n%.2000s", resp.StatusCode, page)
 	}
-	if _, err := srv.campaign.EndNow(context.Background(), m, published.ID); err != nil {
+	if _, err := srv.Campaign.EndNow(context.Background(), m, published.ID); err != nil {
 		t.Fatal(err)
 	}
-	ended, _ := srv.campaign.Get(context.Background(), m, published.ID)
-	edit = url.Values{}
-	for k, v := range formOf(ended, ended.Stock, loc).V {
-		edit.Set(k, v)
-	}
+	ended, _ := srv.Campaign.Get(context.Background(), m, published.ID)
+	edit = editForm(t, b, ended.ID)
 	resp, page = b.post(editPath, with(edit, "ends_at", now.Add(time.Hour).Format(formTime)))
 	if got := fieldError(page, "ends_at"); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "活动结束后不能修改结束时间") {
 		t.Fatalf("ended campaign's end: %d, %q", resp.StatusCode, got)
 	}
 
 	// Actions answered by a message on the page they came from.
-	draft, err := srv.campaign.Create(context.Background(), m, campaign.Settings{Title: "大库存", StartsAt: now.Add(time.Hour), EndsAt: now.Add(2 * time.Hour),
+	draft, err := srv.Campaign.Create(context.Background(), m, campaign.Settings{Title: "大库存", StartsAt: now.Add(time.Hour), EndsAt: now.Add(2 * time.Hour),
 		Commission: published.Commission, ProductName: "茶", Price: published.Price}, 100000)
 	if err != nil {
 		t.Fatal(err)

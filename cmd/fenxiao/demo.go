@@ -26,7 +26,7 @@ const (
 // make dev and changes nothing the second time (the credentials are written again: a
 // simulator without a state file makes a new client certificate at each start).
 func seedDemo(ctx context.Context, srv *server, creds wechat.Credentials, log *slog.Logger) (merchantID, campaignID int64, err error) {
-	merchants := srv.merchants
+	merchants := srv.Merchants
 	merchantID, err = merchants.MerchantByAppID(ctx, creds.AppID)
 	if err != nil {
 		if merchantID, err = merchants.CreateMerchant(ctx, "分销宝演示店"); err != nil {
@@ -40,10 +40,10 @@ func seedDemo(ctx context.Context, srv *server, creds wechat.Credentials, log *s
 	if err := merchants.EnsureAccount(ctx, merchantID, demoEmail, demoPassword); err != nil {
 		return 0, 0, err
 	}
-	if _, err := srv.wallet.TopUpAssets(ctx, nil, merchantID, demoAssets, "demo:topup", "demo"); err != nil {
+	if _, err := srv.Wallet.TopUpAssets(ctx, nil, merchantID, demoAssets, "demo:topup", "demo"); err != nil {
 		return 0, 0, err
 	}
-	svc := srv.campaign
+	svc := srv.Campaign
 	list, err := svc.List(ctx, merchantID)
 	if err != nil {
 		return 0, 0, err

@@ -29,12 +29,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer ws.stop()
 		cfg.WeChatAPIBase, simURL = ws.url, ws.url+"/sim/"
 		h = &hooks{routes: ws.routes, ready: func(ctx context.Context, srv *server) error {
-			srv.simIP = ws.sim.ClientIP // region gates use the IP chosen on the authorize page
-			demoMerchant, demoCampaign, err := seedDemo(ctx, srv, ws.demo, srv.log)
+			srv.SimIP = ws.sim.ClientIP // region gates use the IP chosen on the authorize page
+			demoMerchant, demoCampaign, err := seedDemo(ctx, srv, ws.demo, srv.Log)
 			if err != nil {
 				return err
 			}
-			campaignURL = srv.campaign.CampaignURL(demoCampaign)
+			campaignURL = srv.Campaign.CampaignURL(demoCampaign)
 			return ws.connectDemo(ctx, srv, demoMerchant)
 		}}
 	}
@@ -73,7 +73,7 @@ func (d *devSimulator) connectDemo(ctx context.Context, srv *server, merchantID 
 			return nil
 		}
 	}
-	info, err := srv.merchants.WeChatInfo(ctx, merchantID)
+	info, err := srv.Merchants.WeChatInfo(ctx, merchantID)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func consoleMerchant(t *testing.T, st *h5Stack, ctx context.Context, shop string
 		chromedp.Click(chromedp.CSS("button[type=submit]")))
 	waitFor(t, ctx, "the console", `location.pathname.startsWith('/console') && !location.pathname.includes('signup')`)
 	var id int64
-	if err := st.srv.db.Get(&id, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
+	if err := st.srv.DB.Get(&id, `SELECT merchant_id FROM merchant_accounts WHERE email = $1`, email); err != nil {
 		t.Fatal(err)
 	}
 	creds, err := st.sim.AddMerchant(sim.MerchantConfig{Name: shop, CallbackURL: fmt.Sprintf("%s/wechat/oa/%d", st.base, id)})
@@ -37,10 +37,10 @@ func consoleMerchant(t *testing.T, st *h5Stack, ctx context.Context, shop string
 		t.Fatal(err)
 	}
 	bg := context.Background()
-	if err := st.srv.merchants.SetWeChat(bg, id, creds); err != nil {
+	if err := st.srv.Merchants.SetWeChat(bg, id, creds); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.srv.wallet.TopUpAssets(bg, nil, id, decimal.NewFromInt(1000), "ship-test-funds", ""); err != nil {
+	if _, err := st.srv.Wallet.TopUpAssets(bg, nil, id, decimal.NewFromInt(1000), "ship-test-funds", ""); err != nil {
 		t.Fatal(err)
 	}
 	return &h5Merchant{id: id, creds: creds}
@@ -86,7 +86,7 @@ func TestBrowserDeliveryShippedByCSV(t *testing.T) {
 	orderURL := eval[string](t, a, `location.href`)
 
 	var no string
-	if err := st.srv.db.Get(&no, `SELECT out_trade_no FROM orders WHERE campaign_id = $1`, c.ID); err != nil {
+	if err := st.srv.DB.Get(&no, `SELECT out_trade_no FROM orders WHERE campaign_id = $1`, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	do(t, con, "open the campaign's 待发货", chromedp.Navigate(fmt.Sprintf("%s/console/orders?campaign=%d&fulfil=to_ship", st.base, c.ID)))

@@ -69,7 +69,7 @@ func BenchmarkH5(b *testing.B) {
 		if baseline > 0 {
 			b.ReportMetric(page/baseline, "x_trivial")
 		}
-		b.ReportMetric(float64(st.srv.campaign.FollowerReads()), "session_reads")
+		b.ReportMetric(float64(st.srv.Campaign.FollowerReads()), "session_reads")
 	})
 	b.Run("landing-no-session-reuse", func(b *testing.B) {
 		page := serveParallel(b, coldVisitors, coldLanding)
@@ -88,34 +88,34 @@ func BenchmarkH5(b *testing.B) {
 			}
 		})
 	}
-	st.srv.visits.flush(10 * time.Second)
+	st.srv.h5.Flush(10 * time.Second)
 
 	ctx := context.Background()
 	b.Run("poster-first", func(b *testing.B) {
 		// A new sharer each time: nothing cached.
 		for i := 0; b.Loop(); i++ {
-			u, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i)},
+			u, err := st.srv.Campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i)},
 				&wechat.User{Nickname: "分享达人"})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := st.srv.campaign.Poster(ctx, c, u); err != nil {
+			if _, _, err := st.srv.Campaign.Poster(ctx, c, u); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/poster")
 	})
 	b.Run("poster-cached", func(b *testing.B) {
-		u, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{Nickname: "压测用户"})
+		u, err := st.srv.Campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{Nickname: "压测用户"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, _, err := st.srv.campaign.Poster(ctx, c, u); err != nil {
+		if _, _, err := st.srv.Campaign.Poster(ctx, c, u); err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
 		for b.Loop() {
-			if _, _, err := st.srv.campaign.Poster(ctx, c, u); err != nil {
+			if _, _, err := st.srv.Campaign.Poster(ctx, c, u); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -181,7 +181,7 @@ func serveParallel(b *testing.B, visitors []*follower, url string) float64 {
 func seedPaidOrders(b *testing.B, st *h5Stack, merchantID, campaignID int64, n int) {
 	b.Helper()
 	ctx := context.Background()
-	db := st.srv.db
+	db := st.srv.DB
 	sharers := max(n/20, 1)
 	steps := []struct {
 		query string
@@ -221,14 +221,14 @@ func BenchmarkH5LandingInvite(b *testing.B) {
 	st := newH5Stack(b)
 	m := st.merchant("邀请压测")
 	c := st.campaign(m, 150, func(s *campaign.Settings) { s.ShowParticipants, s.OrderTicker = true, true })
-	sharer, err := st.srv.campaign.SignIn(context.Background(), m.id, wechat.OAuthToken{OpenID: "bench-sharer"}, &wechat.User{Nickname: "王小明"})
+	sharer, err := st.srv.Campaign.SignIn(context.Background(), m.id, wechat.OAuthToken{OpenID: "bench-sharer"}, &wechat.User{Nickname: "王小明"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	landing := fmt.Sprintf("%s/c/%d", st.base, c.ID)
 	friends := crowd(b, st, m, landing, 64)
-	invited := landing + "?s=" + st.srv.campaign.ShareToken(c.ID, sharer.ID)
-	binds := st.srv.campaign.BindQueries()
+	invited := landing + "?s=" + st.srv.Campaign.ShareToken(c.ID, sharer.ID)
+	binds := st.srv.Campaign.BindQueries()
 	var plain float64
 	b.Run("plain", func(b *testing.B) { plain = serveParallel(b, friends, landing) })
 	b.Run("invited", func(b *testing.B) {
@@ -236,6 +236,6 @@ func BenchmarkH5LandingInvite(b *testing.B) {
 			b.ReportMetric(r/plain, "x_plain")
 		}
 	})
-	b.ReportMetric(float64(st.srv.campaign.InviterReads()), "inviter_reads")
-	b.ReportMetric(float64(st.srv.campaign.BindQueries()-binds), "bind_queries")
+	b.ReportMetric(float64(st.srv.Campaign.InviterReads()), "inviter_reads")
+	b.ReportMetric(float64(st.srv.Campaign.BindQueries()-binds), "bind_queries")
 }

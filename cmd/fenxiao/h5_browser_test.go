@@ -36,13 +36,13 @@ func TestBrowserH5Journey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	splash, err := st.srv.merchants.SaveUpload(ctx0, m.id, cover)
+	splash, err := st.srv.Merchants.SaveUpload(ctx0, m.id, cover)
 	if err != nil {
 		t.Fatal(err)
 	}
 	set := camp.Settings
 	set.SplashImage = splash.URL()
-	camp, err = st.srv.campaign.Update(ctx0, m.id, camp.ID, set)
+	camp, err = st.srv.Campaign.Update(ctx0, m.id, camp.ID, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +109,12 @@ func TestBrowserH5Journey(t *testing.T) {
 	waitFor(t, a, "wx.config and the share data", `window.WXSIM && WXSIM.share.appmessage && WXSIM.share.appmessage.link`)
 	shot(t, a, "08-share")
 
-	fa, err := st.srv.campaign.Follower(ctx0, "", m.id) // nobody: just to reach the user row below
+	fa, err := st.srv.Campaign.Follower(ctx0, "", m.id) // nobody: just to reach the user row below
 	if err != nil || fa.User != nil {
 		t.Fatalf("anonymous follower: %+v %v", fa, err)
 	}
 	sharer := signedInUser(t, st, m, aUser.OpenID)
-	shareLink := st.srv.campaign.ShareURL(camp.ID, sharer.ID)
+	shareLink := st.srv.Campaign.ShareURL(camp.ID, sharer.ID)
 	if got := eval[string](t, a, `document.getElementById('share-link').value`); got != shareLink {
 		t.Fatalf("share page link %q, want %q", got, shareLink)
 	}
@@ -175,7 +175,7 @@ func TestBrowserH5Journey(t *testing.T) {
 	waitFor(t, a, "the claim message", `document.getElementById('claim-msg') && document.getElementById('claim-msg').textContent.includes('已申请提现 5.00 元')`)
 	waitFor(t, a, "the queued packet", `document.querySelector('.packet-status') && document.querySelector('.packet-status').textContent === '排队中'`)
 	shot(t, a, "11-withdrawn")
-	if n, err := st.srv.payouts.SendDue(ctx0); err != nil || n != 1 {
+	if n, err := st.srv.Payouts.SendDue(ctx0); err != nil || n != 1 {
 		t.Fatalf("sent %d packets: %v", n, err)
 	}
 	do(t, a, "reload", chromedp.Reload())
@@ -186,10 +186,10 @@ func TestBrowserH5Journey(t *testing.T) {
 	waitFor(t, a, "the opened packet", `document.body.innerText.includes('已存入零钱')`)
 	viewShot(t, a, "12-inbox")
 	// The status job asks WeChat about a sent packet a while after sending: skip the wait.
-	if _, err := st.srv.db.Exec(`UPDATE packets SET next_at = now() WHERE merchant_id = $1 AND status = 'sent'`, m.id); err != nil {
+	if _, err := st.srv.DB.Exec(`UPDATE packets SET next_at = now() WHERE merchant_id = $1 AND status = 'sent'`, m.id); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := st.srv.payouts.SyncSent(ctx0); err != nil || n != 1 {
+	if n, err := st.srv.Payouts.SyncSent(ctx0); err != nil || n != 1 {
 		t.Fatalf("synced %d packets: %v", n, err)
 	}
 	do(t, a, "back to my commissions", chromedp.Navigate(landing+"/commissions"))
@@ -207,10 +207,10 @@ func TestBrowserH5Journey(t *testing.T) {
 	shot(t, a, "15-landing-after")
 
 	// The stats saw the visits and the share.
-	if !st.srv.visits.flush(5 * time.Second) {
+	if !st.srv.h5.Flush(5 * time.Second) {
 		t.Fatal("stats queue did not drain")
 	}
-	stats, err := st.srv.campaign.Stats(ctx0, camp)
+	stats, err := st.srv.Campaign.Stats(ctx0, camp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,10 +236,10 @@ func payInCashier(t *testing.T, ctx context.Context, shot string) {
 func signedInUser(t *testing.T, st *h5Stack, m *h5Merchant, openid string) *campaign.User {
 	t.Helper()
 	var id int64
-	if err := st.srv.db.Get(&id, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, openid); err != nil {
+	if err := st.srv.DB.Get(&id, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, openid); err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.srv.campaign.User(context.Background(), m.id, id)
+	u, err := st.srv.Campaign.User(context.Background(), m.id, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func signedInUser(t *testing.T, st *h5Stack, m *h5Merchant, openid string) *camp
 // checkPoster decodes the QR code of the sharer's poster: it must be the share link.
 func checkPoster(t *testing.T, st *h5Stack, c *campaign.Campaign, u *campaign.User, link string) {
 	t.Helper()
-	b, _, err := st.srv.campaign.Poster(context.Background(), c, u)
+	b, _, err := st.srv.Campaign.Poster(context.Background(), c, u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestShareAfterTheEndShowsEnded(t *testing.T) {
 	f := newFollower()
 	f.signIn(t, st, m, share, su.OpenID)
 	// As the userinfo sign-in the share page asks for would.
-	if _, err := st.srv.db.Exec(`UPDATE wechat_users SET nickname = '甲' WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID); err != nil {
+	if _, err := st.srv.DB.Exec(`UPDATE wechat_users SET nickname = '甲' WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID); err != nil {
 		t.Fatal(err)
 	}
 	resp, page := f.get(t, share)
@@ -35,7 +35,7 @@ func TestShareAfterTheEndShowsEnded(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || poster == nil || !strings.Contains(page, "每件你赚") {
 		t.Fatalf("running campaign's share page: %d, poster %v", resp.StatusCode, poster)
 	}
-	if _, err := st.srv.campaign.EndNow(context.Background(), m.id, camp.ID); err != nil {
+	if _, err := st.srv.Campaign.EndNow(context.Background(), m.id, camp.ID); err != nil {
 		t.Fatal(err)
 	}
 	resp, page = f.get(t, share)

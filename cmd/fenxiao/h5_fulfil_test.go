@@ -66,7 +66,7 @@ func TestH5DeliveryCheckoutAndOrderPage(t *testing.T) {
 		!strings.Contains(body, "浙江省杭州市西湖区 龙井路 1 号") || !strings.Contains(body, "放门口") || strings.Contains(body, "确认收货") {
 		t.Fatalf("paid order page: %d\n%s", resp.StatusCode, body)
 	}
-	if _, err := st.srv.campaign.Ship(context.Background(), m.id, a.OrderID, "顺丰速运", "SF1234567890"); err != nil {
+	if _, err := st.srv.Campaign.Ship(context.Background(), m.id, a.OrderID, "顺丰速运", "SF1234567890"); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := f.get(t, orderPage)
@@ -121,14 +121,14 @@ func TestH5PickupCodeOnOrderPage(t *testing.T) {
 	if resp, _ := other.get(t, orderPage+"/code.png"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("another follower's pickup QR: %d, want 404", resp.StatusCode)
 	}
-	if _, err := st.srv.campaign.VerifyPickup(context.Background(), m.id, *o.PickupCode); err != nil {
+	if _, err := st.srv.Campaign.VerifyPickup(context.Background(), m.id, *o.PickupCode); err != nil {
 		t.Fatal(err)
 	}
 	if _, body := f.get(t, orderPage); !strings.Contains(body, "已核销") || strings.Contains(body, "code.png") {
 		t.Fatalf("verified order page:\n%s", body)
 	}
 	// A partial refund shows on the buyer's page with the merchant's reason.
-	if _, err := st.srv.campaign.RefundPart(context.Background(), m.id, o.ID, decimal.NewFromInt(20), "少送一份"); err != nil {
+	if _, err := st.srv.Campaign.RefundPart(context.Background(), m.id, o.ID, decimal.NewFromInt(20), "少送一份"); err != nil {
 		t.Fatal(err)
 	}
 	if _, body := f.get(t, orderPage); !strings.Contains(body, "¥20.00 · 少送一份") {

@@ -114,18 +114,18 @@ func TestBrowserH5Gates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			u, err := st.srv.merchants.SaveUpload(ctx0, m.id, png)
+			u, err := st.srv.Merchants.SaveUpload(ctx0, m.id, png)
 			if err != nil {
 				t.Fatal(err)
 			}
 			set.DetailImages = append(set.DetailImages, u.URL())
 		}
-		if c, err := st.srv.campaign.Update(ctx0, m.id, c.ID, set); err != nil || len(c.DetailImages) != 2 {
+		if c, err := st.srv.Campaign.Update(ctx0, m.id, c.ID, set); err != nil || len(c.DetailImages) != 2 {
 			t.Fatalf("detail pictures %v: %v", c, err)
 		}
 		// The page comes from the campaign's snapshot, read again after at most a second.
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if sn, err := st.srv.campaign.Snapshot(ctx0, c.ID); err == nil && len(sn.Campaign.DetailImages) == 2 {
+			if sn, err := st.srv.Campaign.Snapshot(ctx0, c.ID); err == nil && len(sn.Campaign.DetailImages) == 2 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -154,7 +154,7 @@ func TestBrowserH5Gates(t *testing.T) {
 	t.Run("ended", func(t *testing.T) {
 		m := st.merchant("已结束活动")
 		c := st.campaign(m, 10)
-		if _, err := st.srv.campaign.EndNow(ctx0, m.id, c.ID); err != nil {
+		if _, err := st.srv.Campaign.EndNow(ctx0, m.id, c.ID); err != nil {
 			t.Fatal(err)
 		}
 		do(t, p, "open", chromedp.Navigate(fmt.Sprintf("%s/c/%d", st.base, c.ID)))
@@ -190,11 +190,11 @@ func buyOut(t *testing.T, st *h5Stack, m *h5Merchant, c *campaign.Campaign, qty 
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: su.OpenID}, nil)
+	u, err := st.srv.Campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: su.OpenID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := st.srv.campaign.CreateOrder(ctx, c.ID, u, qty, "127.0.0.1")
+	co, err := st.srv.Campaign.CreateOrder(ctx, c.ID, u, qty, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func buyOut(t *testing.T, st *h5Stack, m *h5Merchant, c *campaign.Campaign, qty 
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		o, err := st.srv.campaign.Order(ctx, m.id, co.Order.ID)
+		o, err := st.srv.Campaign.Order(ctx, m.id, co.Order.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,14 +33,14 @@ func TestH5LandingInviterAndEscrow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := st.srv.campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: nick})
+		u, err := st.srv.Campaign.SignIn(ctx, m.id, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{OpenID: su.OpenID, Nickname: nick})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return su, u
 	}
 	sa, sharer := user("王小明")
-	link := page + "?s=" + st.srv.campaign.ShareToken(c.ID, sharer.ID)
+	link := page + "?s=" + st.srv.Campaign.ShareToken(c.ID, sharer.ID)
 	open := func(su sim.User, u string) string {
 		t.Helper()
 		f := newFollower()
@@ -52,7 +52,7 @@ func TestH5LandingInviterAndEscrow(t *testing.T) {
 		return body
 	}
 	const escrow = "商家已预存佣金 ¥50.00，每卖一件分享者得 ¥5.00，红包直达微信零钱"
-	rendersBefore, readsBefore := st.srv.landings.renders.Load(), st.srv.campaign.InviterReads()
+	rendersBefore, readsBefore := st.srv.h5.Counters().LandingRenders, st.srv.Campaign.InviterReads()
 
 	b1, _ := user("李小红")
 	body := open(b1, link)
@@ -73,16 +73,16 @@ func TestH5LandingInviterAndEscrow(t *testing.T) {
 	if body := open(sa, link); strings.Contains(body, "你的好友") {
 		t.Fatalf("the sharer on their own link:\n%s", body)
 	}
-	if got := st.srv.landings.renders.Load() - rendersBefore; got != 1 {
+	if got := st.srv.h5.Counters().LandingRenders - rendersBefore; got != 1 {
 		t.Fatalf("4 visitors, with and without an inviter, rendered the landing page %d times, want once", got)
 	}
-	if got := st.srv.campaign.InviterReads() - readsBefore; got != 1 {
+	if got := st.srv.Campaign.InviterReads() - readsBefore; got != 1 {
 		t.Fatalf("two visitors through one link read the inviter's nickname %d times, want once", got)
 	}
 	// A nickname is the sharer's own text: escaped in the line spliced into the page.
 	_, hostile := user("<img src=x onerror=alert(1)>")
 	b4, _ := user("孙小美")
-	body = open(b4, page+"?s="+st.srv.campaign.ShareToken(c.ID, hostile.ID))
+	body = open(b4, page+"?s="+st.srv.Campaign.ShareToken(c.ID, hostile.ID))
 	if !strings.Contains(body, `你的好友 <b>&lt;**</b> 邀请你`) || strings.Contains(body, "<img src=x") {
 		t.Fatalf("a hostile nickname in the invite line:\n%s", body)
 	}
@@ -101,7 +101,7 @@ func TestH5LandingDetailImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := st.srv.merchants.SaveUpload(ctx, merchant, png)
+		u, err := st.srv.Merchants.SaveUpload(ctx, merchant, png)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,10 +117,10 @@ func TestH5LandingDetailImages(t *testing.T) {
 			Commission: st.campaign(m, 1).Commission, ProductName: "龙井", Price: st.campaign(m, 1).Price,
 			Description: "头采。", MaxPerOrder: 5, DetailImages: detail}
 	}
-	if _, err := st.srv.campaign.Create(ctx, m.id, set(imgs), 5); err == nil || !strings.Contains(err.Error(), "详情图片最多 9 张") {
+	if _, err := st.srv.Campaign.Create(ctx, m.id, set(imgs), 5); err == nil || !strings.Contains(err.Error(), "详情图片最多 9 张") {
 		t.Fatalf("10 detail pictures: %v", err)
 	}
-	if _, err := st.srv.campaign.Create(ctx, m.id, set(campaign.StringList{upload(other.id, 7)}), 5); err == nil || !strings.Contains(err.Error(), "图片不存在") {
+	if _, err := st.srv.Campaign.Create(ctx, m.id, set(campaign.StringList{upload(other.id, 7)}), 5); err == nil || !strings.Contains(err.Error(), "图片不存在") {
 		t.Fatalf("another merchant's upload as a detail picture: %v", err)
 	}
 	c := st.campaign(m, 10, func(s *campaign.Settings) { s.DetailImages = imgs[:9] })
@@ -155,7 +155,7 @@ func TestConsoleDetailImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := srv.merchants.SaveUpload(context.Background(), m, png)
+		u, err := srv.Merchants.SaveUpload(context.Background(), m, png)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +174,7 @@ func TestConsoleDetailImages(t *testing.T) {
 	if resp, page := b.post("/console/campaigns", form([]string{imgs[2], imgs[0]})); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("2 detail pictures: %d\n%s", resp.StatusCode, page)
 	}
-	cs, err := srv.campaign.List(context.Background(), m)
+	cs, err := srv.Campaign.List(context.Background(), m)
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("campaigns %v %v", cs, err)
 	}

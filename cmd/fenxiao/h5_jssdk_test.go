@@ -121,10 +121,10 @@ func TestBrowserH5ProductionJSSDK(t *testing.T) {
 		}
 	}
 	var sharer int64
-	if err := prod.srv.db.Get(&sharer, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, prod.user(m, "正式分享者").OpenID); err != nil {
+	if err := prod.srv.DB.Get(&sharer, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, prod.user(m, "正式分享者").OpenID); err != nil {
 		t.Fatal(err)
 	}
-	link := prod.srv.campaign.ShareURL(c.ID, sharer)
+	link := prod.srv.Campaign.ShareURL(c.ID, sharer)
 	cards := 0
 	for _, call := range got.Calls {
 		if call.Name == "updateAppMessageShareData" || call.Name == "updateTimelineShareData" {

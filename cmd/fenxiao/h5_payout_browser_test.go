@@ -18,11 +18,11 @@ func TestBrowserClaimRecordsReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx.earnAndClaim(t, "6")
-	if _, err := st.srv.payouts.SendDue(context.Background()); err != nil {
+	if _, err := st.srv.Payouts.SendDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	fx.earnAndClaim(t, "2")
-	if _, err := st.srv.payouts.SendDue(context.Background()); err != nil {
+	if _, err := st.srv.Payouts.SendDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	a := phone(t)

@@ -34,7 +34,7 @@ func newPayoutFixture(t *testing.T, st *h5Stack, nick string) *payoutFixture {
 	}
 	fx := &payoutFixture{st: st, m: m, c: c, f: newFollower(), openID: su.OpenID, page: fmt.Sprintf("%s/c/%d/commissions", st.base, c.ID)}
 	fx.f.signIn(t, st, m, fx.page, su.OpenID)
-	if err := st.srv.db.Get(&fx.sharer, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID); err != nil {
+	if err := st.srv.DB.Get(&fx.sharer, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID); err != nil {
 		t.Fatal(err)
 	}
 	return fx
@@ -47,11 +47,11 @@ func (fx *payoutFixture) earnAndClaim(t *testing.T, amount string) wallet.Packet
 	t.Helper()
 	earnSeq++
 	ctx := context.Background()
-	if _, err := fx.st.srv.wallet.EarnCommission(ctx, nil, wallet.Earning{MerchantID: fx.m.id, CampaignID: fx.c.ID, SharerID: fx.sharer,
+	if _, err := fx.st.srv.Wallet.EarnCommission(ctx, nil, wallet.Earning{MerchantID: fx.m.id, CampaignID: fx.c.ID, SharerID: fx.sharer,
 		Amount: decimal.RequireFromString(amount), Key: fmt.Sprintf("h5-payout-%d", earnSeq)}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := fx.st.srv.payouts.Claim(ctx, fx.m.id, fx.sharer, fx.openID)
+	res, err := fx.st.srv.Payouts.Claim(ctx, fx.m.id, fx.sharer, fx.openID)
 	if err != nil || len(res.Packets) != 1 {
 		t.Fatalf("claim: %+v %v", res, err)
 	}
@@ -67,7 +67,7 @@ func TestH5ClaimRecordsSayWhyAPacketFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx.earnAndClaim(t, "6")
-	if _, err := st.srv.payouts.SendDue(context.Background()); err != nil {
+	if _, err := st.srv.Payouts.SendDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	_, body := fx.f.get(t, fx.page)
@@ -79,7 +79,7 @@ func TestH5ClaimRecordsSayWhyAPacketFailed(t *testing.T) {
 	if strings.Contains(body, "NO_AUTH") || strings.Contains(body, "wechat:") {
 		t.Errorf("the sharer is shown WeChat's technical answer")
 	}
-	if pr, err := st.srv.payouts.Problem(context.Background(), fx.m.id); err != nil || pr != nil {
+	if pr, err := st.srv.Payouts.Problem(context.Background(), fx.m.id); err != nil || pr != nil {
 		t.Errorf("one sharer's account paused the merchant: %+v %v", pr, err)
 	}
 }
@@ -90,7 +90,7 @@ func TestH5ClaimRecordsShowAnOpenedPacketAtOnce(t *testing.T) {
 	st := newH5Stack(t)
 	fx := newPayoutFixture(t, st, "刚领取")
 	pk := fx.earnAndClaim(t, "5")
-	if n, err := st.srv.payouts.SendDue(context.Background()); err != nil || n != 1 {
+	if n, err := st.srv.Payouts.SendDue(context.Background()); err != nil || n != 1 {
 		t.Fatalf("sent %d (%v)", n, err)
 	}
 	if _, body := fx.f.get(t, fx.page); !strings.Contains(body, ">已发送待领取<") {
@@ -101,7 +101,7 @@ func TestH5ClaimRecordsShowAnOpenedPacketAtOnce(t *testing.T) {
 	}
 	// The page's own refresh of this packet waits 30 s after the last one: move the sharer's
 	// last look back rather than the clock.
-	if _, err := st.srv.db.Exec(`UPDATE packets SET checked_at = checked_at - interval '31 seconds' WHERE merchant_id = $1`, fx.m.id); err != nil {
+	if _, err := st.srv.DB.Exec(`UPDATE packets SET checked_at = checked_at - interval '31 seconds' WHERE merchant_id = $1`, fx.m.id); err != nil {
 		t.Fatal(err)
 	}
 	if _, body := fx.f.get(t, fx.page); !strings.Contains(body, ">已领取<") {
@@ -115,7 +115,7 @@ func TestRedPacketsCarryTheConfiguredClientIP(t *testing.T) {
 	st := newH5StackWith(t, func(c *Config) { c.PayoutClientIP = "203.0.113.7" })
 	fx := newPayoutFixture(t, st, "公网地址")
 	pk := fx.earnAndClaim(t, "5")
-	if n, err := st.srv.payouts.SendDue(context.Background()); err != nil || n != 1 {
+	if n, err := st.srv.Payouts.SendDue(context.Background()); err != nil || n != 1 {
 		t.Fatalf("sent %d (%v)", n, err)
 	}
 	for _, p := range st.sim.Ledger().Packets {

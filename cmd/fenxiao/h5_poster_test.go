@@ -57,7 +57,7 @@ func TestPosterBusyAnswers503ThenDraws(t *testing.T) {
 		f := newFollower()
 		f.signIn(t, st, m, share, su.OpenID)
 		// The profile as WeChat's user-info answer would give it (snsapi_userinfo).
-		if _, err := st.srv.db.Exec(`UPDATE wechat_users SET nickname = $3, avatar_url = $4 WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID, name, avatar); err != nil {
+		if _, err := st.srv.DB.Exec(`UPDATE wechat_users SET nickname = $3, avatar_url = $4 WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID, name, avatar); err != nil {
 			t.Fatal(err)
 		}
 		return f
@@ -146,7 +146,7 @@ func TestBrowserPosterRetry(t *testing.T) {
 					if busy.Add(-1) >= 0 {
 						cdp.Call(a, tg, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 503, //nolint:errcheck
 							ResponseHeaders: []*fetch.HeaderEntry{{Name: "Retry-After", Value: "2"}, {Name: "Content-Type", Value: "text/plain; charset=utf-8"}},
-							Body:            []byte(posterBusyText)})
+							Body:            []byte("海报生成中，请稍后再试")}) // the server's own words when busy
 					} else {
 						cdp.Call(a, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID}) //nolint:errcheck
 					}
@@ -188,7 +188,7 @@ func TestPosterFingerprintedURL(t *testing.T) {
 	f.signIn(t, st, m, share, su.OpenID)
 	rename := func(name string) {
 		t.Helper()
-		if _, err := st.srv.campaign.SignIn(context.Background(), m.id, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{Nickname: name}); err != nil {
+		if _, err := st.srv.Campaign.SignIn(context.Background(), m.id, wechat.OAuthToken{OpenID: su.OpenID}, &wechat.User{Nickname: name}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -42,7 +42,7 @@ func TestH5PrepayRefusedSaysWhy(t *testing.T) {
 		if status != tc.status || !strings.Contains(a.Error, tc.says) {
 			t.Errorf("%s: %d %q, want %d saying %q", tc.fault, status, a.Error, tc.status, tc.says)
 		}
-		camp, err := st.srv.campaign.Public(context.Background(), c.ID)
+		camp, err := st.srv.Campaign.Public(context.Background(), c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestH5PrepayRefusedSaysWhy(t *testing.T) {
 	if status != http.StatusConflict || !strings.Contains(again.Error, "已经支付") || strings.Contains(again.Error, "取消") {
 		t.Errorf("the unpaid order asked again, paid meanwhile: %d %q", status, again.Error)
 	}
-	if o, err := st.srv.campaign.Order(context.Background(), m.id, first.OrderID); err != nil || o.Status != campaign.Pending {
+	if o, err := st.srv.Campaign.Order(context.Background(), m.id, first.OrderID); err != nil || o.Status != campaign.Pending {
 		t.Errorf("the buyer's order after the answer: %+v %v, want it still pending until WeChat's notification", o, err)
 	}
 }

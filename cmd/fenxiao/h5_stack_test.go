@@ -38,7 +38,7 @@ func newH5StackWith(t testing.TB, configure func(*Config)) *h5Stack {
 	s, simURL := testSim()
 	dev := &devSimulator{sim: s, url: simURL}
 	srv, base := startStackWith(t, &hooks{routes: dev.routes, ready: func(ctx context.Context, srv *server) error {
-		srv.simIP = s.ClientIP
+		srv.SimIP = s.ClientIP
 		return nil
 	}}, configure)
 	return &h5Stack{t: t, srv: srv, base: base, sim: s}
@@ -54,7 +54,7 @@ type h5Merchant struct {
 func (st *h5Stack) merchant(name string) *h5Merchant {
 	st.t.Helper()
 	ctx := context.Background()
-	m, err := st.srv.merchants.CreateMerchant(ctx, name)
+	m, err := st.srv.Merchants.CreateMerchant(ctx, name)
 	if err != nil {
 		st.t.Fatal(err)
 	}
@@ -62,10 +62,10 @@ func (st *h5Stack) merchant(name string) *h5Merchant {
 	if err != nil {
 		st.t.Fatal(err)
 	}
-	if err := st.srv.merchants.SetWeChat(ctx, m, creds); err != nil {
+	if err := st.srv.Merchants.SetWeChat(ctx, m, creds); err != nil {
 		st.t.Fatal(err)
 	}
-	if _, err := st.srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(1000), "h5-test-funds", ""); err != nil {
+	if _, err := st.srv.Wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(1000), "h5-test-funds", ""); err != nil {
 		st.t.Fatal(err)
 	}
 	return &h5Merchant{id: m, creds: creds}
@@ -84,11 +84,11 @@ func (st *h5Stack) campaign(m *h5Merchant, stock int, opts ...func(*campaign.Set
 	for _, o := range opts {
 		o(&set)
 	}
-	c, err := st.srv.campaign.Create(ctx, m.id, set, stock)
+	c, err := st.srv.Campaign.Create(ctx, m.id, set, stock)
 	if err != nil {
 		st.t.Fatal(err)
 	}
-	if c, err = st.srv.campaign.Publish(ctx, m.id, c.ID); err != nil {
+	if c, err = st.srv.Campaign.Publish(ctx, m.id, c.ID); err != nil {
 		st.t.Fatal(err)
 	}
 	return c

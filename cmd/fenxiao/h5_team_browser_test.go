@@ -15,7 +15,7 @@ import (
 func TestBrowserTeamPage(t *testing.T) {
 	fx := newTeamFixture(t)
 	fx.friend("吴五", fx.aID, 1, false) // ordered, not paid yet
-	if _, err := fx.st.srv.campaign.Refund(context.Background(), fx.m.id, fx.orders["钱二"], "不想要了"); err != nil {
+	if _, err := fx.st.srv.Campaign.Refund(context.Background(), fx.m.id, fx.orders["钱二"], "不想要了"); err != nil {
 		t.Fatal(err)
 	}
 	a := phone(t)

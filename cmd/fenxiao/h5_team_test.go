@@ -43,7 +43,7 @@ func newTeamFixture(t *testing.T) *teamFixture {
 		f := newFollower()
 		f.signIn(t, st, m, page+"/team", su.OpenID)
 		var id int64
-		if err := st.srv.db.Get(&id, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID); err != nil {
+		if err := st.srv.DB.Get(&id, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, su.OpenID); err != nil {
 			t.Fatal(err)
 		}
 		return f, id
@@ -57,7 +57,7 @@ func newTeamFixture(t *testing.T) *teamFixture {
 			t.Fatal(err)
 		}
 		f := newFollower()
-		link := page + "?s=" + st.srv.campaign.ShareToken(c.ID, sharerID)
+		link := page + "?s=" + st.srv.Campaign.ShareToken(c.ID, sharerID)
 		f.signIn(t, st, m, link, su.OpenID)
 		f.get(t, link)                               // back from the sign-in on the shared link: bound
 		f.signIn(t, st, m, page+"/share", su.OpenID) // the share page asks for the nickname
@@ -121,8 +121,8 @@ func TestH5TeamShowsOnlyMyFriendsAndOrders(t *testing.T) {
 	}
 	// The cursor moves through A's own list only.
 	ctx := context.Background()
-	aUser, _ := fx.st.srv.campaign.User(ctx, fx.m.id, fx.aID)
-	p, err := fx.st.srv.campaign.Team(ctx, fx.c, aUser, campaign.TeamQuery{Tab: campaign.TeamOrders, Limit: 1})
+	aUser, _ := fx.st.srv.Campaign.User(ctx, fx.m.id, fx.aID)
+	p, err := fx.st.srv.Campaign.Team(ctx, fx.c, aUser, campaign.TeamQuery{Tab: campaign.TeamOrders, Limit: 1})
 	if err != nil || p.Next == "" {
 		t.Fatalf("A's first order page: %+v %v", p, err)
 	}
@@ -142,7 +142,7 @@ func TestH5TeamShowsOnlyMyFriendsAndOrders(t *testing.T) {
 // the other sharer's page shows only theirs.
 func TestH5EarningsShowHeldUntil(t *testing.T) {
 	fx := newTeamFixture(t)
-	o, err := fx.st.srv.campaign.Order(context.Background(), fx.m.id, fx.orders["赵一"])
+	o, err := fx.st.srv.Campaign.Order(context.Background(), fx.m.id, fx.orders["赵一"])
 	if err != nil || o.SettleAt == nil {
 		t.Fatalf("赵一's order: %+v %v", o, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jmoiron/sqlx"
 
+	"fenxiao/cmd/fenxiao/web"
 	"fenxiao/migrations"
 	"fenxiao/migrations/dbtest"
 )
@@ -241,7 +242,7 @@ func TestHealthz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cfg: &Config{}, db: db, log: newLogger(io.Discard, 0)}
+	s := &server{Base: &web.Base{DB: db, Log: newLogger(io.Discard, 0)}, cfg: &Config{}}
 	app := s.app(nil)
 	resp, err := app.Test(httptestGet("/healthz"), -1)
 	if err != nil {
@@ -265,7 +266,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestPanicBecomes500Page(t *testing.T) {
-	s := &server{cfg: &Config{}, log: newLogger(io.Discard, 0)}
+	s := &server{Base: &web.Base{Log: newLogger(io.Discard, 0)}, cfg: &Config{}}
 	app := s.app(&hooks{routes: func(r router) {
 		r.Get("/boom", func(c *fiber.Ctx) error { panic("boom") })
 	}})
@@ -288,7 +289,7 @@ func httptestGet(path string) *http.Request {
 // Ctx.Render fills a per-app list on its first call without a lock, which the race detector
 // caught in CI; pages must render through a path that is safe from the very first request.
 func TestFirstRendersOfAFreshAppRunInParallel(t *testing.T) {
-	s := &server{cfg: &Config{}, log: newLogger(io.Discard, 0)}
+	s := &server{Base: &web.Base{Log: newLogger(io.Discard, 0)}, cfg: &Config{}}
 	app := s.app(nil)
 	const n = 8
 	errs := make(chan error, n)

@@ -45,10 +45,10 @@ func TestNotificationsJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.merchants.SetWeChat(ctx, mid, creds); err != nil {
+	if err := srv.Merchants.SetWeChat(ctx, mid, creds); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.wallet.TopUpAssets(ctx, nil, mid, decimal.NewFromInt(1000), "notify-funds", ""); err != nil {
+	if _, err := srv.Wallet.TopUpAssets(ctx, nil, mid, decimal.NewFromInt(1000), "notify-funds", ""); err != nil {
 		t.Fatal(err)
 	}
 	m := &h5Merchant{id: mid, creds: creds}
@@ -122,7 +122,7 @@ func TestNotificationsJourney(t *testing.T) {
 	fa.signIn(t, st, m, fmt.Sprintf("%s/c/%d", st.base, c.ID), a.OpenID)
 	sharer := userOf(t, st, m, a.OpenID)
 	fb := newFollower()
-	link := srv.campaign.ShareURL(c.ID, sharer.ID)
+	link := srv.Campaign.ShareURL(c.ID, sharer.ID)
 	fb.signIn(t, st, m, link, friend.OpenID)
 	for range 3 {
 		if resp, _ := fb.get(t, link); resp.StatusCode != http.StatusOK {
@@ -130,7 +130,7 @@ func TestNotificationsJourney(t *testing.T) {
 		}
 	}
 	buyer := userOf(t, st, m, friend.OpenID)
-	co, err := srv.campaign.CreateOrder(ctx, c.ID, buyer, 1, "")
+	co, err := srv.Campaign.CreateOrder(ctx, c.ID, buyer, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,29 +143,29 @@ func TestNotificationsJourney(t *testing.T) {
 	pickup := st.campaign(m, 10, func(s *campaign.Settings) { s.Title, s.Fulfilment = "到店", campaign.Pickup })
 	var bought []*campaign.Order
 	for _, camp := range []*campaign.Campaign{parcel, pickup} {
-		co, err := srv.campaign.BuyWith(ctx, camp, buyer, campaign.OrderForm{Qty: 1, Contact: campaign.Contact{Name: "好友乙", Mobile: "13800138000",
+		co, err := srv.Campaign.BuyWith(ctx, camp, buyer, campaign.OrderForm{Qty: 1, Contact: campaign.Contact{Name: "好友乙", Mobile: "13800138000",
 			Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "龙井路 1 号"}}, "127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		waitPaidAfter(t, st, m, co, friend.OpenID)
-		o, err := srv.campaign.Order(ctx, mid, co.Order.ID)
+		o, err := srv.Campaign.Order(ctx, mid, co.Order.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		bought = append(bought, o)
 	}
 	shipped, verified := bought[0], bought[1]
-	if _, err := srv.payouts.Claim(ctx, mid, sharer.ID, sharer.OpenID); err != nil {
+	if _, err := srv.Payouts.Claim(ctx, mid, sharer.ID, sharer.OpenID); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := srv.payouts.SendDue(ctx); err != nil || n != 1 {
+	if n, err := srv.Payouts.SendDue(ctx); err != nil || n != 1 {
 		t.Fatalf("sent %d packets (%v)", n, err)
 	}
 	s.Advance(25 * time.Hour)
 	defer s.Advance(-25 * time.Hour)
 	clk.Advance(25 * time.Hour)
-	if _, err := srv.payouts.SyncSent(ctx); err != nil {
+	if _, err := srv.Payouts.SyncSent(ctx); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(-25 * time.Hour) // back, or the console session would have expired
@@ -184,11 +184,11 @@ func TestNotificationsJourney(t *testing.T) {
 
 	// The sending job, as cron runs it, until nothing is due: the two failed sends retry.
 	for i := 0; ; i++ {
-		if _, err := srv.payouts.SendNotifications(ctx); err != nil {
+		if _, err := srv.Payouts.SendNotifications(ctx); err != nil {
 			t.Fatal(err)
 		}
 		var pending int
-		if err := srv.db.Get(&pending, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND sent_at IS NULL`, mid); err != nil {
+		if err := srv.DB.Get(&pending, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND sent_at IS NULL`, mid); err != nil {
 			t.Fatal(err)
 		}
 		if pending == 0 {
@@ -200,7 +200,7 @@ func TestNotificationsJourney(t *testing.T) {
 		clk.Advance(time.Minute)
 	}
 	var retried int
-	if err := srv.db.Get(&retried, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND attempts > 1`, mid); err != nil || retried != 2 {
+	if err := srv.DB.Get(&retried, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND attempts > 1`, mid); err != nil || retried != 2 {
 		t.Fatalf("%d notifications retried (%v), want the two the simulator failed", retried, err)
 	}
 	for who, kinds := range map[string]map[wallet.NoteKind]int{
@@ -232,12 +232,12 @@ func TestNotificationsJourney(t *testing.T) {
 	if page = inbox(t, creds.AppID, friend.OpenID); !strings.Contains(page, "SF1234567890123") {
 		t.Error("the buyer's inbox lacks the tracking number")
 	}
-	if f, err := srv.payouts.FailedNotifications(ctx, mid); err != nil || f.Count != 0 {
+	if f, err := srv.Payouts.FailedNotifications(ctx, mid); err != nil || f.Count != 0 {
 		t.Fatalf("failures %+v (%v)", f, err)
 	}
 
 	// A notification given up on is counted where the merchant looks.
-	if _, err := srv.db.Exec(`UPDATE notifications SET failed_at = now(), last_error = 'errcode 43004: require subscribe'
+	if _, err := srv.DB.Exec(`UPDATE notifications SET failed_at = now(), last_error = 'errcode 43004: require subscribe'
 WHERE merchant_id = $1 AND kind = 'buyer_verified'`, mid); err != nil {
 		t.Fatal(err)
 	}
@@ -267,10 +267,10 @@ func inbox(t *testing.T, appID, openID string) string {
 func userOf(t *testing.T, st *h5Stack, m *h5Merchant, openid string) *campaign.User {
 	t.Helper()
 	var id int64
-	if err := st.srv.db.Get(&id, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, openid); err != nil {
+	if err := st.srv.DB.Get(&id, `SELECT id FROM wechat_users WHERE merchant_id = $1 AND openid = $2`, m.id, openid); err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.srv.campaign.User(context.Background(), m.id, id)
+	u, err := st.srv.Campaign.User(context.Background(), m.id, id)
 	if err != nil {
 		t.Fatal(err)
 	}

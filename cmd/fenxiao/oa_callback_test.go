@@ -41,7 +41,7 @@ func newOAStack(t *testing.T, mode string) *oaStack {
 	s, _ := testSim()
 	st := &oaStack{t: t, srv: srv, base: base, sim: s}
 	var err error
-	if st.m, err = srv.merchants.CreateMerchant(ctx, "公众号回调 "+t.Name()); err != nil {
+	if st.m, err = srv.Merchants.CreateMerchant(ctx, "公众号回调 "+t.Name()); err != nil {
 		t.Fatal(err)
 	}
 	if st.creds, err = s.AddMerchant(sim.MerchantConfig{MessageMode: mode, CallbackURL: fmt.Sprintf("%s/wechat/oa/%d", base, st.m)}); err != nil {
@@ -51,19 +51,19 @@ func newOAStack(t *testing.T, mode string) *oaStack {
 	if mode == sim.ModePlain {
 		creds.EncodingAESKey = "" // 明文模式: the merchant entered no key
 	}
-	if err := srv.merchants.SetWeChat(ctx, st.m, creds); err != nil {
+	if err := srv.Merchants.SetWeChat(ctx, st.m, creds); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.wallet.TopUpAssets(ctx, nil, st.m, decimal.NewFromInt(100), "funds", ""); err != nil {
+	if _, err := srv.Wallet.TopUpAssets(ctx, nil, st.m, decimal.NewFromInt(100), "funds", ""); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c, err := srv.campaign.Create(ctx, st.m, campaign.Settings{Title: "粉丝专享", StartsAt: now.Add(-time.Hour), EndsAt: now.Add(time.Hour),
+	c, err := srv.Campaign.Create(ctx, st.m, campaign.Settings{Title: "粉丝专享", StartsAt: now.Add(-time.Hour), EndsAt: now.Add(time.Hour),
 		Commission: decimal.NewFromInt(1), ProductName: "茶", Price: decimal.NewFromInt(9), FansOnly: true, MaxPerOrder: 5}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.c, err = srv.campaign.Publish(ctx, st.m, c.ID); err != nil {
+	if st.c, err = srv.Campaign.Publish(ctx, st.m, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -75,7 +75,7 @@ func (st *oaStack) signIn(name string, subscribed bool) *campaign.User {
 	if err != nil {
 		st.t.Fatal(err)
 	}
-	u, err := st.srv.campaign.SignIn(context.Background(), st.m, wechat.OAuthToken{OpenID: su.OpenID}, nil)
+	u, err := st.srv.Campaign.SignIn(context.Background(), st.m, wechat.OAuthToken{OpenID: su.OpenID}, nil)
 	if err != nil {
 		st.t.Fatal(err)
 	}
@@ -85,11 +85,11 @@ func (st *oaStack) signIn(name string, subscribed bool) *campaign.User {
 // gate is what the H5 page decides for u now, with u read afresh as each request does.
 func (st *oaStack) gate(u *campaign.User, sharerID int64) campaign.Gate {
 	st.t.Helper()
-	fresh, err := st.srv.campaign.User(context.Background(), st.m, u.ID)
+	fresh, err := st.srv.Campaign.User(context.Background(), st.m, u.ID)
 	if err != nil {
 		st.t.Fatal(err)
 	}
-	g, err := st.srv.campaign.Enter(context.Background(), st.c, fresh, "", sharerID)
+	g, err := st.srv.Campaign.Enter(context.Background(), st.c, fresh, "", sharerID)
 	if err != nil {
 		st.t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func (st *oaStack) payAndWait(co *campaign.Checkout, buyer *campaign.User) *camp
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		o, err := st.srv.campaign.Order(context.Background(), st.m, co.Order.ID)
+		o, err := st.srv.Campaign.Order(context.Background(), st.m, co.Order.ID)
 		if err != nil {
 			st.t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestOACallbackReplayedOrStalePushRefused(t *testing.T) {
 		t.Fatalf("gate for a non-fan: %+v", g)
 	}
 	reply, err := st.sim.Scan(g.FollowQR.Ticket, buyer.OpenID)
-	if err != nil || !strings.Contains(reply, st.srv.campaign.ShareURL(st.c.ID, a.ID)) {
+	if err != nil || !strings.Contains(reply, st.srv.Campaign.ShareURL(st.c.ID, a.ID)) {
 		t.Fatalf("honest follow: reply %q, %v", reply, err)
 	}
 	if g := st.gate(buyer, a.ID); g.Reason != campaign.Open {
@@ -217,7 +217,7 @@ func TestOACallbackReplayedOrStalePushRefused(t *testing.T) {
 	}
 
 	// The buyer's next order pays sharer A, who brought them, not B.
-	co, err := st.srv.campaign.CreateOrder(ctx, st.c.ID, buyer, 1, "")
+	co, err := st.srv.Campaign.CreateOrder(ctx, st.c.ID, buyer, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestOACallbackSafeMode(t *testing.T) {
 
 	g := st.gate(buyer, a.ID)
 	reply, err := st.sim.Scan(g.FollowQR.Ticket, buyer.OpenID)
-	if err != nil || !strings.Contains(reply, st.srv.campaign.ShareURL(st.c.ID, a.ID)) {
+	if err != nil || !strings.Contains(reply, st.srv.Campaign.ShareURL(st.c.ID, a.ID)) {
 		t.Fatalf("honest encrypted push: reply %q, %v", reply, err)
 	}
 	if again, err := st.sim.Redeliver(st.creds.AppID); err != nil || again != "" {

@@ -134,8 +134,8 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, h *hooks,
 	}
 	<-jobsDone // waits for running jobs
 	<-served
-	srv.visits.close(2 * time.Second) // no request can queue a page view any more
-	if err := srv.merchants.Close(); err != nil {
+	srv.h5.Close(2 * time.Second) // no request can queue a page view any more
+	if err := srv.Merchants.Close(); err != nil {
 		log.Warn("remove the WeChat client certificates' files", "err", err)
 	}
 	log.Info("stopped")

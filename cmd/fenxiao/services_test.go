@@ -27,8 +27,8 @@ func TestWeChatEndpoints(t *testing.T) {
 	s, _ := testSim()
 	cfg := srv.cfg
 
-	svc := srv.campaign
-	m, err := srv.merchants.CreateMerchant(ctx, "端点测试")
+	svc := srv.Campaign
+	m, err := srv.Merchants.CreateMerchant(ctx, "端点测试")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +36,10 @@ func TestWeChatEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.merchants.SetWeChat(ctx, m, creds); err != nil {
+	if err := srv.Merchants.SetWeChat(ctx, m, creds); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "funds", ""); err != nil {
+	if _, err := srv.Wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "funds", ""); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -126,18 +126,18 @@ func TestRedPacketDayIsChinas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := srv.merchants.CreateMerchant(ctx, "中国时间")
+	m, err := srv.Merchants.CreateMerchant(ctx, "中国时间")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := srv.campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: "o-china-day"}, nil)
+	u, err := srv.Campaign.SignIn(ctx, m, wechat.OAuthToken{OpenID: "o-china-day"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "funds", ""); err != nil {
+	if _, err := srv.Wallet.TopUpAssets(ctx, nil, m, decimal.NewFromInt(100), "funds", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.wallet.FreezeReserve(ctx, nil, m, 1, decimal.NewFromInt(50), "freeze"); err != nil {
+	if _, err := srv.Wallet.FreezeReserve(ctx, nil, m, 1, decimal.NewFromInt(50), "freeze"); err != nil {
 		t.Fatal(err)
 	}
 	// Ten packets went out at 23:00 Beijing yesterday (15:00 UTC): the day's count is used up.
@@ -145,11 +145,11 @@ func TestRedPacketDayIsChinas(t *testing.T) {
 		db.MustExec(`INSERT INTO packets (merchant_id, sharer_id, openid, bill_no, amount, status, send_after, next_at, sent_at, created_at)
 VALUES ($1, $2, 'o-china-day', $3, 1, 'received', $4, $4, $4, $4)`, m, u.ID, fmt.Sprintf("FX20261201%010d", 900+i), at.Add(-90*time.Minute))
 	}
-	if _, err := srv.wallet.EarnCommission(ctx, nil, wallet.Earning{MerchantID: m, CampaignID: 1, SharerID: u.ID,
+	if _, err := srv.Wallet.EarnCommission(ctx, nil, wallet.Earning{MerchantID: m, CampaignID: 1, SharerID: u.ID,
 		Amount: decimal.NewFromInt(5), Key: "earn"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := srv.payouts.Claim(ctx, m, u.ID, u.OpenID)
+	res, err := srv.Payouts.Claim(ctx, m, u.ID, u.OpenID)
 	if err != nil {
 		t.Fatal(err)
 	}

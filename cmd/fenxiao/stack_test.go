@@ -63,7 +63,7 @@ func startStackWith(t testing.TB, h *hooks, configure func(*Config)) (*server, s
 	go app.Listener(ln) //nolint:errcheck
 	t.Cleanup(func() {
 		app.ShutdownWithTimeout(5 * time.Second) //nolint:errcheck
-		srv.merchants.Close()                    //nolint:errcheck // its clients' certificate files
+		srv.Merchants.Close()                    //nolint:errcheck // its clients' certificate files
 	})
 	return srv, cfg.BaseURL
 }

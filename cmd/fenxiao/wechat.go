@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"fenxiao/campaign"
+	"fenxiao/cmd/fenxiao/h5"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
@@ -149,11 +150,7 @@ func (d *devSimulator) routes(r router) {
 	// 使用完整服务 in snapshot mode: WeChat opens the page again through OAuth with the real
 	// identity. Here the bridge's bar comes to this route, which forgets the snapshot session,
 	// so the page signs in afresh on the simulator's authorize page.
-	r.Get("/dev/full-service", func(c *fiber.Ctx) error {
-		c.Cookie(&fiber.Cookie{Name: h5Cookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0), HTTPOnly: true,
-			SameSite: fiber.CookieSameSiteLaxMode}) // the session cookie's path: ClearCookie's has none
-		return c.Redirect(localPath(c.Query("next")), fiber.StatusFound)
-	})
+	r.Get("/dev/full-service", h5.SignOut)
 	target, err := url.Parse(d.url)
 	if err != nil {
 		panic(err) // d.url is the simulator's own listener address
