@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"fenxiao/campaign"
 	"fenxiao/campaign/merchant"
+	"fenxiao/campaign/merchant/merchanttest"
 	"fenxiao/campaign/region"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
@@ -34,32 +34,10 @@ var (
 	simURL    string
 	hookURL   string
 	regions   *region.DB
-	clock     = &testClock{}
-	hooks     sync.Map // merchant id → *campaign.Service
+	clock     = &merchanttest.Clock{} // shared by the simulator and the services
+	hooks     sync.Map                // merchant id → *campaign.Service
 	ctx       = context.Background()
 )
-
-// testClock is shared by the simulator and the services, so order expiry agrees on both sides.
-type testClock struct {
-	offset atomic.Int64
-	frozen atomic.Int64 // Unix ns the clock stands at (plus offset); 0: it runs
-}
-
-func (c *testClock) Now() time.Time {
-	if f := c.frozen.Load(); f != 0 {
-		return time.Unix(0, f).Add(time.Duration(c.offset.Load()))
-	}
-	return time.Now().Add(time.Duration(c.offset.Load()))
-}
-func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
-
-// Freeze stops the clock at t until the returned func lets it run again: time then moves only
-// by Advance, as a deterministic simulation needs.
-func (c *testClock) Freeze(t time.Time) (thaw func()) {
-	offset := c.offset.Swap(0)
-	c.frozen.Store(t.UnixNano())
-	return func() { c.frozen.Store(0); c.offset.Store(offset) }
-}
 
 func TestMain(m *testing.M) {
 	var err error
@@ -204,6 +182,13 @@ func newEnv(t testing.TB, funds string) *env {
 	return e
 }
 
+// The field-message and money checks, shared with the merchant side's tests.
+var (
+	fields    = merchanttest.Fields
+	wantField = merchanttest.WantField
+	equal     = merchanttest.Money
+)
+
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 // settings returns valid settings for a campaign running now; opts adjust them.
@@ -315,13 +300,6 @@ func audit(t testing.TB, db *sqlx.DB) {
 		for _, v := range vs {
 			t.Errorf("audit: %s", v)
 		}
-	}
-}
-
-func equal(t testing.TB, what string, got decimal.Decimal, want string) {
-	t.Helper()
-	if !got.Equal(d(want)) {
-		t.Errorf("%s = %s, want %s", what, got, want)
 	}
 }
 

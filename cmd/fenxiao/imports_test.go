@@ -34,6 +34,8 @@ var importRules = []struct {
 		why: "the console shares only package web with the rest"},
 	{from: "fenxiao/cmd/fenxiao/callback", to: []string{"fenxiao/cmd/fenxiao/h5", "fenxiao/cmd/fenxiao/console"},
 		why: "WeChat's callbacks share only package web with the rest"},
+	{from: "fenxiao", to: []string{"fenxiao/campaign/merchant/merchanttest"}, why: "test support is for tests only",
+		except: []string{"fenxiao/campaign/merchant/merchanttest"}},
 	{from: "fenxiao", to: []string{"fenxiao/wechat/sim/..."}, why: "the simulator is for tests and dev wiring",
 		except: []string{"fenxiao/wechat/sim/...", "fenxiao/cmd/wechatsim/...", "fenxiao/cmd/fenxiao"}},
 }
@@ -136,6 +138,8 @@ func TestImportRulesRefuse(t *testing.T) {
 		{"fenxiao/cmd/fenxiao/h5", "server.go", "fenxiao/cmd/fenxiao/console", true},
 		{"fenxiao/cmd/fenxiao/web", "web.go", "fenxiao/cmd/fenxiao/h5", true},
 		{"fenxiao/cmd/fenxiao/callback", "callback.go", "fenxiao/campaign", false},
+		{"fenxiao/campaign", "order.go", "fenxiao/campaign/merchant/merchanttest", true},
+		{"fenxiao/campaign/merchant", "account.go", "fenxiao/campaign/merchant/merchanttest", true},
 		{"fenxiao/cmd/fenxiao", "dev.go", "fenxiao/wechat/sim", false},
 		{"fenxiao/cmd/wechatsim", "main.go", "fenxiao/wechat/sim", false},
 	} {

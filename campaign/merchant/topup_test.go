@@ -1,4 +1,4 @@
-package campaign_test
+package merchant_test
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
-	"fenxiao/campaign"
 	"fenxiao/campaign/merchant"
 	"fenxiao/migrations/dbtest"
 	"fenxiao/wallet"
@@ -20,21 +20,23 @@ import (
 	"fenxiao/wechat/sim"
 )
 
-// topUpEnv is a merchant whose top-up notifications reach a server of the test's own
-// (the package's hook server knows only the order endpoints). drop makes it answer FAIL
-// without recording anything, as when the database is down.
+// topUpEnv is a merchant whose top-up notifications reach a server of the test's own. drop
+// makes it answer FAIL without recording anything, as when the database is down.
 type topUpEnv struct {
-	*env
-	drop    atomic.Bool
-	replies atomic.Int32
+	t        *testing.T
+	db       *sqlx.DB
+	m        *merchant.Service
+	wallet   *wallet.Service
+	merchant int64
+	creds    wechat.Credentials
+	drop     atomic.Bool
+	replies  atomic.Int32
 }
 
 func newTopUpEnv(t *testing.T) *topUpEnv {
 	t.Helper()
 	db := dbtest.DB(t)
-	te := &topUpEnv{}
-	var svc *campaign.Service
-	var merchantID int64
+	te := &topUpEnv{t: t, db: db, wallet: wallet.NewService(db)}
 	notify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if te.drop.Load() || !strings.HasSuffix(r.URL.Path, "/topup") {
@@ -42,26 +44,40 @@ func newTopUpEnv(t *testing.T) *topUpEnv {
 			return
 		}
 		te.replies.Add(1)
-		if err := svc.Merchants().HandleTopUpNotify(r.Context(), merchantID, body); err != nil {
+		if err := te.m.HandleTopUpNotify(r.Context(), te.merchant, body); err != nil {
 			w.Write(wechat.NotifyReply(false, err.Error())) //nolint:errcheck
 			return
 		}
 		w.Write(wechat.NotifyReply(true, "OK")) //nolint:errcheck
 	}))
 	t.Cleanup(notify.Close)
+	te.m = newMerchants(t, db, notify.URL)
 	var err error
-	svc, err = campaign.NewService(campaign.Config{
-		DB: db, Wallet: wallet.NewService(db), Regions: regions, Secret: testSecret, BaseURL: notify.URL, Now: clock.Now,
-		Merchants: merchantsFor(t, db, func(c *merchant.Config) { c.BaseURL = notify.URL }),
-	})
+	if te.merchant, err = te.m.CreateMerchant(ctx, "充值测试"); err != nil {
+		t.Fatal(err)
+	}
+	return te
+}
+
+func (te *topUpEnv) balance(a wallet.Account) decimal.Decimal {
+	te.t.Helper()
+	b, err := te.wallet.Balance(ctx, a)
+	if err != nil {
+		te.t.Fatal(err)
+	}
+	return b
+}
+
+// audit runs the ledger's invariants on the package database.
+func audit(t *testing.T, db *sqlx.DB) {
+	t.Helper()
+	vs, err := wallet.Audit(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if merchantID, err = svc.Merchants().CreateMerchant(ctx, "充值测试"); err != nil {
-		t.Fatal(err)
+	for _, v := range vs {
+		t.Errorf("audit: %s", v)
 	}
-	te.env = &env{t: t, db: db, svc: svc, wallet: wallet.NewService(db), merchant: merchantID}
-	return te
 }
 
 func (te *topUpEnv) setUpWeChat() {
@@ -70,7 +86,7 @@ func (te *topUpEnv) setUpWeChat() {
 	if err != nil {
 		te.t.Fatal(err)
 	}
-	if err := te.svc.Merchants().SetWeChat(ctx, te.merchant, creds); err != nil {
+	if err := te.m.SetWeChat(ctx, te.merchant, creds); err != nil {
 		te.t.Fatal(err)
 	}
 	te.creds = creds
@@ -96,7 +112,7 @@ func (te *topUpEnv) waitTopUp(id int64, status string) *merchant.TopUp {
 	te.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		tu, err := te.svc.Merchants().TopUp(ctx, te.merchant, id)
+		tu, err := te.m.TopUp(ctx, te.merchant, id)
 		if err != nil {
 			te.t.Fatal(err)
 		}
@@ -112,11 +128,11 @@ func (te *topUpEnv) waitTopUp(id int64, status string) *merchant.TopUp {
 
 func TestTopUpRules(t *testing.T) {
 	te := newTopUpEnv(t)
-	_, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("100"), "")
+	_, err := te.m.StartTopUp(ctx, te.merchant, d("100"), "")
 	wantField(t, err, "amount", "请先在「微信设置」中填写")
 	te.setUpWeChat()
 	for amount, want := range map[string]string{"0.50": "1 元到 50,000 元", "50000.01": "1 元到 50,000 元", "10.001": "最多两位小数"} {
-		_, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d(amount), "")
+		_, err := te.m.StartTopUp(ctx, te.merchant, d(amount), "")
 		wantField(t, err, "amount", want)
 	}
 }
@@ -126,7 +142,7 @@ func TestTopUpRules(t *testing.T) {
 func TestTopUpCreditsAssetsExactlyOnce(t *testing.T) {
 	te := newTopUpEnv(t)
 	te.setUpWeChat()
-	tu, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("300.50"), "127.0.0.1")
+	tu, err := te.m.StartTopUp(ctx, te.merchant, d("300.50"), "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +177,14 @@ func TestTopUpCreditsAssetsExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	equal(t, "available after a paid top-up and 5 more notifications", assets.Available, "300.50")
-	p, err := te.svc.Statement(ctx, te.merchant, wallet.Filter{})
+	p, err := te.wallet.Statement(ctx, te.merchant, wallet.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Lines) != 1 || p.Lines[0].Label() != "充值" || p.Lines[0].Ref != tu.OutTradeNo {
+	if len(p.Lines) != 1 || p.Lines[0].Kind != wallet.TopUp || p.Lines[0].Ref != tu.OutTradeNo {
 		t.Fatalf("statement %+v", p.Lines)
 	}
-	list, err := te.svc.Merchants().TopUps(ctx, te.merchant, 10)
+	list, err := te.m.TopUps(ctx, te.merchant, 10)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("top-ups %v, %v", list, err)
 	}
@@ -181,17 +197,17 @@ func TestTopUpStatusQueriesALostNotification(t *testing.T) {
 	te := newTopUpEnv(t)
 	te.setUpWeChat()
 	te.drop.Store(true)
-	tu, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("50"), "")
+	tu, err := te.m.StartTopUp(ctx, te.merchant, d("50"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	te.scanAndPay(tu)
-	if got, err := te.svc.Merchants().TopUpStatus(ctx, te.merchant, tu.ID); err != nil || got.Status != "pending" {
+	if got, err := te.m.TopUpStatus(ctx, te.merchant, tu.ID); err != nil || got.Status != "pending" {
 		t.Fatalf("fresh top-up: %+v, %v (it is too early to ask WeChat)", got, err)
 	}
 	clock.Advance(11 * time.Second)
 	for range 2 {
-		got, err := te.svc.Merchants().TopUpStatus(ctx, te.merchant, tu.ID)
+		got, err := te.m.TopUpStatus(ctx, te.merchant, tu.ID)
 		if err != nil || got.Status != "paid" {
 			t.Fatalf("after the query: %+v, %v", got, err)
 		}
@@ -203,15 +219,15 @@ func TestTopUpStatusQueriesALostNotification(t *testing.T) {
 	equal(t, "available", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "50")
 
 	// An unpaid top-up past its expiry is closed.
-	unpaid, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, decimal.NewFromInt(20), "")
+	unpaid, err := te.m.StartTopUp(ctx, te.merchant, decimal.NewFromInt(20), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(2*time.Hour + time.Minute)
-	if got, err := te.svc.Merchants().TopUpStatus(ctx, te.merchant, unpaid.ID); err != nil || got.Status != "closed" {
+	if got, err := te.m.TopUpStatus(ctx, te.merchant, unpaid.ID); err != nil || got.Status != "closed" {
 		t.Fatalf("expired top-up: %+v, %v", got, err)
 	}
-	if _, err := te.svc.Merchants().TopUp(ctx, te.merchant+1000, unpaid.ID); err == nil {
+	if _, err := te.m.TopUp(ctx, te.merchant+1000, unpaid.ID); err == nil {
 		t.Fatal("another merchant sees the top-up")
 	}
 	audit(t, te.db)
@@ -223,21 +239,21 @@ func TestQueryTopUpsJob(t *testing.T) {
 	te := newTopUpEnv(t)
 	te.setUpWeChat()
 	te.drop.Store(true)
-	tu, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("88.80"), "")
+	tu, err := te.m.StartTopUp(ctx, te.merchant, d("88.80"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	te.scanAndPay(tu)
-	if _, err := te.svc.Merchants().QueryTopUps(ctx); err != nil {
+	if _, err := te.m.QueryTopUps(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := te.svc.Merchants().TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
+	if got, _ := te.m.TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
 		t.Fatalf("a top-up younger than a minute was queried: %s", got.Status)
 	}
 	clock.Advance(2 * time.Minute)
 	errs := make(chan error, 2)
 	for range 2 {
-		go func() { _, err := te.svc.Merchants().QueryTopUps(ctx); errs <- err }()
+		go func() { _, err := te.m.QueryTopUps(ctx); errs <- err }()
 	}
 	for range 2 {
 		if err := <-errs; err != nil {
@@ -259,11 +275,11 @@ func TestQueryTopUpsIsolatesAHangingMerchant(t *testing.T) {
 	hanging.drop.Store(true)
 	healthy.drop.Store(true)
 	for range 10 { // the oldest pending top-ups are the hanging merchant's
-		if _, err := hanging.svc.Merchants().StartTopUp(ctx, hanging.merchant, d("50"), ""); err != nil {
+		if _, err := hanging.m.StartTopUp(ctx, hanging.merchant, d("50"), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tu, err := healthy.svc.Merchants().StartTopUp(ctx, healthy.merchant, d("66"), "")
+	tu, err := healthy.m.StartTopUp(ctx, healthy.merchant, d("66"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,10 +292,10 @@ func TestQueryTopUpsIsolatesAHangingMerchant(t *testing.T) {
 	defer clock.Advance(-2 * time.Minute)
 	jctx, cancel := context.WithTimeout(ctx, 15*time.Second) // under the hanging merchant's 10 × 5 s
 	defer cancel()
-	if _, err := healthy.svc.Merchants().QueryTopUps(jctx); err != nil {
+	if _, err := healthy.m.QueryTopUps(jctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := healthy.svc.Merchants().TopUp(ctx, healthy.merchant, tu.ID); got.Status != "paid" {
+	if got, _ := healthy.m.TopUp(ctx, healthy.merchant, tu.ID); got.Status != "paid" {
 		t.Fatalf("the healthy merchant's paid top-up is %s after the run", got.Status)
 	}
 	var backedOff int
@@ -295,7 +311,7 @@ func TestQueryTopUpsIsolatesAHangingMerchant(t *testing.T) {
 func TestTopUpNotificationSignedByTheMerchantIsNotEnough(t *testing.T) {
 	te := newTopUpEnv(t)
 	te.setUpWeChat()
-	tu, err := te.svc.Merchants().StartTopUp(ctx, te.merchant, d("500"), "")
+	tu, err := te.m.StartTopUp(ctx, te.merchant, d("500"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +323,7 @@ func TestTopUpNotificationSignedByTheMerchantIsNotEnough(t *testing.T) {
 	if len(replies) != 1 || strings.Contains(replies[0], "SUCCESS") {
 		t.Errorf("a notification WeChat does not back answered %v", replies)
 	}
-	if got, _ := te.svc.Merchants().TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
+	if got, _ := te.m.TopUp(ctx, te.merchant, tu.ID); got.Status != "pending" {
 		t.Fatalf("an unpaid top-up is %s after a self-signed notification", got.Status)
 	}
 	equal(t, "available", te.balance(wallet.Account{MerchantID: te.merchant, Kind: wallet.Available}), "0")

@@ -1,4 +1,4 @@
-package campaign_test
+package merchant_test
 
 import (
 	"errors"
@@ -11,39 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"fenxiao/campaign"
 	"fenxiao/campaign/merchant"
+	"fenxiao/campaign/merchant/merchanttest"
 	"fenxiao/migrations/dbtest"
 )
 
-// fields returns the field messages of a validation error, failing the test otherwise.
-func fields(t *testing.T, err error) map[string]string {
-	t.Helper()
-	var ve *campaign.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("error %v: want a *campaign.ValidationError", err)
-	}
-	return ve.Fields
-}
-
-func wantField(t *testing.T, err error, field, part string) {
-	t.Helper()
-	f := fields(t, err)
-	if !strings.Contains(f[field], part) {
-		t.Fatalf("field %q says %q, want it to mention %q (all: %v)", field, f[field], part, f)
-	}
-}
-
-var emailSeq int
-
-func newEmail(t *testing.T) string {
-	emailSeq++
-	return fmt.Sprintf("m%d-%d@example.com", time.Now().UnixNano()%1e9, emailSeq)
-}
-
 func TestSignUpRules(t *testing.T) {
-	svc := newService(t, dbtest.DB(t))
-	ok := merchant.SignUpForm{ShopName: "春茶小铺", Email: newEmail(t), Password: "tea-2026!", Confirm: "tea-2026!"}
+	svc := newMerchants(t, dbtest.DB(t), "http://127.0.0.1")
+	ok := merchant.SignUpForm{ShopName: "春茶小铺", Email: merchanttest.Email(), Password: "tea-2026!", Confirm: "tea-2026!"}
 	cases := []struct {
 		name        string
 		edit        func(*merchant.SignUpForm)
@@ -68,70 +43,70 @@ func TestSignUpRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := ok
 			tc.edit(&f)
-			_, _, err := svc.Merchants().SignUp(ctx, f)
+			_, _, err := svc.SignUp(ctx, f)
 			wantField(t, err, tc.field, tc.want)
 		})
 	}
 
-	acc, token, err := svc.Merchants().SignUp(ctx, ok)
+	acc, token, err := svc.SignUp(ctx, ok)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if acc.MerchantID == 0 || acc.MerchantName != "春茶小铺" || token == "" {
 		t.Fatalf("account %+v, token %q", acc, token)
 	}
-	ses, err := svc.Merchants().ConsoleSession(ctx, token)
+	ses, err := svc.ConsoleSession(ctx, token)
 	if err != nil || ses.MerchantID != acc.MerchantID || ses.Email != ok.Email {
 		t.Fatalf("session of the sign-up: %+v, %v", ses, err)
 	}
 	again := ok
 	again.Email = strings.ToUpper(ok.Email)
-	_, _, err = svc.Merchants().SignUp(ctx, again)
+	_, _, err = svc.SignUp(ctx, again)
 	wantField(t, err, "email", "该邮箱已注册")
 }
 
 func TestLogInRotatesTheSessionAndThrottles(t *testing.T) {
-	svc := newService(t, dbtest.DB(t))
-	email := newEmail(t)
-	_, first, err := svc.Merchants().SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: email, Password: "right-horse", Confirm: "right-horse"})
+	svc := newMerchants(t, dbtest.DB(t), "http://127.0.0.1")
+	email := merchanttest.Email()
+	_, first, err := svc.SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: email, Password: "right-horse", Confirm: "right-horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, second, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: " " + strings.ToUpper(email), Password: "right-horse", IP: "1.2.3.4"}, first)
+	acc, second, err := svc.LogIn(ctx, merchant.LogInForm{Email: " " + strings.ToUpper(email), Password: "right-horse", IP: "1.2.3.4"}, first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if second == first || acc.Email != email {
 		t.Fatalf("log-in kept the token or the account is wrong: %+v", acc)
 	}
-	if _, err := svc.Merchants().ConsoleSession(ctx, first); !errors.Is(err, campaign.ErrNotFound) {
+	if _, err := svc.ConsoleSession(ctx, first); !errors.Is(err, merchant.ErrNotFound) {
 		t.Fatalf("the session from before the log-in still works: %v", err)
 	}
-	if _, err := svc.Merchants().ConsoleSession(ctx, second); err != nil {
+	if _, err := svc.ConsoleSession(ctx, second); err != nil {
 		t.Fatal(err)
 	}
 
-	_, _, err = svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: "nobody-" + email, Password: "right-horse", IP: "1.2.3.4"}, "")
+	_, _, err = svc.LogIn(ctx, merchant.LogInForm{Email: "nobody-" + email, Password: "right-horse", IP: "1.2.3.4"}, "")
 	wantField(t, err, "password", "邮箱或密码不正确")
 	thaw := clock.Freeze(clock.Now())
 	defer thaw()
 	for i := range 3 {
-		_, _, err = svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: fmt.Sprintf("wrong-%d", i), IP: "5.6.7.8"}, "")
+		_, _, err = svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: fmt.Sprintf("wrong-%d", i), IP: "5.6.7.8"}, "")
 		wantField(t, err, "password", "邮箱或密码不正确")
 	}
 	// The fourth try from there waits, and the right password is not even looked at.
-	_, _, err = svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "5.6.7.8"}, "")
+	_, _, err = svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "5.6.7.8"}, "")
 	wantField(t, err, "email", "登录失败次数过多，请 2 秒后再试")
-	if !errors.Is(err, campaign.ErrTooManyTries) {
+	if !errors.Is(err, merchant.ErrTooManyTries) {
 		t.Errorf("throttled log-in: %v, want ErrTooManyTries", err)
 	}
 	clock.Advance(2 * time.Second)
-	if _, _, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "5.6.7.8"}, ""); err != nil {
+	if _, _, err := svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "5.6.7.8"}, ""); err != nil {
 		t.Fatalf("after the wait: %v", err)
 	}
 	// A right password starts the count afresh.
 	for i := range 3 {
-		_, _, err = svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: fmt.Sprintf("wrong-%d", i), IP: "5.6.7.8"}, "")
+		_, _, err = svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: fmt.Sprintf("wrong-%d", i), IP: "5.6.7.8"}, "")
 		wantField(t, err, "password", "邮箱或密码不正确")
 	}
 }
@@ -140,7 +115,7 @@ func TestLogInRotatesTheSessionAndThrottles(t *testing.T) {
 // counted against the address's allowance of 30: exactly 30 are checked, 50 wait. Before, each
 // read the same count and all 80 were checked.
 func TestLogInCountsParallelAttemptsAtomically(t *testing.T) {
-	svc := newService(t, dbtest.DB(t))
+	svc := newMerchants(t, dbtest.DB(t), "http://127.0.0.1")
 	thaw := clock.Freeze(clock.Now())
 	defer thaw()
 	const n = 80
@@ -151,8 +126,8 @@ func TestLogInCountsParallelAttemptsAtomically(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: fmt.Sprintf("spray%d@example.com", i), Password: "guess-123", IP: "203.0.113.9"}, "")
-			var ve *campaign.ValidationError
+			_, _, err := svc.LogIn(ctx, merchant.LogInForm{Email: fmt.Sprintf("spray%d@example.com", i), Password: "guess-123", IP: "203.0.113.9"}, "")
+			var ve *merchant.ValidationError
 			switch {
 			case errors.As(err, &ve) && strings.Contains(ve.Fields["password"], "邮箱或密码不正确"):
 				wrong.Add(1)
@@ -172,11 +147,11 @@ func TestLogInCountsParallelAttemptsAtomically(t *testing.T) {
 		t.Fatalf("%d passwords checked and %d told to wait, want 30 and 50", wrong.Load(), waiting.Load())
 	}
 	// The honest side: a merchant at another address signs in at once.
-	email := newEmail(t)
-	if _, _, err := svc.Merchants().SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: email, Password: "right-horse", Confirm: "right-horse", IP: "198.51.100.1"}); err != nil {
+	email := merchanttest.Email()
+	if _, _, err := svc.SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: email, Password: "right-horse", Confirm: "right-horse", IP: "198.51.100.1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "198.51.100.2"}, ""); err != nil {
+	if _, _, err := svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "198.51.100.2"}, ""); err != nil {
 		t.Fatalf("a merchant at another address: %v", err)
 	}
 }
@@ -186,15 +161,15 @@ func TestLogInCountsParallelAttemptsAtomically(t *testing.T) {
 // while the owner, elsewhere, waits at most a minute — and not at all at an address they
 // signed in from before. Before, five wrong passwords locked the owner out for 15 minutes.
 func TestLogInSlowsTheAttackerNotTheOwner(t *testing.T) {
-	svc := newService(t, dbtest.DB(t))
-	email := newEmail(t)
-	if _, _, err := svc.Merchants().SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: email, Password: "right-horse", Confirm: "right-horse", IP: "198.51.100.7"}); err != nil {
+	svc := newMerchants(t, dbtest.DB(t), "http://127.0.0.1")
+	email := merchanttest.Email()
+	if _, _, err := svc.SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: email, Password: "right-horse", Confirm: "right-horse", IP: "198.51.100.7"}); err != nil {
 		t.Fatal(err)
 	}
 	thaw := clock.Freeze(clock.Now())
 	defer thaw()
 	// The owner signs in once from the office.
-	if _, _, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "198.51.100.7"}, ""); err != nil {
+	if _, _, err := svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "198.51.100.7"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	attacker := merchant.LogInForm{Email: email, IP: "203.0.113.66"}
@@ -202,13 +177,13 @@ func TestLogInSlowsTheAttackerNotTheOwner(t *testing.T) {
 	waitRe := regexp.MustCompile(`请 (\d+) (秒|分钟)后再试`)
 	for tries < 25 {
 		attacker.Password = fmt.Sprintf("guess-%d", tries)
-		_, _, err := svc.Merchants().LogIn(ctx, attacker, "")
+		_, _, err := svc.LogIn(ctx, attacker, "")
 		f := fields(t, err)
 		if m := waitRe.FindStringSubmatch(f["email"]); m != nil {
 			// Waiting: even the right password is refused unchecked, then the attacker waits
 			// exactly as long as told.
 			attacker.Password = "right-horse"
-			if _, _, err := svc.Merchants().LogIn(ctx, attacker, ""); !errors.Is(err, campaign.ErrTooManyTries) {
+			if _, _, err := svc.LogIn(ctx, attacker, ""); !errors.Is(err, merchant.ErrTooManyTries) {
 				t.Fatalf("the right password during the wait: %v", err)
 			}
 			d, _ := strconv.Atoi(m[1])
@@ -234,18 +209,18 @@ func TestLogInSlowsTheAttackerNotTheOwner(t *testing.T) {
 	// The owner on a phone at a new address right after a guess waits at most a minute.
 	attacker.Password = "guess-last"
 	for {
-		_, _, err := svc.Merchants().LogIn(ctx, attacker, "")
-		if !errors.Is(err, campaign.ErrTooManyTries) {
+		_, _, err := svc.LogIn(ctx, attacker, "")
+		if !errors.Is(err, merchant.ErrTooManyTries) {
 			break
 		}
 		clock.Advance(5 * time.Minute)
 	}
 	// The owner at the office (signed in from there before) is not held back at all.
-	if _, _, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "198.51.100.7"}, ""); err != nil {
+	if _, _, err := svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: "right-horse", IP: "198.51.100.7"}, ""); err != nil {
 		t.Fatalf("the owner at a known address: %v", err)
 	}
 	phone := merchant.LogInForm{Email: email, Password: "right-horse", IP: "192.0.2.44"}
-	_, _, err := svc.Merchants().LogIn(ctx, phone, "")
+	_, _, err := svc.LogIn(ctx, phone, "")
 	wantField(t, err, "email", "登录失败次数过多")
 	m := waitRe.FindStringSubmatch(fields(t, err)["email"])
 	if m == nil || m[2] != "秒" {
@@ -256,7 +231,7 @@ func TestLogInSlowsTheAttackerNotTheOwner(t *testing.T) {
 		t.Fatalf("the owner waits %d s, want at most 60", d)
 	}
 	clock.Advance(time.Duration(d) * time.Second)
-	if _, _, err := svc.Merchants().LogIn(ctx, phone, ""); err != nil {
+	if _, _, err := svc.LogIn(ctx, phone, ""); err != nil {
 		t.Fatalf("the owner after the wait: %v", err)
 	}
 }
@@ -264,11 +239,11 @@ func TestLogInSlowsTheAttackerNotTheOwner(t *testing.T) {
 // Issue 14, point 8: five sign-ups an hour per address, counted atomically; another address
 // is not held back, and an hour later the first may sign up again.
 func TestSignUpThrottledPerAddress(t *testing.T) {
-	svc := newService(t, dbtest.DB(t))
+	svc := newMerchants(t, dbtest.DB(t), "http://127.0.0.1")
 	thaw := clock.Freeze(clock.Now())
 	defer thaw()
 	form := func(ip string) merchant.SignUpForm {
-		return merchant.SignUpForm{ShopName: "店", Email: newEmail(t), Password: "right-horse", Confirm: "right-horse", IP: ip}
+		return merchant.SignUpForm{ShopName: "店", Email: merchanttest.Email(), Password: "right-horse", Confirm: "right-horse", IP: ip}
 	}
 	var ok, refused atomic.Int32
 	var wg sync.WaitGroup
@@ -280,8 +255,8 @@ func TestSignUpThrottledPerAddress(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := svc.Merchants().SignUp(ctx, f)
-			var ve *campaign.ValidationError
+			_, _, err := svc.SignUp(ctx, f)
+			var ve *merchant.ValidationError
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -299,94 +274,94 @@ func TestSignUpThrottledPerAddress(t *testing.T) {
 	// Another address is not held back, and a sign-up that fails on its own (an email taken)
 	// does not use up the allowance.
 	taken := form("198.51.100.9")
-	if _, _, err := svc.Merchants().SignUp(ctx, taken); err != nil {
+	if _, _, err := svc.SignUp(ctx, taken); err != nil {
 		t.Fatalf("another address: %v", err)
 	}
 	for range 6 {
-		_, _, err := svc.Merchants().SignUp(ctx, taken)
+		_, _, err := svc.SignUp(ctx, taken)
 		wantField(t, err, "email", "该邮箱已注册")
 	}
-	if _, _, err := svc.Merchants().SignUp(ctx, form("198.51.100.9")); err != nil {
+	if _, _, err := svc.SignUp(ctx, form("198.51.100.9")); err != nil {
 		t.Fatalf("after six sign-ups with a taken email: %v", err)
 	}
 	clock.Advance(time.Hour)
-	if _, _, err := svc.Merchants().SignUp(ctx, form("203.0.113.5")); err != nil {
+	if _, _, err := svc.SignUp(ctx, form("203.0.113.5")); err != nil {
 		t.Fatalf("an hour later: %v", err)
 	}
 }
 
 func TestChangePasswordSignsOutOtherSessions(t *testing.T) {
-	svc := newService(t, dbtest.DB(t))
-	email := newEmail(t)
-	acc, mine, err := svc.Merchants().SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: email, Password: "first-pass", Confirm: "first-pass"})
+	svc := newMerchants(t, dbtest.DB(t), "http://127.0.0.1")
+	email := merchanttest.Email()
+	acc, mine, err := svc.SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: email, Password: "first-pass", Confirm: "first-pass"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, other, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: "first-pass", IP: "9.9.9.9"}, "")
+	_, other, err := svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: "first-pass", IP: "9.9.9.9"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = svc.Merchants().ChangePassword(ctx, acc.ID, merchant.PasswordForm{Current: "nope", New: "second-pass", Confirm: "second-pass"}, mine)
+	err = svc.ChangePassword(ctx, acc.ID, merchant.PasswordForm{Current: "nope", New: "second-pass", Confirm: "second-pass"}, mine)
 	wantField(t, err, "current", "当前密码不正确")
-	err = svc.Merchants().ChangePassword(ctx, acc.ID, merchant.PasswordForm{Current: "first-pass", New: "first-pass", Confirm: "first-pass"}, mine)
+	err = svc.ChangePassword(ctx, acc.ID, merchant.PasswordForm{Current: "first-pass", New: "first-pass", Confirm: "first-pass"}, mine)
 	wantField(t, err, "new", "不能与当前密码相同")
-	err = svc.Merchants().ChangePassword(ctx, acc.ID, merchant.PasswordForm{Current: "first-pass", New: "second-pass", Confirm: "second-pas"}, mine)
+	err = svc.ChangePassword(ctx, acc.ID, merchant.PasswordForm{Current: "first-pass", New: "second-pass", Confirm: "second-pas"}, mine)
 	wantField(t, err, "confirm", "不一致")
-	if err := svc.Merchants().ChangePassword(ctx, acc.ID, merchant.PasswordForm{Current: "first-pass", New: "second-pass", Confirm: "second-pass"}, mine); err != nil {
+	if err := svc.ChangePassword(ctx, acc.ID, merchant.PasswordForm{Current: "first-pass", New: "second-pass", Confirm: "second-pass"}, mine); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Merchants().ConsoleSession(ctx, mine); err != nil {
+	if _, err := svc.ConsoleSession(ctx, mine); err != nil {
 		t.Fatalf("the session that changed the password was signed out: %v", err)
 	}
-	if _, err := svc.Merchants().ConsoleSession(ctx, other); !errors.Is(err, campaign.ErrNotFound) {
+	if _, err := svc.ConsoleSession(ctx, other); !errors.Is(err, merchant.ErrNotFound) {
 		t.Fatalf("another session survived the password change: %v", err)
 	}
-	if _, _, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: email, Password: "second-pass", IP: "9.9.9.9"}, ""); err != nil {
+	if _, _, err := svc.LogIn(ctx, merchant.LogInForm{Email: email, Password: "second-pass", IP: "9.9.9.9"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Merchants().EndConsoleSession(ctx, mine); err != nil {
+	if err := svc.EndConsoleSession(ctx, mine); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Merchants().ConsoleSession(ctx, mine); !errors.Is(err, campaign.ErrNotFound) {
+	if _, err := svc.ConsoleSession(ctx, mine); !errors.Is(err, merchant.ErrNotFound) {
 		t.Fatalf("logged-out session still works: %v", err)
 	}
 }
 
 func TestSessionsExpire(t *testing.T) {
-	svc := newService(t, dbtest.DB(t))
-	_, token, err := svc.Merchants().SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: newEmail(t), Password: "expiry-pass", Confirm: "expiry-pass"})
+	svc := newMerchants(t, dbtest.DB(t), "http://127.0.0.1")
+	_, token, err := svc.SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: merchanttest.Email(), Password: "expiry-pass", Confirm: "expiry-pass"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(11 * time.Hour)
-	if _, err := svc.Merchants().ConsoleSession(ctx, token); err != nil {
+	if _, err := svc.ConsoleSession(ctx, token); err != nil {
 		t.Fatalf("active within the idle timeout: %v", err)
 	}
 	clock.Advance(11 * time.Hour) // 11 h since the last request
-	if _, err := svc.Merchants().ConsoleSession(ctx, token); err != nil {
+	if _, err := svc.ConsoleSession(ctx, token); err != nil {
 		t.Fatalf("the request extended the idle timeout: %v", err)
 	}
 	clock.Advance(13 * time.Hour)
-	if _, err := svc.Merchants().ConsoleSession(ctx, token); !errors.Is(err, campaign.ErrNotFound) {
+	if _, err := svc.ConsoleSession(ctx, token); !errors.Is(err, merchant.ErrNotFound) {
 		t.Fatalf("idle for 13 h and still signed in: %v", err)
 	}
 }
 
 func TestPurgeConsole(t *testing.T) {
-	svc := newService(t, dbtest.DB(t))
-	_, token, err := svc.Merchants().SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: newEmail(t), Password: "purge-pass", Confirm: "purge-pass"})
+	svc := newMerchants(t, dbtest.DB(t), "http://127.0.0.1")
+	_, token, err := svc.SignUp(ctx, merchant.SignUpForm{ShopName: "店", Email: merchanttest.Email(), Password: "purge-pass", Confirm: "purge-pass"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.Merchants().LogIn(ctx, merchant.LogInForm{Email: "nobody@example.com", Password: "x", IP: "1.1.1.1"}, ""); err == nil {
+	if _, _, err := svc.LogIn(ctx, merchant.LogInForm{Email: "nobody@example.com", Password: "x", IP: "1.1.1.1"}, ""); err == nil {
 		t.Fatal("logged in as nobody")
 	}
 	clock.Advance(8 * 24 * time.Hour)
-	n, err := svc.Merchants().PurgeConsole(ctx)
+	n, err := svc.PurgeConsole(ctx)
 	if err != nil || n < 2 {
 		t.Fatalf("purged %d rows (%v), want the session and the attempt at least", n, err)
 	}
-	if _, err := svc.Merchants().ConsoleSession(ctx, token); !errors.Is(err, campaign.ErrNotFound) {
+	if _, err := svc.ConsoleSession(ctx, token); !errors.Is(err, merchant.ErrNotFound) {
 		t.Fatalf("purged session: %v", err)
 	}
 }
