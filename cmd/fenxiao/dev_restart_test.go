@@ -27,8 +27,16 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// devProcess is a running "fenxiao dev". Its one waiter goroutine owns cmd.Wait: exec.Cmd
+// allows a single Wait, so stopping and the test's clean-up both read exited instead.
+type devProcess struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has exited and err is set
+	err    error
+}
+
 // startDev runs "fenxiao dev" and returns it once it printed its entry points.
-func startDev(t *testing.T, env []string) (*exec.Cmd, map[string]string) {
+func startDev(t *testing.T, env []string) (*devProcess, map[string]string) {
 	t.Helper()
 	cmd := command(t, env, "dev")
 	stdout, err := cmd.StdoutPipe()
@@ -38,28 +46,32 @@ func startDev(t *testing.T, env []string) (*exec.Cmd, map[string]string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) //nolint:errcheck
-	return cmd, devLines(t, stdout, "simulator", "campaign", "console")
+	p := &devProcess{cmd: cmd, exited: make(chan struct{})}
+	lines := devLines(t, stdout, "simulator", "campaign", "console")
+	// Wait closes stdout, so it may start only once the lines above were read; the reader
+	// goroutine of devLines sees EOF then.
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck // already gone after stopDev
+		<-p.exited
+	})
+	return p, lines
 }
 
 // stopDev sends make dev's Ctrl-C and waits (bounded) for a prompt exit 0.
-func stopDev(t *testing.T, cmd *exec.Cmd) {
+func stopDev(t *testing.T, p *devProcess) {
 	t.Helper()
 	sent := time.Now()
-	defer func() {
-		if d := time.Since(sent); d > 5*time.Second {
-			t.Errorf("dev took %s to stop after Ctrl-C", d)
-		}
-	}()
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("dev exit: %v", err)
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("dev exit after Ctrl-C: %v", p.err)
+		}
+		if d := time.Since(sent); d > 5*time.Second {
+			t.Errorf("dev took %s to stop after Ctrl-C, want at most 5 s", d)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("dev still running 15 s after Ctrl-C")
