@@ -81,12 +81,31 @@ func (s *Service) openedNote(c *Campaign, visitor *User, sharerID int64) (key st
 	return n.Key, data, n.Link
 }
 
-// EnqueueShipped tells the buyer of o, in tx (the transaction that marks it shipped), that it
-// left with carrier under tracking number. At most once per order.
-func (s *Service) EnqueueShipped(ctx context.Context, tx sqlx.ExtContext, o *Order, carrier, tracking string, at time.Time) error {
+// maxShippedNotes bounds the shipped messages one order sends its buyer: the first, and
+// corrections of the carrier or number after it, so a merchant fixing typos cannot flood them.
+const maxShippedNotes = 3
+
+// enqueueShipped tells the buyer of o, in tx (the transaction that ships it or corrects its
+// carrier or tracking number), where the parcel is: keyed "shipped:order:<id>" the first time
+// and by the carrier and number for a correction, so a retried request tells nothing twice.
+// Past maxShippedNotes a correction is kept on the order and told to nobody.
+func (s *Service) enqueueShipped(ctx context.Context, tx sqlx.ExtContext, o *Order, correction bool) error {
+	base := fmt.Sprintf("shipped:order:%d", o.ID)
+	msgKey := base
+	if correction {
+		var told int
+		if err := sqlx.GetContext(ctx, tx, &told, `SELECT count(*) FROM notifications
+WHERE merchant_id = $1 AND (msg_key = $2 OR msg_key LIKE $2 || ':%')`, o.MerchantID, base); err != nil {
+			return fmt.Errorf("campaign: shipped messages of order %d: %w", o.ID, err)
+		}
+		if told >= maxShippedNotes {
+			return nil
+		}
+		msgKey = fmt.Sprintf("%s:%s:%s", base, o.Carrier, o.TrackingNo)
+	}
 	return s.enqueueBuyerNote(ctx, tx, o, func(product string) []string {
-		return []string{o.OutTradeNo, carrier, tracking, wallet.NoteTime(at)}
-	}, wallet.NoteShipped, "shipped")
+		return []string{o.OutTradeNo, o.Carrier, o.TrackingNo, wallet.NoteTime(*o.ShippedAt)}
+	}, wallet.NoteShipped, msgKey)
 }
 
 // EnqueueVerified tells the buyer of o, in tx (the transaction that marks its code used), that
@@ -94,12 +113,12 @@ func (s *Service) EnqueueShipped(ctx context.Context, tx sqlx.ExtContext, o *Ord
 func (s *Service) EnqueueVerified(ctx context.Context, tx sqlx.ExtContext, o *Order, at time.Time) error {
 	return s.enqueueBuyerNote(ctx, tx, o, func(product string) []string {
 		return []string{o.OutTradeNo, product, wallet.NoteTime(at)}
-	}, wallet.NoteVerified, "verified")
+	}, wallet.NoteVerified, fmt.Sprintf("verified:order:%d", o.ID))
 }
 
-// enqueueBuyerNote enqueues a kind of notification about o to its buyer, keyed "<what>:order:<id>";
-// values get the campaign's product name.
-func (s *Service) enqueueBuyerNote(ctx context.Context, tx sqlx.ExtContext, o *Order, values func(product string) []string, kind wallet.NoteKind, what string) error {
+// enqueueBuyerNote enqueues a kind of notification about o to its buyer under msgKey (once per
+// key); values get the campaign's product name.
+func (s *Service) enqueueBuyerNote(ctx context.Context, tx sqlx.ExtContext, o *Order, values func(product string) []string, kind wallet.NoteKind, msgKey string) error {
 	var row struct {
 		OpenID   string `db:"openid"`
 		Snapshot bool   `db:"snapshot"`
@@ -112,7 +131,7 @@ JOIN wechat_users u ON u.id = o.buyer_id JOIN campaigns c ON c.id = o.campaign_i
 	if row.Snapshot {
 		return nil
 	}
-	return wallet.Enqueue(ctx, tx, wallet.NewNote(kind, o.MerchantID, fmt.Sprintf("%s:order:%d", what, o.ID), row.OpenID,
+	return wallet.Enqueue(ctx, tx, wallet.NewNote(kind, o.MerchantID, msgKey, row.OpenID,
 		fmt.Sprintf("%s/orders/%d", s.CampaignURL(o.CampaignID), o.ID), values(row.Product)...))
 }
 

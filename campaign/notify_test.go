@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -95,10 +96,12 @@ func (e *env) noteData(t *testing.T, k string) map[string]string {
 	return d
 }
 
-// Shipping an order tells its buyer once, with the tracking number, in the transaction that
-// ships it (a correction does not tell them again; a refused shipment tells nothing); a
-// verified pickup code tells its buyer once.
-func TestShipAndVerifyTellTheBuyerOnce(t *testing.T) {
+// Shipping an order tells its buyer, with the tracking number, in the transaction that ships
+// it; a correction to another carrier or number tells them the new one (shipping again with
+// the same one tells nothing), up to maxShippedNotes messages per order, so a merchant fixing
+// typos cannot flood a buyer; a refused shipment tells nothing. A verified pickup code tells
+// its buyer once.
+func TestShipAndVerifyTellTheBuyer(t *testing.T) {
 	e := newEnv(t, "1000")
 	c := e.campaign(20, func(s *campaign.Settings) { s.Fulfilment = campaign.Delivery })
 	u, r := e.user("收件人"), e.user("退款人")
@@ -109,7 +112,7 @@ func TestShipAndVerifyTellTheBuyerOnce(t *testing.T) {
 	if _, err := e.svc.Ship(ctx, e.merchant, refunded.ID, "顺丰速运", "SF0000001"); !errors.Is(err, campaign.ErrConflict) {
 		t.Fatalf("shipping a refunded order: %v", err)
 	}
-	for _, tracking := range []string{"SF1234567890", "SF1234567890", "SF9999999999"} {
+	for _, tracking := range []string{"SF1234567890", "SF1234567890", "SF9999999999", "SF9999999999", "SF1111111111", "SF2222222222"} {
 		if _, err := e.svc.Ship(ctx, e.merchant, o.ID, "顺丰速运", tracking); err != nil {
 			t.Fatal(err)
 		}
@@ -117,6 +120,17 @@ func TestShipAndVerifyTellTheBuyerOnce(t *testing.T) {
 	shipped := e.noteData(t, key("shipped:order:%d", o.ID))
 	if shipped["character_string1"] != o.OutTradeNo || shipped["thing2"] != "顺丰速运" || shipped["character_string3"] != "SF1234567890" {
 		t.Fatalf("the shipped notification: %v", shipped)
+	}
+	var told []string
+	if err := e.db.Select(&told, `SELECT data->>'character_string3' FROM notifications WHERE merchant_id = $1
+   AND (msg_key = $2 OR msg_key LIKE $2 || ':%') ORDER BY id`, e.merchant, key("shipped:order:%d", o.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"SF1234567890", "SF9999999999", "SF1111111111"}; !slices.Equal(told, want) {
+		t.Fatalf("the buyer was told the numbers %v, want %v (the first, then each correction, at most three)", told, want)
+	}
+	if got, _ := e.svc.Order(ctx, e.merchant, o.ID); got.TrackingNo != "SF2222222222" {
+		t.Fatalf("the order keeps %s, want the last correction", got.TrackingNo)
 	}
 	if d := e.noteData(t, key("shipped:order:%d", refunded.ID)); d != nil {
 		t.Fatalf("a refused shipment told the buyer: %v", d)
@@ -134,8 +148,8 @@ func TestShipAndVerifyTellTheBuyerOnce(t *testing.T) {
 		t.Fatalf("the verified notification: %v", d)
 	}
 	var n int
-	if err := e.db.Get(&n, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND kind IN ('buyer_shipped', 'buyer_verified')`, e.merchant); err != nil || n != 2 {
-		t.Fatalf("%d shipped/verified notifications (%v), want 2", n, err)
+	if err := e.db.Get(&n, `SELECT count(*) FROM notifications WHERE merchant_id = $1 AND kind IN ('buyer_shipped', 'buyer_verified')`, e.merchant); err != nil || n != 4 {
+		t.Fatalf("%d shipped/verified notifications (%v), want 4: three shipped, one verified", n, err)
 	}
 	audit(t, e.db)
 }

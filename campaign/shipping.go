@@ -20,7 +20,8 @@ import (
 var trackingPattern = regexp.MustCompile(`^[A-Za-z0-9-]{4,40}$`)
 
 // Ship marks a paid delivery order shipped with its carrier and tracking number. A shipped
-// order may be shipped again to correct them, until it is done.
+// order may be shipped again to correct them, until it is done; the buyer is told the
+// correction (at most maxShippedNotes messages an order).
 func (s *Service) Ship(ctx context.Context, merchantID, orderID int64, carrier, trackingNo string) (*Order, error) {
 	o, _, err := s.ship(ctx, merchantID, orderID, carrier, trackingNo, true)
 	return o, err
@@ -39,8 +40,8 @@ func (e *ShippedError) Is(target error) bool { return target == ErrConflict }
 
 // ship is Ship, in one transaction of its own. Shipping an order again with the carrier and
 // number it has changes nothing (changed is false); with others it corrects them when correct
-// is set and is a *ShippedError when not. The buyer is told once per order, in the
-// transaction that first ships it (the outbox key): a correction is not sent again.
+// is set and is a *ShippedError when not. The buyer is told in the same transaction: when it
+// ships, and of each correction up to maxShippedNotes messages (enqueueShipped).
 func (s *Service) ship(ctx context.Context, merchantID, orderID int64, carrier, trackingNo string, correct bool) (o *Order, changed bool, err error) {
 	carrier, trackingNo = strings.TrimSpace(carrier), strings.ToUpper(strings.TrimSpace(trackingNo))
 	f := map[string]string{}
@@ -65,7 +66,8 @@ func (s *Service) ship(ctx context.Context, merchantID, orderID int64, carrier, 
 		if *o.FulfilState == Shipped && o.Carrier == carrier && o.TrackingNo == trackingNo {
 			return nil
 		}
-		if *o.FulfilState == Shipped && !correct {
+		wasShipped := *o.FulfilState == Shipped
+		if wasShipped && !correct {
 			return &ShippedError{Carrier: o.Carrier, TrackingNo: o.TrackingNo}
 		}
 		changed = true
@@ -73,7 +75,7 @@ func (s *Service) ship(ctx context.Context, merchantID, orderID int64, carrier, 
     shipped_at = COALESCE(shipped_at, $4) WHERE id = $1 RETURNING `+orderCols, o.ID, carrier, trackingNo, s.now()); err != nil {
 			return err
 		}
-		return s.EnqueueShipped(ctx, tx, o, o.Carrier, o.TrackingNo, *o.ShippedAt)
+		return s.enqueueShipped(ctx, tx, o, wasShipped)
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("campaign: ship order %d: %w", orderID, err)

@@ -169,8 +169,8 @@ func TestNotificationsJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(-25 * time.Hour) // back, or the console session would have expired
-	// The console ships the parcel (and corrects the tracking number) and verifies the
-	// pickup (twice): each tells the buyer once.
+	// The console ships the parcel and corrects the tracking number (the buyer is told both)
+	// and verifies the pickup twice (told once).
 	for _, tracking := range []string{"SF1234567890123", "SF1234567890999"} {
 		if msg := b.flashOf(first(b.post(fmt.Sprintf("/console/orders/%d/ship", shipped.ID), url.Values{"carrier": {"顺丰速运"}, "tracking_no": {tracking}}))); !strings.Contains(msg, "已发货") {
 			t.Fatalf("shipping from the console: %q", msg)
@@ -206,7 +206,7 @@ func TestNotificationsJourney(t *testing.T) {
 	for who, kinds := range map[string]map[wallet.NoteKind]int{
 		a.OpenID: {wallet.NoteFriendOpened: 1, wallet.NoteFriendPaid: 1, wallet.NoteCommission: 1, wallet.NoteSent: 1, wallet.NoteRefunded: 1},
 		// Paid once for each of the three orders.
-		friend.OpenID: {wallet.NoteBuyerPaid: 3, wallet.NoteShipped: 1, wallet.NoteVerified: 1},
+		friend.OpenID: {wallet.NoteBuyerPaid: 3, wallet.NoteShipped: 2, wallet.NoteVerified: 1},
 	} {
 		page, all := inbox(t, creds.AppID, who), 0
 		for k, want := range kinds {
