@@ -99,7 +99,15 @@ func TestBrowserDeliveryShippedByCSV(t *testing.T) {
 	if err := os.WriteFile(file, []byte("\uFEFF订单号,快递公司,快递单号\r\n"+no+",顺丰速运,SF1357924680\r\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The picker speaks Chinese (not the browser's own "Choose File"), and uploading nothing
+	// says so in words rather than a browser bubble.
+	if got := eval[string](t, con, `document.querySelector('#shipments-form .file-pick').innerText`); !strings.Contains(got, "选择 CSV 文件") || !strings.Contains(got, "未选择文件") {
+		t.Fatalf("the file picker reads %q", got)
+	}
+	tap(t, con, "upload without a file", "#shipments-submit")
+	waitFor(t, con, "the refusal", `(document.querySelector('.toast-error') || {}).textContent === '请选择要上传的 CSV 文件'`)
 	do(t, con, "choose the file", chromedp.SetUploadFiles(chromedp.CSS(`#shipments-form input[type=file]`), []string{file}))
+	waitFor(t, con, "the chosen file's name", `document.querySelector('#shipments-form .file-name').textContent === '发货.csv'`)
 	tap(t, con, "upload", "#shipments-submit")
 	waitFor(t, con, "the report", `document.getElementById('shipments-table') && document.querySelector('tr[data-line="2"]')`)
 	if got := eval[string](t, con, `document.querySelector('tr[data-line="2"]').dataset.outcome`); got != "applied" {
