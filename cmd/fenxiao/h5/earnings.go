@@ -91,7 +91,7 @@ func (earningsView) Later(p wallet.Packet) string {
 
 var minClaim = decimal.NewFromInt(1)
 
-func (s *Server) h5Earnings(c *fiber.Ctx) error {
+func (s *Server) earnings(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
@@ -120,7 +120,7 @@ func (s *Server) h5Earnings(c *fiber.Ctx) error {
 			v.Inbox = s.Cfg.WeChatAPIBase + "/sim/inbox?" + url.Values{"appid": {wx.AppID()}, "openid": {u.OpenID}}.Encode()
 		}
 	}
-	return s.render(c, "earnings", &h5Page{Title: "我的佣金", Campaign: camp, User: u, Data: v})
+	return s.render(c, "earnings", &pageData{Title: "我的佣金", Campaign: camp, User: u, Data: v})
 }
 
 // refreshWait bounds how long the claim records page waits for WeChat's packet statuses.
@@ -137,9 +137,9 @@ func (s *Server) refreshPackets(ctx context.Context, merchantID, sharerID int64)
 	}
 }
 
-// h5Withdraw claims the whole available vault as red packets (wallet.Payouts) and comes back
+// withdraw claims the whole available vault as red packets (wallet.Payouts) and comes back
 // to the commissions page saying what happened (POST, redirect, GET).
-func (s *Server) h5Withdraw(c *fiber.Ctx) error {
+func (s *Server) withdraw(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)

@@ -33,8 +33,8 @@ func (s *Server) fulfilOf(c *fiber.Ctx, camp *campaign.Campaign, o *campaign.Ord
 	return v, err
 }
 
-// h5ConfirmReceipt is the buyer's 确认收货 on their shipped order.
-func (s *Server) h5ConfirmReceipt(c *fiber.Ctx) error {
+// confirmReceipt is the buyer's 确认收货 on their shipped order.
+func (s *Server) confirmReceipt(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
@@ -49,8 +49,8 @@ func (s *Server) h5ConfirmReceipt(c *fiber.Ctx) error {
 	return c.Redirect(fmt.Sprintf("/c/%d/orders/%d", camp.ID, id), fiber.StatusSeeOther)
 }
 
-// h5PickupCode draws the buyer's own pickup code as a QR code for the shop's scanner.
-func (s *Server) h5PickupCode(c *fiber.Ctx) error {
+// pickupCode draws the buyer's own pickup code as a QR code for the shop's scanner.
+func (s *Server) pickupCode(c *fiber.Ctx) error {
 	_, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)

@@ -21,8 +21,8 @@ import (
 // refused whatever it carries. Pages are sent with a CSP and X-Frame-Options that keep them
 // out of other sites' frames.
 
-// h5CSRFKey derives the key of the H5 CSRF tokens from SECRET_KEY.
-func h5CSRFKey(secret []byte) []byte {
+// csrfKeyFrom derives the key of the H5 CSRF tokens from SECRET_KEY.
+func csrfKeyFrom(secret []byte) []byte {
 	key, err := hkdf.Key(sha256.New, secret, nil, "fenxiao h5 csrf v1", 32)
 	if err != nil {
 		panic(err) // SECRET_KEY was validated at start: 32 bytes
@@ -30,17 +30,17 @@ func h5CSRFKey(secret []byte) []byte {
 	return key
 }
 
-// h5CSRF is the token of the browser's session cookie: it changes whenever the session does
+// csrfToken is the token of the browser's session cookie: it changes whenever the session does
 // (sign-in renews the cookie), and a page of another site cannot read or compute it.
-func (s *Server) h5CSRF(c *fiber.Ctx) string {
-	m := hmac.New(sha256.New, s.h5Key)
-	m.Write([]byte("h5|" + c.Cookies(h5Cookie)))
+func (s *Server) csrfToken(c *fiber.Ctx) string {
+	m := hmac.New(sha256.New, s.csrfKey)
+	m.Write([]byte("h5|" + c.Cookies(sessionCookie)))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:24])
 }
 
-// h5Guard refuses a state-changing request from another origin or, when the browser names no
+// guard refuses a state-changing request from another origin or, when the browser names no
 // origin, without the session's token.
-func (s *Server) h5Guard(c *fiber.Ctx) error {
+func (s *Server) guard(c *fiber.Ctx) error {
 	origin := c.Get(fiber.HeaderOrigin)
 	switch {
 	case origin != "" && !sameOrigin(origin, s.Cfg.BaseURL):
@@ -49,10 +49,10 @@ func (s *Server) h5Guard(c *fiber.Ctx) error {
 		return c.Next()
 	case refererFrom(c.Get(fiber.HeaderReferer), s.Cfg.BaseURL):
 		return c.Next()
-	case c.Cookies(h5Cookie) == "":
+	case c.Cookies(sessionCookie) == "":
 		return c.Next() // no session to act for: the handler asks for a sign-in
 	}
-	if !hmac.Equal([]byte(web.CSRFSent(c)), []byte(s.h5CSRF(c))) {
+	if !hmac.Equal([]byte(web.CSRFSent(c)), []byte(s.csrfToken(c))) {
 		return fiber.NewError(fiber.StatusForbidden, "页面已过期，请刷新页面后重试")
 	}
 	return c.Next()
@@ -73,10 +73,10 @@ func sameOrigin(origin, base string) bool {
 	return strings.EqualFold(origin, b.Scheme+"://"+b.Host)
 }
 
-// h5Headers are sent with every H5 page: no framing by other sites, scripts from this server
+// securityHeaders are sent with every H5 page: no framing by other sites, scripts from this server
 // and, in production, WeChat's JS-SDK origin (scriptHost), connections only to this server,
 // pictures from this server and WeChat's QR host (imgHost).
-func h5Headers(c *fiber.Ctx, imgHost, scriptHost string) {
+func securityHeaders(c *fiber.Ctx, imgHost, scriptHost string) {
 	scripts := "'self'"
 	if scriptHost != "" {
 		scripts += " " + scriptHost

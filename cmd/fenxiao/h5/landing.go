@@ -15,12 +15,12 @@ import (
 	"fenxiao/campaign"
 )
 
-// h5Landing serves the page every visitor of a campaign opens first: the campaign and its
+// landing serves the page every visitor of a campaign opens first: the campaign and its
 // numbers come from the replica's shared snapshot (at most a second old), so a visitor costs
 // their session and the gate's own checks, whatever the campaign's size. An open campaign's
 // page is the same for every visitor but for their CSRF token, so it is rendered once per
 // snapshot and each visitor gets it with their own token (landingPages).
-func (s *Server) h5Landing(c *fiber.Ctx) error {
+func (s *Server) landing(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
 	snap, err := s.Campaign.Snapshot(c.UserContext(), int64(id))
 	if err != nil {
@@ -43,10 +43,10 @@ func (s *Server) h5Landing(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.h5PageHeaders(c)
+	s.pageHeaders(c)
 	res := c.Response()
 	res.ResetBody()
-	page.write(res.BodyWriter(), s.h5CSRF(c), inviteLine(l.Inviter))
+	page.write(res.BodyWriter(), s.csrfToken(c), inviteLine(l.Inviter))
 	c.Type("html", "utf-8")
 	return nil
 }
@@ -70,7 +70,7 @@ type landingView struct {
 // csrf where each visitor's own token goes and invite where their invite line does.
 func (s *Server) renderLanding(snap *campaign.Snapshot, csrf, invite string) ([]byte, error) {
 	camp := snap.Campaign
-	p := &h5Page{Title: camp.Title, Campaign: camp, Share: true, CSRF: csrf, Data: landingView{
+	p := &pageData{Title: camp.Title, Campaign: camp, Share: true, CSRF: csrf, Data: landingView{
 		Landing: &campaign.Landing{Participants: snap.Participants, Ticker: snap.Ticker, Reserve: snap.Reserve},
 		Invite:  template.HTML(invite), //nolint:gosec // a mark of this process, replaced per visitor
 	}}

@@ -71,10 +71,10 @@ func (s *Server) gatePage(c *fiber.Ctx, camp *campaign.Campaign, u *campaign.Use
 	// Before the start the countdown page shares like the landing page: the share card carries
 	// the visitor's own link.
 	share := g.Reason == campaign.NotStarted
-	return s.render(c, "gate_"+string(g.Reason), &h5Page{Title: titles[g.Reason], Campaign: camp, User: u, Share: share, Data: v})
+	return s.render(c, "gate_"+string(g.Reason), &pageData{Title: titles[g.Reason], Campaign: camp, User: u, Share: share, Data: v})
 }
 
-func (s *Server) h5Password(c *fiber.Ctx) error {
+func (s *Server) password(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
@@ -108,7 +108,7 @@ type buyView struct {
 // Cities is a province's cities for the picker, as one attribute.
 func (buyView) Cities(p region.Province) string { return strings.Join(p.Cities, "|") }
 
-func (s *Server) h5Buy(c *fiber.Ctx) error {
+func (s *Server) buy(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
@@ -133,12 +133,12 @@ func (s *Server) h5Buy(c *fiber.Ctx) error {
 	if camp.Fulfilment == campaign.Delivery {
 		view.Provinces = s.Campaign.Regions().Provinces()
 	}
-	return s.render(c, "buy", &h5Page{Title: "确认订单", Campaign: camp, User: u, Data: view})
+	return s.render(c, "buy", &pageData{Title: "确认订单", Campaign: camp, User: u, Data: view})
 }
 
-// h5CreateOrder places an order and answers the getBrandWCPayRequest parameters the page
+// createOrder places an order and answers the getBrandWCPayRequest parameters the page
 // hands to WeixinJSBridge.
-func (s *Server) h5CreateOrder(c *fiber.Ctx) error {
+func (s *Server) createOrder(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return err
@@ -224,7 +224,7 @@ func (o orderView) StatusText() string {
 	}[o.Status]
 }
 
-func (s *Server) h5OrderResult(c *fiber.Ctx) error {
+func (s *Server) orderResult(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
@@ -248,11 +248,11 @@ func (s *Server) h5OrderResult(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return s.render(c, "result", &h5Page{Title: "支付结果", Campaign: camp, User: u, Data: view})
+	return s.render(c, "result", &pageData{Title: "支付结果", Campaign: camp, User: u, Data: view})
 }
 
-// h5OrderStatus answers the result page's polling while WeChat's notification is on its way.
-func (s *Server) h5OrderStatus(c *fiber.Ctx) error {
+// orderStatus answers the result page's polling while WeChat's notification is on its way.
+func (s *Server) orderStatus(c *fiber.Ctx) error {
 	_, u, err := s.visitor(c, false)
 	if err != nil {
 		return err
@@ -266,7 +266,7 @@ func (s *Server) h5OrderStatus(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": o.Status})
 }
 
-func (s *Server) h5Orders(c *fiber.Ctx) error {
+func (s *Server) orders(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
@@ -279,5 +279,5 @@ func (s *Server) h5Orders(c *fiber.Ctx) error {
 	for i := range os {
 		views[i] = orderView{Order: &os[i]}
 	}
-	return s.render(c, "orders", &h5Page{Title: "我的订单", Campaign: camp, User: u, Data: views})
+	return s.render(c, "orders", &pageData{Title: "我的订单", Campaign: camp, User: u, Data: views})
 }

@@ -28,8 +28,8 @@ type Server struct {
 	landings *landingPages
 	// covers keeps generated product pictures (share.go).
 	covers *coverCache
-	// h5Key signs the pages' CSRF tokens (guard.go).
-	h5Key []byte
+	// csrfKey signs the pages' CSRF tokens (guard.go).
+	csrfKey []byte
 }
 
 // New makes the follower's pages over b. Close stops its page-view recorder.
@@ -39,7 +39,7 @@ func New(b *web.Base) *Server {
 		visits:   newRecorder(b.Campaign, b.Log),
 		landings: newLandingPages(),
 		covers:   &coverCache{},
-		h5Key:    h5CSRFKey(b.Cfg.SecretKey),
+		csrfKey:  csrfKeyFrom(b.Cfg.SecretKey),
 	}
 }
 
@@ -69,32 +69,32 @@ func (s *Server) Counters() Counters {
 
 // Routes registers the follower's pages on r.
 func (s *Server) Routes(r fiber.Router) {
-	r.Get("/h5/oauth/:merchant<int>", s.h5OAuth)
-	r.Get("/c/:id<int>", s.h5Landing)
-	r.Post("/c/:id<int>/password", s.h5Guard, s.h5Password)
-	r.Get("/c/:id<int>/buy", s.h5Buy)
-	r.Get("/c/:id<int>/orders", s.h5Orders)
-	r.Get("/c/:id<int>/orders/:order<int>", s.h5OrderResult)
-	r.Post("/c/:id<int>/orders/:order<int>/received", s.h5Guard, s.h5ConfirmReceipt)
-	r.Get("/c/:id<int>/orders/:order<int>/code.png", s.h5PickupCode)
-	r.Get("/c/:id<int>/share", s.h5Share)
-	r.Get("/c/:id<int>/poster.png", s.h5Poster)
-	r.Get("/c/:id<int>/poster/:fp.png", s.h5PosterAt)
-	r.Get("/c/:id<int>/cover.png", s.h5Cover)
-	r.Get("/c/:id<int>/commissions", s.h5Earnings)
-	r.Get("/c/:id<int>/team", s.h5Team)
-	r.Post("/c/:id<int>/withdraw", s.h5Guard, s.h5Withdraw)
-	r.Post("/api/h5/c/:id<int>/orders", s.h5Guard, s.h5CreateOrder)
-	r.Get("/api/h5/c/:id<int>/orders/:order<int>", s.h5OrderStatus)
-	r.Post("/api/h5/c/:id<int>/jsconfig", s.h5Guard, s.h5JSConfig)
-	r.Post("/api/h5/c/:id<int>/shares", s.h5Guard, s.h5RecordShare)
+	r.Get("/h5/oauth/:merchant<int>", s.oauth)
+	r.Get("/c/:id<int>", s.landing)
+	r.Post("/c/:id<int>/password", s.guard, s.password)
+	r.Get("/c/:id<int>/buy", s.buy)
+	r.Get("/c/:id<int>/orders", s.orders)
+	r.Get("/c/:id<int>/orders/:order<int>", s.orderResult)
+	r.Post("/c/:id<int>/orders/:order<int>/received", s.guard, s.confirmReceipt)
+	r.Get("/c/:id<int>/orders/:order<int>/code.png", s.pickupCode)
+	r.Get("/c/:id<int>/share", s.share)
+	r.Get("/c/:id<int>/poster.png", s.poster)
+	r.Get("/c/:id<int>/poster/:fp.png", s.posterAt)
+	r.Get("/c/:id<int>/cover.png", s.cover)
+	r.Get("/c/:id<int>/commissions", s.earnings)
+	r.Get("/c/:id<int>/team", s.team)
+	r.Post("/c/:id<int>/withdraw", s.guard, s.withdraw)
+	r.Post("/api/h5/c/:id<int>/orders", s.guard, s.createOrder)
+	r.Get("/api/h5/c/:id<int>/orders/:order<int>", s.orderStatus)
+	r.Post("/api/h5/c/:id<int>/jsconfig", s.guard, s.jsConfig)
+	r.Post("/api/h5/c/:id<int>/shares", s.guard, s.recordShare)
 }
 
-// h5Cookie carries the follower's session token.
-const h5Cookie = "fx_h5"
+// sessionCookie carries the follower's session token.
+const sessionCookie = "fx_h5"
 
-// h5Page is the data of every H5 page: the layout reads the common fields, the page its Data.
-type h5Page struct {
+// pageData is the data of every H5 page: the layout reads the common fields, the page its Data.
+type pageData struct {
 	Title    string
 	Campaign *campaign.Campaign
 	User     *campaign.User
@@ -108,16 +108,16 @@ type h5Page struct {
 }
 
 // Time formats t in the server's time zone for a page.
-func (p *h5Page) Time(t time.Time) string { return t.In(p.tz).Format("01-02 15:04") }
+func (p *pageData) Time(t time.Time) string { return t.In(p.tz).Format("01-02 15:04") }
 
 // Date formats t with the year and weekday-free date a countdown names.
-func (p *h5Page) Date(t time.Time) string { return t.In(p.tz).Format("2006年1月2日 15:04") }
+func (p *pageData) Date(t time.Time) string { return t.In(p.tz).Format("2006年1月2日 15:04") }
 
 // Millis is t in Unix milliseconds, for the countdown script.
-func (p *h5Page) Millis(t time.Time) int64 { return t.UnixMilli() }
+func (p *pageData) Millis(t time.Time) int64 { return t.UnixMilli() }
 
 // Ago says how long ago t was, as the order ticker does.
-func (p *h5Page) Ago(t time.Time) string {
+func (p *pageData) Ago(t time.Time) string {
 	switch d := p.Now.Sub(t); {
 	case d < time.Minute:
 		return "刚刚"
@@ -131,7 +131,7 @@ func (p *h5Page) Ago(t time.Time) string {
 }
 
 // First is the first character of s, for avatars drawn from a name.
-func (p *h5Page) First(s string) string {
+func (p *pageData) First(s string) string {
 	r, _ := utf8.DecodeRuneInString(s)
 	if r == utf8.RuneError {
 		return "微"
@@ -140,10 +140,10 @@ func (p *h5Page) First(s string) string {
 }
 
 // render answers an H5 page inside the H5 layout.
-func (s *Server) render(c *fiber.Ctx, page string, p *h5Page) error {
+func (s *Server) render(c *fiber.Ctx, page string, p *pageData) error {
 	s.pageEnv(p)
-	p.CSRF = s.h5CSRF(c)
-	s.h5PageHeaders(c)
+	p.CSRF = s.csrfToken(c)
+	s.pageHeaders(c)
 	return s.Page(c, "h5/"+page, p, "layouts/h5")
 }
 
@@ -157,7 +157,7 @@ const (
 
 // pageEnv sets what an H5 page takes from the server rather than the visitor: the
 // simulator's bridge or WeChat's JS-SDK, the clock and the time zone.
-func (s *Server) pageEnv(p *h5Page) {
+func (s *Server) pageEnv(p *pageData) {
 	p.Sim = s.SimIP != nil
 	if !p.Sim {
 		p.JSSDK = jssdkURL
@@ -169,14 +169,14 @@ func (s *Server) pageEnv(p *h5Page) {
 	}
 }
 
-// h5PageHeaders are the headers of every H5 page.
-func (s *Server) h5PageHeaders(c *fiber.Ctx) {
+// pageHeaders are the headers of every H5 page.
+func (s *Server) pageHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderCacheControl, "no-store") // personal pages: never from a shared cache
 	scripts := jssdkOrigin
 	if s.SimIP != nil {
 		scripts = "" // the simulator's wx is served by this server
 	}
-	h5Headers(c, s.wechatImageOrigin(), scripts)
+	securityHeaders(c, s.wechatImageOrigin(), scripts)
 }
 
 // wechatImageOrigin is where pages load WeChat's pictures from (the follow QR code): WeChat's
@@ -207,7 +207,7 @@ func (s *Server) visitor(c *fiber.Ctx, profile bool) (*campaign.Campaign, *campa
 
 // follower is visitor for a campaign already loaded (the landing page's shared snapshot).
 func (s *Server) follower(c *fiber.Ctx, camp *campaign.Campaign, profile bool) (*campaign.User, error) {
-	token := c.Cookies(h5Cookie)
+	token := c.Cookies(sessionCookie)
 	fs, err := s.Campaign.Follower(c.UserContext(), token, camp.MerchantID)
 	if err != nil {
 		return nil, err
@@ -237,25 +237,25 @@ func (s *Server) follower(c *fiber.Ctx, camp *campaign.Campaign, profile bool) (
 
 func (s *Server) setSessionCookie(c *fiber.Ctx, token string) {
 	c.Cookie(&fiber.Cookie{
-		Name: h5Cookie, Value: token, Path: "/", MaxAge: 60 * 24 * 3600, // the database decides expiry
+		Name: sessionCookie, Value: token, Path: "/", MaxAge: 60 * 24 * 3600, // the database decides expiry
 		HTTPOnly: true, Secure: strings.HasPrefix(s.Cfg.BaseURL, "https://"), SameSite: fiber.CookieSameSiteLaxMode,
 	})
 }
 
-// h5OAuth is where WeChat's authorize page comes back: the state must be the one this
+// oauth is where WeChat's authorize page comes back: the state must be the one this
 // browser's session started.
-func (s *Server) h5OAuth(c *fiber.Ctx) error {
+func (s *Server) oauth(c *fiber.Ctx) error {
 	m, _ := c.ParamsInt("merchant")
-	next, token, err := s.Campaign.FinishSignIn(c.UserContext(), c.Cookies(h5Cookie), int64(m), c.Query("code"), c.Query("state"))
+	next, token, err := s.Campaign.FinishSignIn(c.UserContext(), c.Cookies(sessionCookie), int64(m), c.Query("code"), c.Query("state"))
 	switch {
 	case errors.Is(err, campaign.ErrSignInDenied):
-		return s.render(c, "notice", &h5Page{Title: "需要授权", Data: notice{
+		return s.render(c, "notice", &pageData{Title: "需要授权", Data: notice{
 			Icon: "warn", Title: "需要你的授权", Text: "生成专属分享海报需要使用你的微信昵称和头像。",
 			Link: localPath(next), LinkText: "重新授权",
 		}})
 	case errors.Is(err, campaign.ErrSignInState):
 		c.Status(fiber.StatusBadRequest)
-		return s.render(c, "notice", &h5Page{Title: "登录已过期", Data: notice{
+		return s.render(c, "notice", &pageData{Title: "登录已过期", Data: notice{
 			Icon: "warn", Title: "登录已过期", Text: "请回到微信，重新打开活动链接。",
 		}})
 	case err != nil:
@@ -270,7 +270,7 @@ func (s *Server) h5OAuth(c *fiber.Ctx) error {
 // with the real identity) comes here in dev, so the page signs in afresh on the simulator's
 // authorize page.
 func SignOut(c *fiber.Ctx) error {
-	c.Cookie(&fiber.Cookie{Name: h5Cookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0), HTTPOnly: true,
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0), HTTPOnly: true,
 		SameSite: fiber.CookieSameSiteLaxMode}) // the session cookie's path: ClearCookie's has none
 	return c.Redirect(localPath(c.Query("next")), fiber.StatusFound)
 }

@@ -23,7 +23,7 @@ type shareView struct {
 	Early  bool            // the campaign has not started: commissions count from its start
 }
 
-func (s *Server) h5Share(c *fiber.Ctx) error {
+func (s *Server) share(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
@@ -54,7 +54,7 @@ func (s *Server) h5Share(c *fiber.Ctx) error {
 	} else if camp.PosterEnabled {
 		v.Poster = posterURL(camp.ID, s.Campaign.PosterFingerprint(camp, u))
 	}
-	return s.render(c, "share", &h5Page{Title: "分享赚佣金", Campaign: camp, User: u, Share: true, Data: v})
+	return s.render(c, "share", &pageData{Title: "分享赚佣金", Campaign: camp, User: u, Share: true, Data: v})
 }
 
 // posterBusyText and posterRetryAfter (seconds) answer a poster request past the drawing
@@ -71,18 +71,18 @@ func posterURL(campaignID int64, fingerprint string) string {
 	return "/c/" + strconv.FormatInt(campaignID, 10) + "/poster/" + fingerprint + ".png"
 }
 
-// h5Poster answers the sharer's current poster at the address the share page used before
+// poster answers the sharer's current poster at the address the share page used before
 // fingerprints (saved pages, old links): drawn once per fingerprint, then from the cache;
 // the fingerprint is its ETag, so a phone revalidates for free.
-func (s *Server) h5Poster(c *fiber.Ctx) error {
+func (s *Server) poster(c *fiber.Ctx) error {
 	return s.sendPoster(c, "", "private, no-cache")
 }
 
-// h5PosterAt answers the poster named by its fingerprint, cached by browsers for a year
+// posterAt answers the poster named by its fingerprint, cached by browsers for a year
 // without asking again. A fingerprint that is no longer the sharer's (the campaign or their
 // profile changed since the page was loaded) is redirected to the current poster, never
 // answered with other bytes than the ones it names.
-func (s *Server) h5PosterAt(c *fiber.Ctx) error {
+func (s *Server) posterAt(c *fiber.Ctx) error {
 	return s.sendPoster(c, c.Params("fp"), "public, max-age=31536000, immutable")
 }
 
@@ -162,9 +162,9 @@ func (cc *coverCache) get(c *campaign.Campaign) ([]byte, error) {
 	return png, nil
 }
 
-// h5Cover answers the generated product picture of a campaign without images. It is public
+// cover answers the generated product picture of a campaign without images. It is public
 // (WeChat fetches it for link previews) and cached by browsers per settings version.
-func (s *Server) h5Cover(c *fiber.Ctx) error {
+func (s *Server) cover(c *fiber.Ctx) error {
 	id, _ := c.ParamsInt("id")
 	camp, err := s.Campaign.Public(c.UserContext(), int64(id))
 	if err != nil {
@@ -179,8 +179,8 @@ func (s *Server) h5Cover(c *fiber.Ctx) error {
 	return c.Send(png)
 }
 
-// h5JSConfig signs wx.config for the page that asks and says what it shares.
-func (s *Server) h5JSConfig(c *fiber.Ctx) error {
+// jsConfig signs wx.config for the page that asks and says what it shares.
+func (s *Server) jsConfig(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return err
@@ -206,8 +206,8 @@ func (s *Server) h5JSConfig(c *fiber.Ctx) error {
 // shareChannels are the ways a page reports a share.
 var shareChannels = map[string]bool{"appmessage": true, "timeline": true, "link": true, "poster": true}
 
-// h5RecordShare counts a share the page saw succeed; it answers at once and writes later.
-func (s *Server) h5RecordShare(c *fiber.Ctx) error {
+// recordShare counts a share the page saw succeed; it answers at once and writes later.
+func (s *Server) recordShare(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 // My promotion (我的推广): the friends I brought to this campaign and their orders through me,
 // with what each earns me. Only ever the signed-in follower's own (campaign.Team scopes every
 // query by them); the cursor in the query string only moves through their own lists.
-func (s *Server) h5Team(c *fiber.Ctx) error {
+func (s *Server) team(c *fiber.Ctx) error {
 	camp, u, err := s.visitor(c, false)
 	if err != nil {
 		return signedIn(err)
@@ -19,5 +19,5 @@ func (s *Server) h5Team(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "team", &h5Page{Title: "我的推广", Campaign: camp, User: u, Data: t})
+	return s.render(c, "team", &pageData{Title: "我的推广", Campaign: camp, User: u, Data: t})
 }
