@@ -184,18 +184,24 @@ func (p *Payouts) Templates(ctx context.Context, merchantID int64) (map[NoteKind
 	return out, nil
 }
 
+// NoteKeep is how long the outbox keeps a notification the sending job is done with (sent, or
+// given up): the failures the console reports are those of this window, and older rows whose
+// event cannot recur are purged (campaign.PurgeNotifications).
+const NoteKeep = 30 * 24 * time.Hour
+
 // NoteFailures is what a merchant is told about notifications given up on.
 type NoteFailures struct {
 	Count     int    `db:"count"`
 	LastError string `db:"last_error"` // of the latest one
 }
 
-// FailedNotifications counts a merchant's notifications given up after their retries.
+// FailedNotifications counts a merchant's notifications given up after their retries within
+// NoteKeep: a template fixed a month ago no longer shows its old failures.
 func (p *Payouts) FailedNotifications(ctx context.Context, merchantID int64) (NoteFailures, error) {
 	var f NoteFailures
 	err := p.db.GetContext(ctx, &f, `SELECT count(*) AS count,
-    COALESCE((SELECT last_error FROM notifications WHERE merchant_id = $1 AND failed_at IS NOT NULL ORDER BY failed_at DESC LIMIT 1), '') AS last_error
-FROM notifications WHERE merchant_id = $1 AND failed_at IS NOT NULL`, merchantID)
+    COALESCE((SELECT last_error FROM notifications WHERE merchant_id = $1 AND failed_at > $2 ORDER BY failed_at DESC LIMIT 1), '') AS last_error
+FROM notifications WHERE merchant_id = $1 AND failed_at > $2`, merchantID, p.cfg.Now().Add(-NoteKeep))
 	if err != nil {
 		return f, fmt.Errorf("wallet: failed notifications of merchant %d: %w", merchantID, err)
 	}

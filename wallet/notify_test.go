@@ -77,6 +77,13 @@ func TestNotificationsRetriedThenGivenUp(t *testing.T) {
 	if err := e.db.Get(&attempts, `SELECT attempts FROM notifications WHERE merchant_id = $1 AND msg_key = 'commission:order:2'`, e.merchant); err != nil || attempts != 8 {
 		t.Fatalf("given up after %d attempts (%v), want 8", attempts, err)
 	}
+	// A failure older than wallet.NoteKeep is no longer reported: the banner is about the
+	// merchant's recent messages, not one fixed a month ago.
+	clock.Advance(wallet.NoteKeep)
+	moved += wallet.NoteKeep
+	if f, err := p.FailedNotifications(ctx, e.merchant); err != nil || f.Count != 0 || f.LastError != "" {
+		t.Fatalf("failures after %v: %+v (%v), want none", wallet.NoteKeep, f, err)
+	}
 }
 
 // The values of a notification fit WeChat's types: a thing over 20 characters is cut.

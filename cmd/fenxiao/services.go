@@ -94,4 +94,5 @@ func (s *server) schedule(ctx context.Context, c *cron.Cron) {
 	add("@every 10m", job("purge OA callback replay records", time.Minute, s.Campaign.PurgeOACallbacks))
 	add("@every 1h", job("purge console sessions and log-in attempts", 5*time.Minute, s.Merchants.PurgeConsole))
 	add("@every 10m", job("purge ended rate-limit windows", time.Minute, s.Campaign.PurgeRateWindows))
+	add("@every 1h", job("purge old notifications", 10*time.Minute, s.Campaign.PurgeNotifications))
 }
