@@ -2,12 +2,9 @@ package campaign_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -21,33 +18,9 @@ import (
 
 	"fenxiao/campaign"
 	"fenxiao/campaign/merchant"
+	"fenxiao/campaign/merchant/merchanttest/imagetest"
 	"fenxiao/wallet"
 )
-
-// bombPNG is a valid PNG declaring w×h RGBA pixels in a few hundred bytes; decoding it would
-// allocate w×h×4 bytes (40 GB for 100000×100000: the process dies, unrecoverably).
-func bombPNG(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data))) //nolint:errcheck
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...))) //nolint:errcheck
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	zw.Write(make([]byte, 1+4*int(w))) //nolint:errcheck
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
-}
 
 // solid is a w×h JPEG of one colour.
 func solid(t testing.TB, w, h int, c color.RGBA) []byte {
@@ -137,7 +110,7 @@ const posterMax = 200 << 20
 func TestBombPNGNeverDecoded(t *testing.T) {
 	requireFont(t)
 	e := newEnv(t, "100")
-	bomb := bombPNG(100000, 100000)
+	bomb := imagetest.Bomb(100000, 100000, 1)
 	host := newImageHost(t, map[string][]byte{"/bomb.png": bomb, "/avatar.png": bomb})
 	svc := imageService(t, e, []string{host.URL}, []string{strings.TrimPrefix(host.URL, "http://")})
 
@@ -246,7 +219,7 @@ func TestAvatarOnlyFromWeChatHosts(t *testing.T) {
 // to 1280×1280.
 func TestLargeUploadsDownscaledOrRefused(t *testing.T) {
 	e := newEnv(t, "")
-	_, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, bombPNG(8000, 8000))
+	_, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, imagetest.Bomb(8000, 8000, 1))
 	wantField(t, err, "file", "图片尺寸过大（8000×8000），长宽请不要超过 4096 像素")
 	u, err := e.svc.Merchants().SaveUpload(ctx, e.merchant, solid(t, 3000, 3000, color.RGBA{200, 30, 30, 255}))
 	if err != nil {
@@ -326,7 +299,7 @@ func TestPastedImageAddressStoredOnce(t *testing.T) {
 // server is never asked. Redirect chains are bounded; a file past 2 MB is not read on.
 func TestPastedAddressSSRF(t *testing.T) {
 	e := newEnv(t, "")
-	internal := newImageHost(t, map[string][]byte{"/secret.png": bombPNG(10, 10)})
+	internal := newImageHost(t, map[string][]byte{"/secret.png": imagetest.Bomb(10, 10, 1)})
 	outside := newImageHost(t, map[string][]byte{"/r": nil, "/big.jpg": make([]byte, merchant.MaxUploadSize+100)})
 	allowed := imageService(t, e, []string{outside.URL}, nil)
 

@@ -2,10 +2,7 @@ package merchant
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -14,32 +11,9 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-)
 
-// bombPNG is a valid PNG header declaring w×h RGBA pixels, with one compressed row of data:
-// a few hundred bytes that image.Decode would turn into a w×h×4-byte bitmap.
-func bombPNG(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data))) //nolint:errcheck
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...))) //nolint:errcheck
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6 // 8 bits, RGBA
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	zw.Write(make([]byte, 1+4*int(w))) //nolint:errcheck
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
-}
+	"fenxiao/campaign/merchant/merchanttest/imagetest"
+)
 
 // webp1x1 is a 1×1 lossless WebP (a transparent pixel).
 var webp1x1 = []byte("RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00")
@@ -79,7 +53,7 @@ func photo(w, h int) *image.RGBA {
 // The upload check in isolation: the pixel budget is read from the header before any decode,
 // large pictures come out no larger than displaySide, small ones are kept byte for byte.
 func TestNormaliseImage(t *testing.T) {
-	bomb := bombPNG(100000, 100000)
+	bomb := imagetest.Bomb(100000, 100000, 1)
 	t.Logf("the bomb PNG is %d bytes", len(bomb))
 	transparent := image.NewNRGBA(image.Rect(0, 0, 2000, 1000))
 	transparent.Set(10, 10, color.NRGBA{255, 0, 0, 128})
@@ -94,9 +68,9 @@ func TestNormaliseImage(t *testing.T) {
 		sameAsSent bool
 	}{
 		{"100000×100000 bomb", bomb, "图片尺寸过大（100000×100000）", 0, 0, false},
-		{"8000×8000 PNG", bombPNG(8000, 8000), "图片尺寸过大（8000×8000）", 0, 0, false},
-		{"4097 wide", bombPNG(4097, 10), "长宽请不要超过 4096 像素", 0, 0, false},
-		{"header only, budget fits", bombPNG(4000, 4000)[:60], "已损坏", 0, 0, false},
+		{"8000×8000 PNG", imagetest.Bomb(8000, 8000, 1), "图片尺寸过大（8000×8000）", 0, 0, false},
+		{"4097 wide", imagetest.Bomb(4097, 10, 1), "长宽请不要超过 4096 像素", 0, 0, false},
+		{"header only, budget fits", imagetest.Bomb(4000, 4000, 1)[:60], "已损坏", 0, 0, false},
 		{"3000×2000 JPEG photo", encoded(t, "jpeg", photo(3000, 2000)), "image/jpeg", 1280, 853, false},
 		{"1000×2600 PNG photo", encoded(t, "png", photo(1000, 2600)), "image/jpeg", 492, 1280, false},
 		{"2000×1000 with transparency", encoded(t, "png", transparent), "image/png", 1280, 640, false},
@@ -158,8 +132,8 @@ func TestPublicAddress(t *testing.T) {
 // must never panic, never decode past the pixel budget, and whatever it keeps must read back
 // as an image no larger than displaySide (or the bytes sent, unchanged, when they were small).
 func FuzzNormaliseImage(f *testing.F) {
-	f.Add(bombPNG(100000, 100000))
-	f.Add(bombPNG(64, 64))
+	f.Add(imagetest.Bomb(100000, 100000, 1))
+	f.Add(imagetest.Bomb(64, 64, 1))
 	f.Add(encoded(f, "png", photo(40, 30)))
 	f.Add(encoded(f, "jpeg", photo(1400, 20)))
 	f.Add(encoded(f, "gif", photo(16, 16)))

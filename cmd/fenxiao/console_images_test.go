@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"fenxiao/campaign/merchant/merchanttest/imagetest"
 )
 
 // The campaign form's "paste an image address": the server fetches it once, through the
@@ -21,7 +23,7 @@ import (
 func TestConsolePastedImageAddress(t *testing.T) {
 	var photo bytes.Buffer
 	jpeg.Encode(&photo, image.NewRGBA(image.Rect(0, 0, 1600, 1200)), nil) //nolint:errcheck
-	files := map[string][]byte{"/tea.jpg": photo.Bytes(), "/bomb.png": bombPNG(100000, 100000, 1)}
+	files := map[string][]byte{"/tea.jpg": photo.Bytes(), "/bomb.png": imagetest.Bomb(100000, 100000, 1)}
 	var internalHits atomic.Int64
 	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { internalHits.Add(1) }))
 	defer internal.Close()

@@ -34,8 +34,8 @@ var importRules = []struct {
 		why: "the console shares only package web with the rest"},
 	{from: "fenxiao/cmd/fenxiao/callback", to: []string{"fenxiao/cmd/fenxiao/h5", "fenxiao/cmd/fenxiao/console"},
 		why: "WeChat's callbacks share only package web with the rest"},
-	{from: "fenxiao", to: []string{"fenxiao/campaign/merchant/merchanttest"}, why: "test support is for tests only",
-		except: []string{"fenxiao/campaign/merchant/merchanttest"}},
+	{from: "fenxiao", to: []string{"fenxiao/campaign/merchant/merchanttest/..."}, why: "test support is for tests only",
+		except: []string{"fenxiao/campaign/merchant/merchanttest/..."}},
 	{from: "fenxiao", to: []string{"fenxiao/wechat/sim/..."}, why: "the simulator is for tests and dev wiring",
 		except: []string{"fenxiao/wechat/sim/...", "fenxiao/cmd/wechatsim/...", "fenxiao/cmd/fenxiao"}},
 }
@@ -140,6 +140,7 @@ func TestImportRulesRefuse(t *testing.T) {
 		{"fenxiao/cmd/fenxiao/callback", "callback.go", "fenxiao/campaign", false},
 		{"fenxiao/campaign", "order.go", "fenxiao/campaign/merchant/merchanttest", true},
 		{"fenxiao/campaign/merchant", "account.go", "fenxiao/campaign/merchant/merchanttest", true},
+		{"fenxiao/campaign/merchant", "image.go", "fenxiao/campaign/merchant/merchanttest/imagetest", true},
 		{"fenxiao/cmd/fenxiao", "dev.go", "fenxiao/wechat/sim", false},
 		{"fenxiao/cmd/wechatsim", "main.go", "fenxiao/wechat/sim", false},
 	} {

@@ -3,14 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"io"
@@ -29,6 +26,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"fenxiao/campaign"
+	"fenxiao/campaign/merchant/merchanttest/imagetest"
 	"fenxiao/wechat"
 	"fenxiao/wechat/sim"
 )
@@ -48,7 +46,7 @@ func BenchmarkPosterMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	big := bombPNG(8000, 8000, 8000)
+	big := imagetest.Bomb(8000, 8000, 8000)
 	sum := sha256.Sum256(big)
 	if _, err := st.srv.DB.Exec(`INSERT INTO uploads (merchant_id, sha256, content_type, width, height, size, data)
 VALUES ($1, $2, 'image/png', 8000, 8000, $3, $4) ON CONFLICT DO NOTHING`, m.id, hex.EncodeToString(sum[:]), len(big), big); err != nil {
@@ -268,32 +266,4 @@ func benchPhoto(b *testing.B, side int) []byte {
 		b.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-// bombPNG is a w×h RGBA PNG whose first rows rows are zeros (all of them: a valid image;
-// fewer: one that fails once those are read): small on disk, w×h×4 bytes decoded.
-func bombPNG(w, h, rows int) []byte {
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&out, binary.BigEndian, uint32(len(data))) //nolint:errcheck
-		out.WriteString(typ)
-		out.Write(data)
-		binary.Write(&out, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...))) //nolint:errcheck
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 8, 6
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	row := make([]byte, 1+4*w)
-	for y := 0; y < rows; y++ {
-		zw.Write(row) //nolint:errcheck
-	}
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
 }
