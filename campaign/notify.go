@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -87,7 +88,8 @@ const maxShippedNotes = 3
 
 // enqueueShipped tells the buyer of o, in tx (the transaction that ships it or corrects its
 // carrier or tracking number), where the parcel is: keyed "shipped:order:<id>" the first time
-// and by the carrier and number for a correction, so a retried request tells nothing twice.
+// and "shipped:order:<id>:<digest of carrier and number>" for a correction, so a retried
+// request tells nothing twice.
 // Past maxShippedNotes a correction is kept on the order and told to nobody.
 func (s *Service) enqueueShipped(ctx context.Context, tx sqlx.ExtContext, o *Order, correction bool) error {
 	base := fmt.Sprintf("shipped:order:%d", o.ID)
@@ -101,7 +103,10 @@ WHERE merchant_id = $1 AND (msg_key = $2 OR msg_key LIKE $2 || ':%')`, o.Merchan
 		if told >= maxShippedNotes {
 			return nil
 		}
-		msgKey = fmt.Sprintf("%s:%s:%s", base, o.Carrier, o.TrackingNo)
+		// The carrier is the merchant's free text: the key, which WeChat also gets as
+		// client_msg_id, carries a digest of it and the number instead, short and plain.
+		sum := sha256.Sum256([]byte(o.Carrier + "\x00" + o.TrackingNo))
+		msgKey = fmt.Sprintf("%s:%x", base, sum[:8])
 	}
 	return s.enqueueBuyerNote(ctx, tx, o, func(product string) []string {
 		return []string{o.OutTradeNo, o.Carrier, o.TrackingNo, wallet.NoteTime(*o.ShippedAt)}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,17 @@ func TestShipAndVerifyTellTheBuyer(t *testing.T) {
 	}
 	if want := []string{"SF1234567890", "SF9999999999", "SF1111111111"}; !slices.Equal(told, want) {
 		t.Fatalf("the buyer was told the numbers %v, want %v (the first, then each correction, at most three)", told, want)
+	}
+	// The keys double as WeChat's client_msg_id: short and plain, whatever the merchant typed
+	// as the carrier.
+	var keys []string
+	if err := e.db.Select(&keys, `SELECT msg_key FROM notifications WHERE merchant_id = $1 AND msg_key LIKE 'shipped:%'`, e.merchant); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if len(k) > 40 || strings.IndexFunc(k, func(r rune) bool { return r > 0x7e || r < 0x21 }) >= 0 {
+			t.Errorf("shipping message key %q: want at most 40 printable ASCII characters", k)
+		}
 	}
 	if got, _ := e.svc.Order(ctx, e.merchant, o.ID); got.TrackingNo != "SF2222222222" {
 		t.Fatalf("the order keeps %s, want the last correction", got.TrackingNo)
