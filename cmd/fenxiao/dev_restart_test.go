@@ -47,14 +47,20 @@ func startDev(t *testing.T, env []string) (*devProcess, map[string]string) {
 		t.Fatal(err)
 	}
 	p := &devProcess{cmd: cmd, exited: make(chan struct{})}
+	waiting := false
+	t.Cleanup(func() { // also when devLines fails: the process must not outlive the test
+		cmd.Process.Kill() //nolint:errcheck // already gone after stopDev
+		if waiting {
+			<-p.exited
+		} else {
+			cmd.Wait() //nolint:errcheck
+		}
+	})
 	lines := devLines(t, stdout, "simulator", "campaign", "console")
 	// Wait closes stdout, so it may start only once the lines above were read; the reader
 	// goroutine of devLines sees EOF then.
+	waiting = true
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck // already gone after stopDev
-		<-p.exited
-	})
 	return p, lines
 }
 
